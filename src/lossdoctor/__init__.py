@@ -1,0 +1,19 @@
+"""lossdoctor: why does my training loss fluctuate, and what do I change?"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "diagnose", "read"]
+
+
+def __getattr__(name: str):  # lazy: `import lossdoctor` stays cheap and torch-free
+    if name == "diagnose":
+        from .diagnose import diagnose
+
+        return diagnose
+    if name == "read":
+        from .readers import read
+
+        return read
+    raise AttributeError(name)

@@ -1,0 +1,23 @@
+"""Fixes as code, in the idiom of the framework the run came from."""
+
+from __future__ import annotations
+
+from ..signals import RunSignals
+
+_FRAMEWORK_KEYS = {"huggingface": "hf", "lightning": "lightning", "keras": "keras"}
+
+
+def for_framework(
+    sig: RunSignals,
+    *,
+    torch: list[str],
+    hf: list[str] | None = None,
+    lightning: list[str] | None = None,
+    keras: list[str] | None = None,
+) -> list[str]:
+    """The run's own framework first; the plain PyTorch form always, since any loop can use it."""
+    by_key = {"hf": hf or [], "lightning": lightning or [], "keras": keras or []}
+    key = _FRAMEWORK_KEYS.get((sig.run.facts.framework or "").lower())
+    if key is not None:
+        return by_key[key] + torch
+    return torch + [line for lines in by_key.values() for line in lines]

@@ -1,0 +1,86 @@
+"""An adaptive optimizer reaches a tiny loss, then the loss climbs back by orders of magnitude."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import RunSignals, fmt
+from . import check
+from ._fix import for_framework
+
+#: The loss must have fallen by this many orders of magnitude from its start: an (almost) exact fit.
+MIN_DROP_DECADES = 4.0
+#: ...and then risen by this many orders of magnitude from its minimum.
+MIN_CLIMB_DECADES = 2.0
+
+_NON_ADAPTIVE = ("sgd", "lbfgs", "momentum")
+
+
+@check("adam_near_convergence", "problem", "Adam/RMSProp instability after reaching a near-zero loss")
+def adam_near_convergence(sig: RunSignals) -> Finding | None:
+    """Fires when the loss trend drops by ≥4 orders of magnitude and then climbs back by ≥2.
+
+    Adam divides each step by sqrt(v)+eps, where v tracks squared gradients. When the gradients stay
+    near zero, v shrinks toward eps and a small change elsewhere produces a large step. The climb must
+    persist over the trend (not a single spike). False positives: a run whose data change mid-way (a
+    new task), and a plain-SGD run (then the optimizer fact rules it out and lr_too_high is asked).
+    """
+    if sig.n < 30 or not sig.log_space:
+        return None
+    optimizer = (sig.run.facts.optimizer or "").lower()
+    if optimizer and any(name in optimizer for name in _NON_ADAPTIVE) and "adam" not in optimizer:
+        return None
+    head = max(3, sig.n // 100)
+    start = float(np.median(sig.y[:head]))
+    low_idx = int(np.argmin(sig.trend))
+    low = float(sig.trend[low_idx])
+    if start - low < MIN_DROP_DECADES or low_idx >= sig.n - 5:
+        return None
+    after = sig.trend[low_idx:]
+    peak_rel = int(np.argmax(after))
+    peak_idx = low_idx + peak_rel
+    climb = float(after[peak_rel] - low)
+    # The climb must hold for a while: the last tenth of the run stays well above the minimum.
+    tail = float(np.median(sig.y[-max(5, (sig.n - low_idx) // 10) :]))
+    if climb < MIN_CLIMB_DECADES or tail - low < MIN_CLIMB_DECADES / 2:
+        return None
+    low_step, peak_step = int(sig.steps[low_idx]), int(sig.steps[peak_idx])
+    first_tiny = int(sig.steps[int(np.argmax(sig.trend <= low + 1.0))])
+    evidence = [
+        f"the loss fell from {fmt(10**start)} to {fmt(10**low)} by step {low_step}"
+        f" ({start - low:.0f} orders of magnitude): the model fits the data almost exactly",
+        f"then it climbed back to {fmt(10 ** after[peak_rel])} by step {peak_step}"
+        f" (×{fmt(10**climb)}), and ends at {fmt(10**tail)}",
+    ]
+    lr = sig.lr
+    if lr is not None and len(lr):
+        window = lr.values[(lr.steps >= first_tiny) & (lr.steps <= peak_step)]
+        if len(window) and np.nanmax(window) <= np.nanmin(window) * 1.0001:
+            evidence.append(f"the learning rate stayed at {fmt(float(window[0]))} throughout the climb")
+    if optimizer:
+        evidence.append(f"optimizer: {sig.run.facts.optimizer} (adaptive: divides by sqrt(v)+eps)")
+    else:
+        evidence.append("the log does not name the optimizer; this pattern is typical of Adam/RMSProp")
+    confidence = 0.9 if "adam" in optimizer or "rmsprop" in optimizer else 0.8
+    steps = sorted({low_step, peak_step} | {int(s) for s in sig.steps[low_idx::max(1, (sig.n - low_idx) // 20)]})
+    return Finding(
+        id="adam_near_convergence",
+        severity="problem",
+        confidence=confidence,
+        title="Adam's steps grow once the loss is near zero, and the loss climbs back",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            torch=[
+                "optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)  # smaller steps near the optimum",
+                "scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=num_steps)",
+                "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-6)  # larger eps damps it",
+                f"if loss.item() < {fmt(10 ** (low + 1))}: break  # stop once converged",
+            ],
+            hf=["TrainingArguments(..., lr_scheduler_type='cosine', adam_epsilon=1e-6)"],
+            keras=["keras.optimizers.Adam(learning_rate=1e-5, epsilon=1e-6)",
+                   "keras.callbacks.EarlyStopping(monitor='loss', patience=50)"],
+        ),
+        steps=steps,
+    )

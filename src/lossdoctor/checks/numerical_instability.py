@@ -1,0 +1,87 @@
+"""NaN or inf in the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import RunSignals, fmt
+from . import check
+from ._fix import for_framework
+
+
+def climb_before(sig: RunSignals, step: int) -> float | None:
+    """How many times the loss rose over the points before `step` (None if there is no history).
+
+    A NaN reached by a slow climb is a divergence (too large steps); one reached from a normal level
+    is a numerical fault (log of 0, overflow) or an exploding gradient.
+    """
+    before = np.flatnonzero(sig.steps < step)
+    if len(before) < 8:
+        return None
+    recent = sig.values[before[-max(8, len(before) // 5) :]]
+    head = float(np.median(recent[: max(2, len(recent) // 4)]))
+    tail = float(np.median(recent[-3:]))
+    if head == 0 or not np.isfinite(head) or head < 0 or tail < 0:
+        return None
+    return tail / head if head > 0 else None
+
+
+@check("numerical_instability", "problem", "inf/NaN in the loss")
+def numerical_instability(sig: RunSignals) -> Finding | None:
+    """Fires when the logged loss holds NaN or inf.
+
+    Looks at what precedes the first non-finite value: from a normal level it is a numerical fault
+    (`log` of a probability that reached 0, overflow in fp16); after a steady climb it is a divergence
+    and `lr_too_high` ranks first. False positives: a logger that writes NaN for "not measured at this
+    step" (some CSV exports) — such steps hold NaN in every column.
+    """
+    bad = sig.nonfinite_steps
+    if len(bad) == 0:
+        return None
+    values = sig.all_values[~np.isfinite(sig.all_values)]
+    kinds = sorted({("NaN" if np.isnan(v) else ("+inf" if v > 0 else "-inf")) for v in values})
+    first = int(bad[0])
+    evidence = [
+        f"{len(bad)} of {len(sig.all_values)} logged losses are {'/'.join(kinds)}; the first at step {first}"
+        + (f", the last at step {int(bad[-1])}" if len(bad) > 1 else "")
+    ]
+    rise = climb_before(sig, first)
+    confidence = 0.9
+    if rise is not None and rise >= 3:
+        evidence.append(
+            f"before step {first} the loss climbed ×{fmt(rise)} over the preceding points: a divergence"
+            " (see lr_too_high), not an isolated numerical fault"
+        )
+        confidence = 0.6
+    elif rise is not None:
+        evidence.append(
+            f"the loss was at a normal level just before (×{fmt(rise)} over the preceding points):"
+            " a numerical fault in the loss or a sudden overflow, not a slow divergence"
+        )
+    after = sig.steps[sig.steps > first]
+    if len(after) and len(bad) < len(sig.all_values):
+        evidence.append(f"training logged {len(after)} finite losses after it")
+    fix = for_framework(
+        sig,
+        torch=[
+            "# compute the loss from logits, never log(softmax(x)) or log(sigmoid(x)):",
+            "loss = torch.nn.functional.cross_entropy(logits, target)  # or BCEWithLogitsLoss",
+            "torch.autograd.set_detect_anomaly(True)  # while debugging: names the op that made the NaN",
+            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)",
+            "# mixed precision: prefer torch.autocast(device_type, dtype=torch.bfloat16) over fp16",
+        ],
+        hf=["TrainingArguments(..., max_grad_norm=1.0, bf16=True, logging_nan_inf_filter=False)"],
+        lightning=["Trainer(..., gradient_clip_val=1.0, precision='bf16-mixed', detect_anomaly=True)"],
+        keras=["optimizer = keras.optimizers.Adam(learning_rate=lr, clipnorm=1.0)",
+               "callbacks=[keras.callbacks.TerminateOnNaN()]"],
+    )
+    return Finding(
+        id="numerical_instability",
+        severity="problem",
+        confidence=confidence,
+        title="The loss became NaN/inf",
+        evidence=evidence,
+        fix=fix,
+        steps=[int(s) for s in bad[:200]],
+    )

@@ -1,0 +1,199 @@
+"""A spike at the last step of every epoch, where the batch is smaller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import SPIKE_Z, RunSignals, fmt
+from . import check
+from ._fix import for_framework
+
+#: A point this many local robust stds off the trend counts as anomalous within one epoch.
+ANOMALY_Z = 2.5
+#: Share of epochs that must show the anomaly, with the same sign, at the same position.
+MIN_CONSISTENCY = 0.6
+
+
+@dataclass
+class BoundaryAnomaly:
+    """A fixed-position anomaly next to epoch boundaries."""
+
+    offset: int  # -1: last point before the epoch start; 0: first point of the epoch
+    idx: np.ndarray  # the anomalous points, one per epoch
+    median_z: float
+    consistency: float
+    epochs: int
+
+
+def boundary_anomaly(sig: RunSignals, starts: np.ndarray) -> BoundaryAnomaly | None:
+    """The position around the epoch starts where the loss departs most, and most consistently."""
+    first_of_epoch = np.searchsorted(sig.steps, starts, side="left")
+    first_of_epoch = first_of_epoch[(first_of_epoch > 1) & (first_of_epoch < sig.n - 1)]
+    if len(first_of_epoch) < 2:
+        return None
+    best: BoundaryAnomaly | None = None
+    for offset in (-2, -1, 0, 1):
+        idx = first_of_epoch + offset
+        idx = idx[(idx >= 0) & (idx < sig.n)]
+        z = sig.z[idx]
+        med = float(np.median(z))
+        same_sign = np.sign(z) == np.sign(med)
+        consistency = float(np.mean(same_sign & (np.abs(z) >= ANOMALY_Z)))
+        candidate = BoundaryAnomaly(offset, idx, med, consistency, len(idx))
+        if best is None or abs(med) * consistency > abs(best.median_z) * best.consistency:
+            best = candidate
+    return best
+
+
+def periodic_anomaly(sig: RunSignals) -> tuple[int, BoundaryAnomaly] | None:
+    """Without epoch marks: spikes that recur every P steps at a fixed phase (P inferred)."""
+    spikes = np.flatnonzero(np.abs(sig.z) > SPIKE_Z)
+    found = sig.infer_period(spikes)
+    if found is None:
+        return None
+    period, share = found
+    if share < 0.7 or sig.n < 3 * period:
+        return None
+    phase = (sig.steps[spikes] - sig.steps[0]) % period
+    values, counts = np.unique(phase, return_counts=True)
+    anchor = int(values[np.argmax(counts)])
+    # Treat the step after the recurring spike as an "epoch start" and reuse the boundary analysis.
+    starts = np.arange(sig.steps[0] + anchor + 1, sig.steps[-1] + 1, period)
+    anomaly = boundary_anomaly(sig, starts)
+    if anomaly is None or anomaly.offset != -1:
+        return None
+    return period, anomaly
+
+
+def is_isolated(sig: RunSignals, anomaly: BoundaryAnomaly) -> bool:
+    """A spike, not a level shift: the anomaly stands out from the points around it."""
+    neighbours = np.concatenate([anomaly.idx - 3, anomaly.idx + 3])
+    neighbours = neighbours[(neighbours >= 0) & (neighbours < sig.n)]
+    rest = float(np.median(np.abs(sig.z[neighbours]))) if len(neighbours) else 0.0
+    return abs(anomaly.median_z) >= 3.0 and abs(anomaly.median_z) >= 2.5 * rest
+
+
+@check("partial_last_batch", "problem", "spike at the last, smaller batch of every epoch")
+def partial_last_batch(sig: RunSignals) -> Finding | None:
+    """Fires when the loss departs from its trend at the same position next to every epoch boundary.
+
+    The last batch of an epoch is smaller when the dataset size is not a multiple of the batch size;
+    if the loss is not a per-sample mean (divided by the batch size twice, or summed) its magnitude
+    changes with the batch size, and so does the gradient. Epochs come from the epoch series or the
+    run facts; without them the period is inferred from recurring spikes. A recorded batch size
+    settles it. False positives: a fixed bad sample that lands last in an unshuffled epoch (then the
+    batch size at the spike is the full one), and an LR schedule stepping per epoch (then lr jumps too).
+    """
+    if sig.n < 24 or sig.run.facts.step_unit == "epoch":
+        return None
+    epochs = sig.epochs
+    inferred_period: int | None = None
+    if epochs is not None and epochs.length >= 3:
+        anomaly = boundary_anomaly(sig, epochs.starts)
+    else:
+        found = periodic_anomaly(sig)
+        anomaly = found[1] if found else None
+        inferred_period = found[0] if found else None
+    if anomaly is None or anomaly.epochs < 2 or anomaly.consistency < MIN_CONSISTENCY:
+        return None
+    if anomaly.offset not in (-2, -1, 0) or not is_isolated(sig, anomaly):
+        return None
+
+    ratio = float(10 ** np.median(sig.residual[anomaly.idx])) if sig.log_space else None
+    steps = [int(s) for s in sig.steps[anomaly.idx]]
+    evidence: list[str] = []
+    direction = "up" if anomaly.median_z > 0 else "down"
+    where = "at the last step of the epoch" if anomaly.offset == -1 else "at the epoch boundary"
+    if inferred_period is not None:
+        evidence.append(
+            f"the log does not say where epochs end; the loss spikes {direction} every {inferred_period}"
+            f" steps at a fixed phase (period inferred from {len(steps)} spikes) — if an epoch is"
+            f" {inferred_period} steps, that is its last batch"
+        )
+    else:
+        assert epochs is not None
+        evidence.append(
+            f"in {round(anomaly.consistency * anomaly.epochs)} of {anomaly.epochs} epochs the loss"
+            f" jumps {direction} {where} (epochs of {fmt(epochs.length)} steps, from the {epochs.source})"
+        )
+    size = f"{fmt(ratio)}× the trend there" if ratio is not None else f"{fmt(anomaly.median_z)} robust stds"
+    elsewhere = float(np.median(np.abs(np.delete(sig.z, anomaly.idx))))
+    evidence.append(
+        f"median size of the jump: {size} ({fmt(abs(anomaly.median_z))} robust stds; a typical step"
+        f" departs {fmt(elsewhere)})"
+    )
+
+    confidence = 0.75 if inferred_period is None else 0.6
+    confidence *= min(1.0, 0.5 + anomaly.consistency / 2)
+    batch = _batch_size_evidence(sig, anomaly, ratio)
+    if batch is False:
+        return None  # full batches at the spikes: not a partial batch (a bad sample or schedule)
+    if batch:
+        evidence.extend(batch)
+        confidence = max(confidence, 0.92)
+    else:
+        facts = sig.run.facts
+        if facts.dataset_size and facts.batch_size:
+            remainder = facts.dataset_size % facts.batch_size
+            if remainder == 0:
+                return None
+            evidence.append(
+                f"dataset of {facts.dataset_size} samples in batches of {facts.batch_size}: the last"
+                f" batch holds {remainder}"
+            )
+            confidence = max(confidence, 0.85)
+        else:
+            evidence.append("no batch-size series in this log: recording the actual batch size settles it")
+    return Finding(
+        id="partial_last_batch",
+        severity="problem",
+        confidence=round(confidence, 3),
+        title="Loss spikes at the last (smaller) batch of every epoch",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            torch=[
+                "# normalise the loss by the actual batch size exactly once:",
+                "loss = criterion(output, target)  # reduction='mean', no extra `/ batch_size`",
+                "# or drop the short last batch:",
+                "loader = DataLoader(dataset, batch_size=B, shuffle=True, drop_last=True)",
+                "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)  # limits the damage",
+            ],
+            hf=["TrainingArguments(..., dataloader_drop_last=True)"],
+            lightning=["DataLoader(dataset, batch_size=B, shuffle=True, drop_last=True)"],
+            keras=[
+                "# a custom loss must not divide by the batch size itself: Keras already averages",
+                "dataset = dataset.batch(B, drop_remainder=True)",
+            ],
+        ),
+        steps=steps,
+    )
+
+
+def _batch_size_evidence(sig: RunSignals, anomaly: BoundaryAnomaly, ratio: float | None) -> list[str] | bool:
+    """Evidence from a recorded batch size; False when it rules the cause out; [] when absent."""
+    sizes = sig.batch_sizes
+    if sizes is None:
+        return []
+    at_spike = sizes[anomaly.idx]
+    nominal = sig.nominal_batch_size
+    if not np.isfinite(at_spike).any() or not nominal:
+        return []
+    small = float(np.nanmedian(at_spike))
+    if small >= nominal:
+        return False
+    lines = [f"the batch at those steps holds {fmt(small)} samples instead of {fmt(nominal)}"]
+    if ratio is not None and ratio > 0 and ratio != 1:
+        exponent = float(np.log(ratio) / np.log(nominal / small))
+        rule = {1: "∝ 1/B: the loss is divided by the batch size once too often",
+                2: "∝ 1/B²: the loss is divided by the batch size twice too often",
+                -1: "∝ B: the loss is summed over the batch instead of averaged"}
+        nearest = min(rule, key=lambda k: abs(k - exponent))
+        if abs(nearest - exponent) < 0.35:
+            lines.append(
+                f"loss ratio {fmt(ratio)} vs batch ratio {fmt(nominal / small)}: the loss scales {rule[nearest]}"
+            )
+    return lines

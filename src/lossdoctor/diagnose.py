@@ -1,0 +1,84 @@
+"""Run the checks over a run, rank the findings, and give the verdict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+
+from .checks import all_checks
+from .findings import INCONCLUSIVE_ID, Diagnosis, Finding
+from .run import Run
+from .signals import MIN_POINTS, RunSignals
+
+#: When the first id fires, the second is the same story told worse, and is dropped.
+EXPLAINED_BY: dict[str, set[str]] = {
+    "adam_near_convergence": {"lr_too_high"},
+}
+#: A per-epoch log needs at least this many epochs for a verdict.
+MIN_EPOCH_POINTS = 8
+
+
+def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
+    """Diagnose one run. `mute` lists check ids to skip (as a user silences a linter rule)."""
+    muted = set(mute)
+    notes = list(run.facts.notes)
+    series = sorted(run.series)
+    base = Diagnosis("healthy", [], run.path, run.format, series, run.num_steps, notes)
+    loss = run.get("loss")
+    finite = int(np.isfinite(loss.values).sum()) if loss is not None else 0
+    if run.facts.step_unit == "epoch":
+        notes.append(
+            "this log has one loss per epoch: step-level causes (partial last batch, small-batch noise,"
+            " spikes) cannot be seen in it"
+        )
+    minimum = MIN_EPOCH_POINTS if run.facts.step_unit == "epoch" else MIN_POINTS
+    sig = RunSignals(run) if loss is not None else None
+    findings: list[Finding] = []
+    if sig is not None:
+        for chk in all_checks():
+            if chk.id in muted:
+                continue
+            if finite < minimum and chk.id != "numerical_instability":
+                continue
+            try:
+                found = chk.fn(sig)
+            except Exception as exc:  # a fault in one check must not hide the others
+                if os.environ.get("LOSSDOCTOR_STRICT"):
+                    raise
+                notes.append(f"check {chk.id} failed on this run ({type(exc).__name__}: {exc}); skipped")
+                continue
+            if found is not None:
+                findings.append(found)
+    findings = _drop_explained(findings)
+    findings.sort(key=lambda f: (f.severity != "problem", -f.confidence))
+    base.findings = findings
+    if any(f.severity == "problem" for f in findings):
+        base.verdict = "problem"
+    elif finite < minimum:
+        base.verdict = "inconclusive"
+        base.findings = [_too_short(finite, minimum, run), *findings]
+    return base
+
+
+def _drop_explained(findings: list[Finding]) -> list[Finding]:
+    present = {f.id for f in findings}
+    hidden = set().union(*(EXPLAINED_BY.get(i, set()) for i in present)) if present else set()
+    return [f for f in findings if f.id not in hidden]
+
+
+def _too_short(finite: int, minimum: int, run: Run) -> Finding:
+    unit = "epochs" if run.facts.step_unit == "epoch" else "points"
+    return Finding(
+        id=INCONCLUSIVE_ID,
+        severity="benign",
+        confidence=1.0,
+        title="Too little of the run is logged to judge it",
+        evidence=[
+            f"the log holds {finite} finite loss {unit}; at least {minimum} are needed to tell"
+            " a fluctuation from the trend"
+        ],
+        fix=["log the loss every step (or every few steps) for the whole run, then run lossdoctor again"],
+        steps=[],
+    )

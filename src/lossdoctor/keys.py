@@ -1,0 +1,131 @@
+"""How logged metric names become the canonical series names that checks rely on.
+
+The rule, applied by every reader:
+
+1. **Normalise** a key: lower-case it and turn ``/``, ``.``, ``-`` and spaces into ``_``
+   (runs of ``_`` collapse, leading/trailing ``_`` go). ``train/loss`` and ``Train Loss`` both
+   become ``train_loss``; ``lr-AdamW`` becomes ``lr_adamw``.
+2. **Look it up** in the ordered alias table `ALIASES` below. Each canonical name (``loss``,
+   ``val_loss``, ``lr``, ``grad_norm``, ``batch_size``, ``epoch``) lists its aliases best first.
+3. **The best alias wins**: when several keys of one log map to the same canonical name, the one that
+   comes earliest in that name's list becomes the canonical series; the others keep their original name.
+   Per-epoch aggregates (``*_epoch``) sit at the end of the lists, so they never beat a per-step series.
+4. **No train-loss alias at all?** A key containing ``loss`` that is not validation-like (``val``,
+   ``valid``, ``eval``, ``test``, ``dev``) becomes ``loss``, per-step keys before ``*_epoch`` ones; and
+   when a log holds only loss *components* (``train/box_loss``, ``train/obj_loss`` … as YOLO writes
+   them), their sum is the loss (the total YOLO optimises); likewise ``val/*_loss`` for ``val_loss``.
+5. **``--loss-key`` overrides** all of this: that key (matched as written, or after normalising)
+   becomes ``loss``.
+6. Every key that is not canonical keeps its **original name** as the series name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from lossdoctor.run import BATCH_SIZE, EPOCH, GRAD_NORM, LOSS, LR, VAL_LOSS
+
+_SEPARATORS = re.compile(r"[/.\-\s]+")
+_UNDERSCORES = re.compile(r"_+")
+
+#: Canonical name -> aliases (normalised), best first. Entries starting with ``re:`` are patterns.
+ALIASES: dict[str, tuple[str, ...]] = {
+    LOSS: (
+        "loss", "train_loss", "loss_train", "training_loss", "train_loss_step", "loss_step",
+        "trainer_loss", "train_total_loss", "total_loss", "train_loss_total", "loss_total",
+        "train_epoch_loss_step", "train_loss_epoch", "loss_epoch", "training_loss_epoch",
+    ),
+    VAL_LOSS: (
+        "val_loss", "eval_loss", "valid_loss", "validation_loss", "loss_val", "loss_valid",
+        "loss_validation", "loss_eval", "val_total_loss", "eval_total_loss", "test_loss", "loss_test",
+        "val_loss_step", "val_loss_epoch", "valid_loss_epoch", "validation_loss_epoch", "test_loss_epoch",
+    ),
+    LR: (
+        "lr", "learning_rate", "train_learning_rate", "train_lr", "trainer_lr", "optimizer_lr",
+        "x_lr0", "lr_pg0", "lr0", "re:lr_[a-z]\\w*", "learning_rate_0", "lr_0",
+    ),
+    GRAD_NORM: (
+        "grad_norm", "gradient_norm", "train_grad_norm", "train_gradient_norm", "total_grad_norm",
+        "grad_norm_total", "grad_2_0_norm_total", "gnorm", "train_gnorm", "grad_norm_2",
+    ),
+    BATCH_SIZE: ("batch_size", "train_batch_size", "bs", "train_bs", "global_batch_size"),
+    EPOCH: ("epoch", "train_epoch", "trainer_epoch", "epochs"),
+}
+
+_VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|evaluation|test|dev)(_|$)")
+_TRAIN_COMPONENT = re.compile(r"^(train|training)_\w+_loss$")
+_VAL_COMPONENT = re.compile(r"^(val|valid|validation)_\w+_loss$")
+
+
+def normalise(key: str) -> str:
+    """Lower-case and unify separators, so one alias covers `train/loss`, `Train Loss`, `train.loss`."""
+    key = _SEPARATORS.sub("_", key.strip().lower())
+    return _UNDERSCORES.sub("_", key).strip("_")
+
+
+def alias_rank(canonical: str, key: str) -> int | None:
+    """Position of `key` in the alias list of `canonical`, or None when it is not an alias."""
+    norm = normalise(key)
+    for rank, alias in enumerate(ALIASES[canonical]):
+        if alias.startswith("re:"):
+            if re.fullmatch(alias[3:], norm):
+                return rank
+        elif norm == alias:
+            return rank
+    return None
+
+
+def is_val_like(key: str) -> bool:
+    """True for validation/eval/test keys, which never stand in for the training loss."""
+    return bool(_VAL_WORDS.search(normalise(key)))
+
+
+def find_key(keys: Iterable[str], wanted: str) -> str | None:
+    """The key equal to `wanted` as written, else the one equal after normalising."""
+    keys = list(keys)
+    if wanted in keys:
+        return wanted
+    norm = normalise(wanted)
+    return next((k for k in keys if normalise(k) == norm), None)
+
+
+def loss_components(keys: Iterable[str], *, val: bool = False) -> list[str]:
+    """Keys that are parts of a total loss (`train/box_loss`…), whose sum is the loss."""
+    pattern = _VAL_COMPONENT if val else _TRAIN_COMPONENT
+    return [k for k in keys if pattern.match(normalise(k))]
+
+
+def fallback_loss_key(keys: Iterable[str]) -> str | None:
+    """A train-side key that contains `loss` when no alias matched; per-step before `*_epoch`."""
+    found = [k for k in keys if "loss" in normalise(k) and not is_val_like(k)]
+    found.sort(key=lambda k: normalise(k).endswith("_epoch"))
+    return found[0] if found else None
+
+
+def assign(keys: Iterable[str], *, loss_key: str | None = None) -> dict[str, str]:
+    """Map each canonical name to the original key that provides it (best alias wins).
+
+    `loss_key`, when given, must be one of `keys` (callers check) and provides `loss`.
+    Loss components and the fallback are not decided here (see `readers._build`).
+    """
+    keys = list(keys)
+    chosen: dict[str, str] = {}
+    taken: set[str] = set()
+    if loss_key is not None:
+        chosen[LOSS] = loss_key
+        taken.add(loss_key)
+    for canonical in ALIASES:
+        if canonical in chosen:
+            continue
+        best: tuple[int, str] | None = None
+        for key in keys:
+            if key in taken:
+                continue
+            rank = alias_rank(canonical, key)
+            if rank is not None and (best is None or rank < best[0]):
+                best = (rank, key)
+        if best is not None:
+            chosen[canonical] = best[1]
+            taken.add(best[1])
+    return chosen

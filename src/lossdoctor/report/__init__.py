@@ -1,0 +1,1 @@
+"""Renderers of a Diagnosis: terminal text and JSON."""

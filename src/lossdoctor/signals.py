@@ -1,0 +1,249 @@
+"""Signal analysis shared by the checks: trend, residual, noise, spikes, epochs and phase.
+
+Everything here is computed from the run's own series, so thresholds in the checks can be stated as
+multiples of the run's own noise rather than as absolute numbers. Each property is computed on first
+use and cached, so a check pays only for what it reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .run import BATCH_SIZE, EPOCH, GRAD_NORM, LR, VAL_LOSS, Run, Series
+
+#: A residual this many robust standard deviations above the trend is a spike.
+SPIKE_Z = 6.0
+#: Fewer finite loss points than this and no verdict can be given.
+MIN_POINTS = 12
+
+
+def robust_std(x: np.ndarray) -> float:
+    """Standard deviation estimated from the median absolute deviation (immune to spikes)."""
+    if len(x) == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
+    """Median trend in O(n): medians of half-overlapping blocks, linearly interpolated.
+
+    A true rolling median costs n·w; this keeps a 1,000,000-step log well under a second while a
+    spike narrower than half the window still cannot move the trend.
+    """
+    n = len(y)
+    if n == 0:
+        return y.copy()
+    window = max(3, min(window, n))
+    stride = max(1, window // 2)
+    starts = np.arange(0, max(1, n - window + 1), stride)
+    if starts[-1] + window < n:
+        starts = np.append(starts, n - window)
+    if len(starts) * window <= 4_000_000:
+        blocks = y[starts[:, None] + np.arange(window)[None, :]]
+        medians = np.median(blocks, axis=1)
+    else:
+        medians = np.array([np.median(y[s : s + window]) for s in starts])
+    centres = starts + (window - 1) / 2.0
+    return np.interp(np.arange(n), centres, medians)
+
+
+def trend_window(n: int) -> int:
+    """Window for the trend: wide enough to ignore spikes, narrow enough to follow a falling loss."""
+    return int(np.clip(n // 60, 7, 301)) | 1
+
+
+@dataclass
+class EpochInfo:
+    """Where epochs start, in steps, and how that was learned."""
+
+    length: float
+    starts: np.ndarray
+    source: str  # "epoch series", "run facts" or "inferred"
+
+
+class RunSignals:
+    """Signals of one run's loss (and the other series checks consult)."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        loss = run.loss
+        self.all_steps = loss.steps
+        self.all_values = loss.values
+        finite = np.isfinite(loss.values)
+        self.nonfinite_steps = loss.steps[~finite]
+        self.steps = loss.steps[finite]
+        self.values = loss.values[finite]
+
+    # -- basic shape -------------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @cached_property
+    def log_space(self) -> bool:
+        """Positive losses are analysed as log10: spikes and noise are then relative, as people see them."""
+        return bool(self.n and np.all(self.values > 0))
+
+    @cached_property
+    def y(self) -> np.ndarray:
+        return np.log10(self.values) if self.log_space else self.values.astype(np.float64)
+
+    @cached_property
+    def trend(self) -> np.ndarray:
+        return rolling_median(self.y, trend_window(self.n))
+
+    @cached_property
+    def residual(self) -> np.ndarray:
+        return self.y - self.trend
+
+    @cached_property
+    def noise(self) -> float:
+        """Global robust std of the residual, floored so that a perfectly smooth curve has no 'spikes'."""
+        scale = robust_std(self.residual)
+        floor = 1e-9 if self.log_space else 1e-9 * max(1.0, float(np.median(np.abs(self.y))))
+        return max(scale, floor)
+
+    @cached_property
+    def local_noise(self) -> np.ndarray:
+        """Robust std of the residual around each point: noise changes as training goes on."""
+        window = max(31, trend_window(self.n) * 4) | 1
+        local = 1.4826 * rolling_median(np.abs(self.residual), window)
+        return np.maximum(local, 0.25 * self.noise)
+
+    @cached_property
+    def z(self) -> np.ndarray:
+        return self.residual / self.local_noise
+
+    @cached_property
+    def spike_idx(self) -> np.ndarray:
+        """Indices of upward spikes (local residual above SPIKE_Z robust stds)."""
+        return np.flatnonzero(self.z > SPIKE_Z)
+
+    def level(self, i: int | np.ndarray) -> np.ndarray | float:
+        """The trend at index i, back in loss units."""
+        t = self.trend[i]
+        return 10**t if self.log_space else t
+
+    # -- other series ------------------------------------------------------------------------------
+    def series(self, name: str) -> Series | None:
+        found = self.run.get(name)
+        return found.finite() if found is not None else None
+
+    def at_loss_steps(self, name: str) -> np.ndarray | None:
+        """Series `name` sampled at the finite loss steps (last known value at or before each step)."""
+        found = self.series(name)
+        if found is None or len(found) == 0:
+            return None
+        idx = np.searchsorted(found.steps, self.steps, side="right") - 1
+        out = np.full(self.n, np.nan)
+        ok = idx >= 0
+        out[ok] = found.values[idx[ok]]
+        return out
+
+    @cached_property
+    def batch_sizes(self) -> np.ndarray | None:
+        found = self.series(BATCH_SIZE)
+        if found is None or len(found) < self.n // 2:
+            return None
+        return self.at_loss_steps(BATCH_SIZE)
+
+    @cached_property
+    def nominal_batch_size(self) -> float | None:
+        if self.batch_sizes is not None:
+            return float(np.nanmax(self.batch_sizes)) if np.isfinite(self.batch_sizes).any() else None
+        return float(self.run.facts.batch_size) if self.run.facts.batch_size else None
+
+    @cached_property
+    def val(self) -> Series | None:
+        return self.series(VAL_LOSS)
+
+    @cached_property
+    def lr(self) -> Series | None:
+        return self.series(LR)
+
+    @cached_property
+    def grad_norm(self) -> Series | None:
+        return self.series(GRAD_NORM)
+
+    # -- epochs ------------------------------------------------------------------------------------
+    @cached_property
+    def epochs(self) -> EpochInfo | None:
+        """Epoch starts from the epoch series, else from the facts; None when the log does not say."""
+        if self.run.facts.step_unit == "epoch" or self.n < 2:
+            return None
+        from_series = self._epochs_from_series()
+        if from_series is not None:
+            return from_series
+        length = self.run.facts.steps_per_epoch
+        if length and length >= 2:
+            first, last = int(self.steps[0]), int(self.steps[-1])
+            starts = np.arange(first, last + 1, length)
+            return EpochInfo(float(length), np.round(starts).astype(np.int64), "run facts")
+        return None
+
+    def _epochs_from_series(self) -> EpochInfo | None:
+        found = self.series(EPOCH)
+        if found is None or len(found) < 4:
+            return None
+        whole = np.floor(found.values + 1e-6)
+        change = np.flatnonzero(np.diff(whole) > 0) + 1
+        if len(change) < 1:
+            return None
+        starts = found.steps[change]
+        if len(starts) >= 2:
+            length = float(np.median(np.diff(starts)))
+        else:
+            length = float(starts[0] - found.steps[0]) if starts[0] > found.steps[0] else 0.0
+        if length < 2:
+            return None
+        return EpochInfo(length, starts.astype(np.int64), "epoch series")
+
+    def infer_period(self, idx: np.ndarray) -> tuple[int, float] | None:
+        """A period (in steps) that spacing of the events at `idx` keeps, and the share that keeps it."""
+        if len(idx) < 3:
+            return None
+        spots = self.steps[idx]
+        gaps = np.diff(spots)
+        gaps = gaps[gaps > 1]
+        if len(gaps) < 2:
+            return None
+        period = int(np.median(gaps))
+        if period < 2:
+            return None
+        # Gaps may skip an epoch where a spike was too small to pass the threshold.
+        multiples = gaps / period
+        kept = np.abs(multiples - np.round(multiples)) * period <= max(1.0, 0.01 * period)
+        return period, float(np.mean(kept & (np.round(multiples) >= 1)))
+
+    def epoch_index(self, starts: np.ndarray) -> np.ndarray:
+        """For each finite loss point, which epoch it belongs to (0 before the first start)."""
+        return np.searchsorted(starts, self.steps, side="right")
+
+    # -- trend summaries ---------------------------------------------------------------------------
+    def trend_at_fraction(self, frac: float) -> float:
+        i = int(np.clip(round(frac * (self.n - 1)), 0, self.n - 1))
+        return float(self.level(i))
+
+    @cached_property
+    def lag1_autocorr(self) -> float:
+        """Lag-1 autocorrelation of the residual: near 0 for white (batch-sampling) noise."""
+        r = np.clip(self.residual, -5 * self.noise, 5 * self.noise)
+        if len(r) < 3 or np.std(r) == 0:
+            return 0.0
+        return float(np.corrcoef(r[:-1], r[1:])[0, 1])
+
+
+def fmt(x: float) -> str:
+    """A number as a person reads it in evidence: 3 significant digits, scientific when tiny or huge."""
+    if not np.isfinite(x):
+        return str(x)
+    ax = abs(x)
+    if ax != 0 and (ax < 1e-3 or ax >= 1e5):
+        return f"{x:.2e}"
+    return f"{x:.3g}"
+
+
+__all__ = ["MIN_POINTS", "SPIKE_Z", "EpochInfo", "RunSignals", "fmt", "robust_std", "rolling_median"]
