@@ -16,6 +16,10 @@ from .signals import MIN_POINTS, RunSignals
 EXPLAINED_BY: dict[str, set[str]] = {
     "adam_near_convergence": {"lr_too_high"},
 }
+#: When the first id fires, the second may be its consequence: it is kept, but ranked lower.
+DEMOTED_BY: dict[str, set[str]] = {
+    "partial_last_batch": {"lr_too_high"},
+}
 #: A per-epoch log needs at least this many epochs for a verdict.
 MIN_EPOCH_POINTS = 8
 
@@ -51,7 +55,7 @@ def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
                 continue
             if found is not None:
                 findings.append(found)
-    findings = _drop_explained(findings)
+    findings = _demote(_drop_explained(findings))
     findings.sort(key=lambda f: (f.severity != "problem", -f.confidence))
     base.findings = findings
     if any(f.severity == "problem" for f in findings):
@@ -66,6 +70,18 @@ def _drop_explained(findings: list[Finding]) -> list[Finding]:
     present = {f.id for f in findings}
     hidden = set().union(*(EXPLAINED_BY.get(i, set()) for i in present)) if present else set()
     return [f for f in findings if f.id not in hidden]
+
+
+def _demote(findings: list[Finding]) -> list[Finding]:
+    present = {f.id: f for f in findings}
+    for cause, consequences in DEMOTED_BY.items():
+        if cause not in present:
+            continue
+        for f in findings:
+            if f.id in consequences:
+                f.confidence = round(f.confidence * 0.6, 3)
+                f.evidence.append(f"this may follow from {cause} (ranked above): fix that first, then look again")
+    return findings
 
 
 def _too_short(finite: int, minimum: int, run: Run) -> Finding:

@@ -76,6 +76,13 @@ class RunSignals:
         self.nonfinite_steps = loss.steps[~finite]
         self.steps = loss.steps[finite]
         self.values = loss.values[finite]
+        #: Smallest positive loss, used in place of exact zeros: a log that rounds (HF keeps 4
+        #: decimals) writes a loss below its precision as 0, which is "tiny", not "exactly zero".
+        self.zero_floor: float | None = None
+        positive = self.values[self.values > 0]
+        if len(positive) and np.all(self.values >= 0) and len(positive) < len(self.values):
+            self.zero_floor = float(positive.min()) / 2
+            self.values = np.where(self.values > 0, self.values, self.zero_floor)
 
     # -- basic shape -------------------------------------------------------------------------------
     @property
@@ -105,6 +112,18 @@ class RunSignals:
         scale = robust_std(self.residual)
         floor = 1e-9 if self.log_space else 1e-9 * max(1.0, float(np.median(np.abs(self.y))))
         return max(scale, floor)
+
+    @cached_property
+    def step_noise(self) -> float:
+        """Robust std of step-to-step noise from first differences: needs no trend estimate."""
+        return max(robust_std(np.diff(self.y)) / np.sqrt(2), 1e-12) if self.n > 2 else 0.0
+
+    def segments(self, count: int = 10) -> tuple[np.ndarray, float]:
+        """Medians of y over `count` equal consecutive segments, and the standard error of each."""
+        size = max(1, self.n // count)
+        used = size * min(count, self.n)
+        medians = np.median(self.y[:used].reshape(-1, size), axis=1)
+        return medians, 1.25 * self.step_noise / np.sqrt(size)
 
     @cached_property
     def local_noise(self) -> np.ndarray:

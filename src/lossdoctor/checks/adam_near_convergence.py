@@ -31,8 +31,7 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     optimizer = (sig.run.facts.optimizer or "").lower()
     if optimizer and any(name in optimizer for name in _NON_ADAPTIVE) and "adam" not in optimizer:
         return None
-    head = max(3, sig.n // 100)
-    start = float(np.median(sig.y[:head]))
+    start = float(np.median(sig.y[:3]))
     low_idx = int(np.argmin(sig.trend))
     low = float(sig.trend[low_idx])
     if start - low < MIN_DROP_DECADES or low_idx >= sig.n - 5:
@@ -43,7 +42,11 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     climb = float(after[peak_rel] - low)
     # The climb must hold for a while: the last tenth of the run stays well above the minimum.
     tail = float(np.median(sig.y[-max(5, (sig.n - low_idx) // 10) :]))
-    if climb < MIN_CLIMB_DECADES or tail - low < MIN_CLIMB_DECADES / 2:
+    # A log that rounds tiny losses to 0 hides the true minimum; the climb measured from the
+    # rounding floor is then a lower bound, so one order of magnitude above it already counts.
+    floored = sig.zero_floor is not None and low <= np.log10(sig.zero_floor) + 1e-9
+    needed = MIN_CLIMB_DECADES / 2 if floored else MIN_CLIMB_DECADES
+    if climb < needed or tail - low < needed / 2:
         return None
     low_step, peak_step = int(sig.steps[low_idx]), int(sig.steps[peak_idx])
     first_tiny = int(sig.steps[int(np.argmax(sig.trend <= low + 1.0))])
@@ -53,6 +56,11 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         f"then it climbed back to {fmt(10 ** after[peak_rel])} by step {peak_step}"
         f" (×{fmt(10**climb)}), and ends at {fmt(10**tail)}",
     ]
+    if floored:
+        evidence.append(
+            f"the log writes losses below its precision as 0 (shown as {fmt(10**low)}): the true minimum"
+            " is lower and the climb larger"
+        )
     lr = sig.lr
     if lr is not None and len(lr):
         window = lr.values[(lr.steps >= first_tiny) & (lr.steps <= peak_step)]

@@ -10,20 +10,27 @@ from . import check
 from ._fix import for_framework
 from .numerical_instability import climb_before
 
-#: The smoothed loss must end this many times above its lowest level to call it a climb.
-MIN_RISE = 2.0
+#: The loss over the last part of the run must sit this many times above its best segment to be a climb.
+MIN_RISE = 1.5
+#: A rise must also exceed this many standard errors of a segment median.
+MIN_RISE_SE = 4.0
+#: Validation this much above its best, while the training loss has stopped improving, means the
+#: steps are too large rather than overfitting (which needs a falling training loss).
+VAL_RISE = 1.15
+#: Gradient norm growth (late over early median) that confirms overshooting.
+GRAD_GROWTH = 1.3
 
 
 def _rise(sig: RunSignals) -> tuple[int, float, float] | None:
-    """(index of the minimum, rise ratio to the end, rise ratio to the peak) of the loss trend."""
-    if not sig.log_space:
+    """(segment index of the best level, rise of the tail over it, its standard error), in log10."""
+    if not sig.log_space or sig.n < 20:
         return None
-    low_idx = int(np.argmin(sig.trend))
-    if low_idx >= sig.n - max(5, sig.n // 20):
+    medians, se = sig.segments(10)
+    best = int(np.argmin(medians))
+    if best == len(medians) - 1:
         return None
-    tail = float(np.median(sig.y[-max(5, sig.n // 10) :]))
-    peak = float(np.max(sig.trend[low_idx:]))
-    return low_idx, 10 ** (tail - sig.trend[low_idx]), 10 ** (peak - sig.trend[low_idx])
+    tail = float(np.median(sig.y[-max(3, int(sig.n * 0.15)) :]))
+    return best, tail - float(medians[best]), float(se)
 
 
 def _grad_norm_growth(sig: RunSignals) -> tuple[float, float] | None:
@@ -31,18 +38,27 @@ def _grad_norm_growth(sig: RunSignals) -> tuple[float, float] | None:
     if found is None or len(found) < 20 or np.any(found.values <= 0):
         return None
     k = max(3, len(found) // 10)
-    early = float(np.median(found.values[:k]))
-    late = float(np.median(found.values[-k:]))
-    return early, late
+    return float(np.median(found.values[:k])), float(np.median(found.values[-k:]))
+
+
+def _val_rise(sig: RunSignals) -> tuple[float, float] | None:
+    """(best, final) validation loss when validation ends well above its best."""
+    val = sig.val
+    if val is None or len(val) < 4:
+        return None
+    best = float(np.min(val.values))
+    last = float(np.median(val.values[-max(1, len(val) // 5) :]))
+    return (best, last) if best > 0 and last >= best * VAL_RISE else None
 
 
 @check("lr_too_high", "problem", "learning rate too high: the loss climbs or diverges")
 def lr_too_high(sig: RunSignals) -> Finding | None:
-    """Fires when the smoothed loss climbs well above its lowest level and stays there, or when
-    the loss reaches NaN/inf after a climb.
+    """Fires when the loss climbs well above its best level and stays there, when it reaches
+    NaN/inf after a climb, or when it stops improving early while validation worsens.
 
-    A climbing training loss with a growing gradient norm means the steps overshoot. The rise is
-    measured on the trend (a rolling median), so isolated spikes do not count. False positives: a
+    A climbing or stalled training loss with a growing gradient norm means the steps overshoot.
+    Levels are medians of tenths of the run and a rise must exceed several standard errors of
+    them, so isolated spikes and batch noise do not count. False positives: a
     warm restart of the LR schedule (the loss rises with the LR, see lr_schedule_jumps), a change
     of data mid-run, and a loss that fell to ~0 before climbing (that is adam_near_convergence).
     """
@@ -56,31 +72,46 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
         climb = climb_before(sig, first_bad)
         if climb is not None and climb >= 3:
             evidence.append(
-                f"the loss climbed ×{fmt(climb)} over the points before step {first_bad}, where it became NaN/inf"
+                f"the loss climbed to ×{fmt(climb)} its lowest level before it became NaN/inf at step {first_bad}"
             )
             steps.append(first_bad)
             confidence = 0.85
     rise = _rise(sig)
+    growth = _grad_norm_growth(sig)
+    grows = growth is not None and growth[1] >= GRAD_GROWTH * growth[0]
+    val_rise = _val_rise(sig)
     if rise is not None:
-        low_idx, to_end, to_peak = rise
-        start_level = float(10 ** np.median(sig.y[: max(3, sig.n // 50)]))
-        low_level = float(sig.level(low_idx))
-        near_zero = low_level < start_level * 1e-4
-        if to_end >= MIN_RISE and not near_zero:
-            low_step = int(sig.steps[low_idx])
+        best, up, se = rise
+        medians, _ = sig.segments(10)
+        start_level = float(10 ** np.median(sig.y[:3]))
+        best_level = float(10 ** medians[best])
+        best_step = int(sig.steps[min(sig.n - 1, (best * sig.n) // len(medians) + sig.n // 20)])
+        near_zero = best_level < start_level * 1e-4
+        significant = up > MIN_RISE_SE * se
+        where = f"around step {best_step}"
+        if not near_zero and significant and up >= np.log10(MIN_RISE):
             evidence.append(
-                f"the smoothed loss fell to {fmt(low_level)} at step {low_step}, then climbed to"
-                f" {fmt(low_level * to_end)} by the end (×{fmt(to_end)}; peak ×{fmt(to_peak)})"
+                f"the loss reached {fmt(best_level)} {where}, then climbed: over the last 15% of the run it"
+                f" sits at {fmt(best_level * 10**up)} (×{fmt(10**up)}, {up / se:.0f} standard errors)"
             )
-            steps.extend([low_step, int(sig.steps[-1])])
-            confidence = max(confidence, 0.8 if to_end >= 3 else 0.65)
+            steps.extend([best_step, int(sig.steps[-1])])
+            confidence = max(confidence, 0.8 if up >= np.log10(3) else 0.7)
+        elif not near_zero and up >= -se and val_rise is not None:
+            # The training loss stopped improving early while validation worsens: too-large steps keep
+            # it bouncing around instead of settling (overfitting would need a falling training loss).
+            evidence.append(
+                f"the training loss stopped improving {where} ({fmt(best_level)}) and ends at"
+                f" {fmt(best_level * 10**up)}, while validation rose from its best {fmt(val_rise[0])} to"
+                f" {fmt(val_rise[1])}"
+            )
+            steps.extend([best_step, int(sig.steps[-1])])
+            confidence = max(confidence, 0.7 if grows else 0.55)
     if confidence == 0.0:
         return None
-    growth = _grad_norm_growth(sig)
     if growth is not None:
         early, late = growth
         evidence.append(f"gradient norm: {fmt(early)} early, {fmt(late)} late (×{fmt(late / early)})")
-        if late > 2 * early:
+        if grows:
             confidence = min(0.95, confidence + 0.1)
     else:
         evidence.append("no gradient-norm series in this log: a growing grad norm would confirm it")

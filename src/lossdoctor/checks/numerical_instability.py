@@ -11,20 +11,18 @@ from ._fix import for_framework
 
 
 def climb_before(sig: RunSignals, step: int) -> float | None:
-    """How many times the loss rose over the points before `step` (None if there is no history).
+    """How many times above its lowest earlier level the loss stood just before `step`.
 
-    A NaN reached by a slow climb is a divergence (too large steps); one reached from a normal level
-    is a numerical fault (log of 0, overflow) or an exploding gradient.
+    A NaN reached by a climb is a divergence (too large steps); one reached from a normal level is a
+    numerical fault (log of 0, overflow) or an exploding gradient. None without enough history or
+    for losses that are not positive.
     """
-    before = np.flatnonzero(sig.steps < step)
-    if len(before) < 8:
+    before = int(np.searchsorted(sig.steps, step))
+    if before < 8 or not sig.log_space:
         return None
-    recent = sig.values[before[-max(8, len(before) // 5) :]]
-    head = float(np.median(recent[: max(2, len(recent) // 4)]))
-    tail = float(np.median(recent[-3:]))
-    if head == 0 or not np.isfinite(head) or head < 0 or tail < 0:
-        return None
-    return tail / head if head > 0 else None
+    lowest = float(np.min(sig.trend[:before]))
+    last = float(np.median(sig.y[before - 3 : before]))
+    return float(10 ** (last - lowest))
 
 
 @check("numerical_instability", "problem", "inf/NaN in the loss")
@@ -50,13 +48,13 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
     confidence = 0.9
     if rise is not None and rise >= 3:
         evidence.append(
-            f"before step {first} the loss climbed ×{fmt(rise)} over the preceding points: a divergence"
+            f"just before step {first} the loss stood ×{fmt(rise)} above its lowest earlier level: a divergence"
             " (see lr_too_high), not an isolated numerical fault"
         )
         confidence = 0.6
     elif rise is not None:
         evidence.append(
-            f"the loss was at a normal level just before (×{fmt(rise)} over the preceding points):"
+            f"the loss was at a normal level just before (×{fmt(rise)} its lowest earlier level):"
             " a numerical fault in the loss or a sudden overflow, not a slow divergence"
         )
     after = sig.steps[sig.steps > first]

@@ -12,7 +12,7 @@ import numpy as np
 
 from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
-from lossdoctor.run import LOSS, VAL_LOSS, Run, RunFacts, Series
+from lossdoctor.run import EPOCH, LOSS, VAL_LOSS, Run, RunFacts, Series
 
 
 class Columns:
@@ -89,14 +89,15 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
                                f"{_listing(names)}")
     mapping = K.assign(names, loss_key=chosen_loss)
     data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    dropped = 0
+    dropped: dict[str, int] = {}
     for key in names:
         steps, values, n = keep_last(*cols.get(key))
-        dropped += n
+        if n and K.alias_rank(EPOCH, key) is None:  # epoch marks repeat on val/epoch-end rows
+            dropped[key] = n
         data[key] = (steps, values)
     if dropped:
-        facts.notes.append(f"{dropped} points logged twice for the same step (a resumed run?); "
-                           "kept the last value written for each step")
+        facts.notes.append(f"{sum(dropped.values())} points logged twice for the same step (a resumed "
+                           f"run?) in {', '.join(list(dropped)[:5])}; kept the last value written")
 
     derived: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for canonical, val in ((LOSS, False), (VAL_LOSS, True)):

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from itertools import chain
 
 import numpy as np
 
@@ -22,24 +23,54 @@ FORMAT = "jsonl"
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "trainer/global_step", "train/global_step")
 _NUM = r'-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity|"(?:[nN]a[nN]|-?[iI]nf(?:inity)?)"'
 _PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*(' + _NUM + ")")
-_CHUNK = 65536
 _MAX_STEP = 2.0**62
 
 
-def _template(line: str) -> tuple[re.Pattern[str], list[str]] | None:
-    """A regex that matches lines laid out exactly like `line` (same keys, same order), or None."""
-    parts, keys, pos = [], [], 0
+Layout = tuple[re.Pattern[str], list[str], list[str]]
+_MARKS = [chr(i) for i in range(1, 32) if chr(i) not in "\t\n\r"]
+_DELETE = {i: None for i in [*range(32, 127), 9, 13]}
+
+
+def _template(line: str) -> Layout | None:
+    """The layout of `line`: a regex matching lines with the same keys in the same order, the keys,
+    and the literal text before each value (used by the fastest path)."""
+    parts, keys, glues, pos = [], [], [], 0
     for m in _PAIR.finditer(line):
         glue = line[pos:m.start()]
         if not re.fullmatch(r"\s*[{,]\s*", glue):
             return None
+        glues.append(line[pos:m.start(2)].lstrip())
         parts.append(re.escape(line[pos:m.start(2)]))
         parts.append("(" + _NUM + ")")
         keys.append(json.loads(f'"{m.group(1)}"'))
         pos = m.end()
     if not keys or not re.fullmatch(r"\s*}\s*", line[pos:]):
         return None
-    return re.compile("".join(parts) + r"\s*}\s*"), keys
+    return re.compile("^" + "".join(parts) + r"[ \t]*}[ \t\r]*$", re.MULTILINE), keys, glues
+
+
+def _fast_values(glues: list[str], lines: list[str]) -> np.ndarray | None:
+    """Parse a block of same-layout lines with a few `str.replace` calls and one `np.fromstring`.
+
+    Each key's literal is swapped for a marker character; the markers left once everything else is
+    deleted must read 1,2,…,k on every line, so a line with other keys or another order falls back.
+    """
+    k = len(glues)
+    if k > len(_MARKS) or len(set(glues)) != k:
+        return None
+    text = "\n".join(lines)
+    for glue, mark in zip(glues, _MARKS, strict=False):
+        text = text.replace(glue, mark)
+    if text.translate(_DELETE) != "\n".join(["".join(_MARKS[:k])] * len(lines)):
+        return None
+    text = text.replace("}", "").replace(_MARKS[0], "")
+    for mark in _MARKS[1:k]:
+        text = text.replace(mark, ",")
+    try:
+        values = np.fromstring(text.replace("\n", ","), sep=",")
+    except ValueError:
+        return None
+    return values.reshape(len(lines), k) if len(values) == len(lines) * k else None
 
 
 def _to_float(value: object) -> float | None:
@@ -83,46 +114,75 @@ class _Records:
                 self.cols.add(key, step, value)
         self.index += 1
 
-    def add_block(self, keys: list[str], rows: list[tuple[str, ...]]) -> None:
-        table = np.array(rows).reshape(len(rows), len(keys))
-        table = np.char.strip(table, '"').astype(np.float64)
+    def add_rows(self, keys: list[str], rows: list[tuple[str, ...]]) -> None:
+        try:
+            table = np.array(list(map(float, chain.from_iterable(rows)))).reshape(len(rows), len(keys))
+        except ValueError:  # quoted "nan"/"inf" strings
+            table = np.char.strip(np.array(rows, dtype=str), '"').astype(np.float64)
+            table = table.reshape(len(rows), len(keys))
+        self.add_block(keys, table)
+
+    def add_block(self, keys: list[str], table: np.ndarray) -> None:
         step_key = next((k for k in STEP_KEYS if k in keys), None)
         if step_key is not None and np.all(np.abs(table[:, keys.index(step_key)]) < _MAX_STEP):
             steps = table[:, keys.index(step_key)].astype(np.int64)
         else:
             step_key = None
-            steps = np.arange(self.index, self.index + len(rows), dtype=np.int64)
+            steps = np.arange(self.index, self.index + len(table), dtype=np.int64)
         for i, key in enumerate(keys):
             if key != step_key:
                 self.cols.extend(key, steps, table[:, i])
-        self.index += len(rows)
+        self.index += len(table)
 
 
-def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) -> Run:
-    """Stream JSONL lines into a Run; a broken last line is a crash mid-write, broken middle lines count."""
+def read_blocks(path: str, blocks: Iterable[list[str]], *, loss_key: str | None = None) -> Run:
+    """Stream JSONL into a Run; a broken last line is a crash mid-write, broken middle lines count.
+
+    A block whose every line has the layout of the current template is parsed at once (`_fast_values`,
+    else one `findall`); other blocks line by line.
+    """
     records = _Records()
-    template: tuple[re.Pattern[str], list[str]] | None = None
-    block: list[tuple[str, ...]] = []
+    template: Layout | None = None
     broken: list[int] = []
     last_line = 0
-    for number, line in enumerate(lines, 1):
+    offset = 0
+    for block in blocks:
+        lines = block if "" not in block else [ln for ln in block if ln.strip()]
+        if lines and template is not None:
+            fast = _fast_values(template[2], lines)
+            found = [] if fast is not None else template[0].findall("\n".join(lines))
+            if fast is not None or len(found) == len(lines):
+                if fast is not None:
+                    records.add_block(template[1], fast)
+                else:
+                    records.add_rows(template[1], [f if isinstance(f, tuple) else (f,) for f in found])
+                last_line = offset + next(i for i in range(len(block), 0, -1) if block[i - 1].strip())
+                offset += len(block)
+                continue
+        template, last = _slow_block(records, block, offset, template, broken)
+        last_line = last or last_line
+        offset += len(block)
+    return _finish(path, records, broken, last_line, loss_key)
+
+
+def _slow_block(records: _Records, block: list[str], offset: int,
+                template: Layout | None, broken: list[int]) -> tuple[Layout | None, int]:
+    """Line by line: template match, else a new template, else `json.loads`."""
+    last_line = 0
+    pending: list[tuple[str, ...]] = []
+    for number, line in enumerate(block, offset + 1):
         if not line.strip():
             continue
         last_line = number
-        if template is not None:
-            m = template[0].fullmatch(line)
-            if m:
-                block.append(m.groups())
-                if len(block) >= _CHUNK:
-                    records.add_block(template[1], block)
-                    block = []
-                continue
-        if block:
-            records.add_block(template[1], block)  # type: ignore[index]
-            block = []
-        template = _template(line)
-        if template is not None:
-            block.append(template[0].fullmatch(line).groups())  # type: ignore[union-attr]
+        m = template[0].fullmatch(line) if template is not None else None
+        if m is None:
+            if pending and template is not None:
+                records.add_rows(template[1], pending)
+                pending = []
+            template = _template(line)
+            m = template[0].fullmatch(line) if template is not None else None
+        if m is not None:
+            pending.append(m.groups())
             continue
         try:
             obj = json.loads(line)
@@ -133,9 +193,9 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
             records.add(_flatten(obj))
         else:
             broken.append(number)
-    if block and template is not None:
-        records.add_block(template[1], block)
-    return _finish(path, records, broken, last_line, loss_key)
+    if pending and template is not None:
+        records.add_rows(template[1], pending)
+    return template, last_line
 
 
 def _finish(path: str, records: _Records, broken: list[int], last_line: int, loss_key: str | None) -> Run:

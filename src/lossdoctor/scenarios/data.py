@@ -72,12 +72,14 @@ def shape_images(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tens
     labels = torch.randint(0, 4, (n,), generator=g)
     r = torch.arange(size, dtype=torch.float32)
     rows, cols = r[:, None].expand(size, size), r[None, :].expand(size, size)
-    patterns = torch.stack([
-        torch.sin(rows * 0.8),
-        torch.sin(cols * 0.8),
-        torch.exp(-((rows - size / 2) ** 2 + (cols - size / 2) ** 2) / (size * 1.5)) * 2 - 0.5,
-        torch.sin(rows * 0.8) * torch.sin(cols * 0.8) * 1.5,
-    ])
+    patterns = torch.stack(
+        [
+            torch.sin(rows * 0.8),
+            torch.sin(cols * 0.8),
+            torch.exp(-((rows - size / 2) ** 2 + (cols - size / 2) ** 2) / (size * 1.5)) * 2 - 0.5,
+            torch.sin(rows * 0.8) * torch.sin(cols * 0.8) * 1.5,
+        ]
+    )
     shift = torch.randint(0, 4, (n,), generator=g)
     imgs = patterns[labels]
     imgs = torch.stack([torch.roll(im, int(s), dims=0) for im, s in zip(imgs, shift, strict=True)])

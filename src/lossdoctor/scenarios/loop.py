@@ -77,9 +77,7 @@ def train(
             progress(_progress_line(epoch, epochs, losses[-steps_per_epoch:], evals))
     loss_values = torch.stack(losses).tolist()
     norm_values = torch.stack(norms).tolist()
-    steps = tuple(
-        StepRecord(i, e, b, loss_values[i], lr, bs, norm_values[i]) for i, (e, b, lr, bs) in enumerate(meta)
-    )
+    steps = tuple(StepRecord(i, e, b, loss_values[i], lr, bs, norm_values[i]) for i, (e, b, lr, bs) in enumerate(meta))
     eval_records = tuple(
         EvalRecord(step, e, val, sum(loss_values[first : step + 1]) / (step + 1 - first))
         for step, e, val, first in evals

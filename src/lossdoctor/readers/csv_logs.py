@@ -1,0 +1,61 @@
+"""CSV logs: recognise the writer from the header, then hand the parsed table to its reader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from lossdoctor.errors import LogReadError
+from lossdoctor.readers import keras, lightning, wandb, yolo
+from lossdoctor.readers._build import Columns, build_run
+from lossdoctor.readers.csv_table import Table, parse
+from lossdoctor.run import Run, RunFacts
+
+FORMAT = "csv"
+#: Step-like columns of a generic CSV, best first; `epoch` makes the steps count epochs.
+STEP_COLUMNS = ("step", "global_step", "steps", "iteration", "iter", "it", "_step", "batch", "epoch")
+
+
+def read_all(path: str, blocks: Iterable[list[str]], *, loss_key: str | None = None) -> list[Run]:
+    table = parse(blocks)
+    if not table.rows:
+        raise LogReadError(path, "CSV header without data rows")
+    names = table.names
+    if wandb.matches(names):
+        return wandb.read_all(path, table, loss_key=loss_key)
+    if yolo.matches(names):
+        return [yolo.read(path, table, loss_key=loss_key)]
+    if lightning.matches(names):
+        return [lightning.read(path, table, loss_key=loss_key)]
+    if keras.matches_batch_log(names):
+        return [keras.read_batches(path, table, loss_key=loss_key)]
+    if keras.matches_epoch_log(names):
+        return keras.read_all(path, table, loss_key=loss_key)
+    return [read_generic(path, table, loss_key=loss_key)]
+
+
+def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run:
+    """Any CSV with a loss-like column; steps from a step-like column, else the row index."""
+    lowered = {n.lower().strip(): n for n in table.names}
+    step_name = next((lowered[s] for s in STEP_COLUMNS if s in lowered
+                      and table.has_values(lowered[s]) and lowered[s] != loss_key), None)
+    facts = RunFacts()
+    if step_name is None:
+        steps, ok = np.arange(table.rows, dtype=np.int64), np.ones(table.rows, dtype=bool)
+        facts.notes.append("no step column; steps number the rows")
+    else:
+        values, present = table.column(step_name)
+        ok = present & np.isfinite(values) & (np.abs(values) < 2.0**62)
+        steps = np.where(ok, values, 0).astype(np.int64)
+        if step_name.lower() == "epoch":
+            facts.step_unit = "epoch"
+    cols = Columns()
+    for name in table.names:
+        if name == step_name:
+            continue
+        values, present = table.column(name)
+        keep = present & ok
+        if keep.any():
+            cols.extend(name, steps[keep], values[keep])
+    return build_run(path, FORMAT, cols, facts, loss_key=loss_key)

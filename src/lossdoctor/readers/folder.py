@@ -1,0 +1,75 @@
+"""A run directory: find the log files inside, read the candidates, keep the most informative one."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from lossdoctor.errors import LogReadError, MissingExtraError
+from lossdoctor.readers import tensorboard
+from lossdoctor.readers.dispatch import read_all_file
+from lossdoctor.run import Run
+
+#: File-name patterns of logs, in order of preference when two logs are equally informative.
+_PATTERNS = ("trainer_state.json", "events.out.tfevents.*", "metrics.csv", "*.jsonl", "*.csv", "*.log",
+             "*.txt", "*.out", "*.json")
+_MAX_DEPTH = 4
+_MAX_CANDIDATES = 24
+
+
+def _find(root: Path) -> list[tuple[int, list[Path]]]:
+    """(preference, files) per candidate; event files in one folder form one candidate."""
+    found: list[tuple[int, list[Path]]] = []
+    events: dict[Path, list[Path]] = defaultdict(list)
+    seen: set[Path] = set()
+    for rank, pattern in enumerate(_PATTERNS):
+        for file in sorted(root.rglob(pattern)):
+            depth = len(file.relative_to(root).parts)
+            hidden = any(part.startswith(".") for part in file.relative_to(root).parts)
+            if file in seen or not file.is_file() or depth > _MAX_DEPTH or hidden:
+                continue
+            seen.add(file)
+            if pattern.startswith("events"):
+                events[file.parent].append(file)
+            else:
+                found.append((rank, [file]))
+    found.extend((1, files) for files in events.values())
+    found.sort(key=lambda item: (item[0], str(item[1][0])))
+    return found[:_MAX_CANDIDATES]
+
+
+def read_folder(name: str, root: Path, *, loss_key: str | None = None) -> Run:
+    candidates = _find(root)
+    if not candidates:
+        raise LogReadError(name, "directory without logs (no trainer_state.json, events.out.tfevents.*, "
+                           "metrics.csv, *.jsonl, *.csv, *.log, *.txt found)")
+    best: tuple[tuple[int, int, int], Run, str] | None = None
+    problems: list[str] = []
+    missing: MissingExtraError | None = None
+    for rank, files in candidates:
+        label = str(files[0].relative_to(root)) if len(files) == 1 else \
+            f"{files[0].parent.relative_to(root)}/events.out.tfevents.* ({len(files)} files)"
+        try:
+            if files[0].name.startswith("events.out.tfevents") and tensorboard.looks_like(
+                    files[0].open("rb").read(128)):
+                run = tensorboard.read(str(files[0].parent), files, loss_key=loss_key)
+            else:
+                run = read_all_file(str(files[0]), files[0], loss_key=loss_key)[-1]
+        except MissingExtraError as e:
+            missing = e
+            problems.append(f"{label}: {e.reason}")
+            continue
+        except LogReadError as e:
+            problems.append(f"{label}: {e.reason}")
+            continue
+        score = (run.num_steps, len(run.series), -rank)
+        if best is None or score > best[0]:
+            best = (score, run, label)
+    if best is None:
+        if missing is not None and len(problems) == 1:
+            raise missing
+        raise LogReadError(name, "no readable log in this directory: " + "; ".join(problems[:5]))
+    _, run, label = best
+    run.facts.notes.insert(0, f"read {label}, the most informative of the {len(candidates)} candidate "
+                              "log(s) in the directory")
+    return run

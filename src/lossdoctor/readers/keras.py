@@ -1,0 +1,133 @@
+"""Keras `CSVLogger` files (one row per epoch) and per-batch CSVs written from `on_train_batch_end`.
+
+Per epoch, each `loss` is the mean over the epoch's batches, so spikes inside an epoch are invisible.
+Per batch, Keras logs the *running mean since the epoch began*; differencing recovers each batch's own
+value: with n batches seen, x_n = n·m_n − (n−1)·m_{n−1}.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+
+from lossdoctor.readers._build import Columns, build_run
+from lossdoctor.readers.csv_table import Table
+from lossdoctor.run import Run, RunFacts
+
+FORMAT = "keras_csv"
+BATCH_FORMAT = "keras_batch_csv"
+_STEP_NAMES = {"step", "global_step", "iteration", "iter", "_step", "steps"}
+
+
+def matches_epoch_log(names: list[str]) -> bool:
+    """`epoch` first (CSVLogger), or AUTOTRAINER/DeepFD `log.csv`: `loss` + `val_*`, no counter column."""
+    lowered = [n.lower() for n in names]
+    if _STEP_NAMES & set(lowered) or "batch" in lowered:
+        return False
+    if lowered and lowered[0] == "epoch":
+        return any("loss" in n for n in lowered)
+    return "epoch" not in lowered and "loss" in lowered and any(n.startswith("val_") for n in lowered)
+
+
+def matches_batch_log(names: list[str]) -> bool:
+    lowered = {n.lower() for n in names}
+    return "epoch" in lowered and "batch" in lowered
+
+
+def read_all(path: str, table: Table, *, loss_key: str | None = None) -> list[Run]:
+    """One Run per training run in the file (CSVLogger(append=True) concatenates runs)."""
+    epoch_name = next((n for n in table.names if n.lower() == "epoch"), None)
+    rows = np.arange(table.rows)
+    if epoch_name is None:
+        epochs = rows.astype(np.float64)
+        note = "no epoch column (AUTOTRAINER/DeepFD monitor log); the row index is taken as the epoch"
+    else:
+        values, present = table.column(epoch_name)
+        epochs = np.where(present & np.isfinite(values), values, np.nan)
+        note = None
+    finite = np.isfinite(epochs)
+    rows, epochs = rows[finite], epochs[finite]
+    restarts = np.flatnonzero(np.diff(epochs) <= 0) + 1
+    runs = []
+    bounds = [0, *restarts.tolist(), len(rows)]
+    for start, stop in pairwise(bounds):
+        cols = Columns()
+        idx = rows[start:stop]
+        steps = epochs[start:stop].astype(np.int64)
+        for name in table.names:
+            if name == epoch_name:
+                continue
+            values, present = table.column(name)
+            keep = present[idx]
+            if keep.any():
+                cols.extend(name, steps[keep], values[idx][keep])
+        facts = RunFacts(framework="keras", step_unit="epoch", steps_per_epoch=1.0)
+        facts.notes.append("one point per epoch: each loss is the mean over that epoch's batches, "
+                           "so spikes within an epoch are invisible")
+        if note:
+            facts.notes.append(note)
+        runs.append(build_run(path, FORMAT, cols, facts, loss_key=loss_key))
+    if len(runs) > 1:
+        for i, run in enumerate(runs, 1):
+            run.facts.notes.append(f"run {i} of {len(runs)} in this file (the epoch count restarts; "
+                                   "CSVLogger(append=True) appended several runs)")
+    return runs
+
+
+def read_batches(path: str, table: Table, *, loss_key: str | None = None) -> Run:
+    """Per-batch rows: global step = running count of batches; losses differenced per batch."""
+    names = {n.lower(): n for n in table.names}
+    epoch_v, epoch_p = table.column(names["epoch"])
+    batch_v, batch_p = table.column(names["batch"])
+    ok = epoch_p & batch_p & np.isfinite(epoch_v) & np.isfinite(batch_v) & (np.abs(batch_v) < 2**40)
+    rows = np.flatnonzero(ok)
+    epochs, batches = epoch_v[rows], batch_v[rows].astype(np.int64)
+    new_epoch = np.ones(len(rows), dtype=bool)
+    new_epoch[1:] = (epochs[1:] != epochs[:-1]) | (batches[1:] <= batches[:-1])
+    starts = np.flatnonzero(new_epoch)
+    counts = np.empty(len(rows), dtype=np.int64)  # n: batches seen so far in this epoch
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    total, sizes = 0, []
+    # Keras passes a 0-based batch index; a callback that counts from 1 never logs batch 0.
+    base = 1 if len(rows) and not (batches == 0).any() and (batches[starts] == 1).all() else 0
+    for a, b in zip(starts, [*starts[1:].tolist(), len(rows)], strict=True):
+        counts[a:b] = batches[a:b] + 1 - base
+        offsets[a:b] = total
+        size = int(counts[b - 1])
+        sizes.append(size)
+        total += size
+    steps = offsets + counts - 1
+    cols = Columns()
+    differenced = []
+    for name in table.names:
+        if name in (names["epoch"], names["batch"]):
+            continue
+        values, present = table.column(name)
+        vals, keep = values[rows], present[rows]
+        if "loss" in name.lower() and keep.all():
+            cols.extend(f"{name}_running_mean", steps, vals)
+            vals = _difference(vals, counts, new_epoch)
+            differenced.append(name)
+        if keep.any():
+            cols.extend(name, steps[keep], vals[keep])
+    facts = RunFacts(framework="keras")
+    if len(sizes) >= 2:
+        facts.steps_per_epoch = float(np.median(sizes[:-1]))
+    if differenced:
+        facts.notes.append(f"Keras logs per-batch {', '.join(differenced)} as the running mean since the "
+                           "epoch began; recovered each batch's value by differencing "
+                           "(n·m_n − (n−1)·m_(n−1)); the raw running means are kept as *_running_mean")
+    return build_run(path, BATCH_FORMAT, cols, facts, loss_key=loss_key)
+
+
+def _difference(means: np.ndarray, counts: np.ndarray, new_epoch: np.ndarray) -> np.ndarray:
+    """Undo a running mean: (n_b·m_b − n_a·m_a)/(n_b − n_a), also when rows skip batches."""
+    sums = means * counts
+    prev_sums = np.concatenate([[0.0], sums[:-1]])
+    prev_counts = np.concatenate([[0], counts[:-1]])
+    prev_sums[new_epoch] = 0.0
+    prev_counts[new_epoch] = 0
+    width = np.maximum(counts - prev_counts, 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (sums - prev_sums) / width

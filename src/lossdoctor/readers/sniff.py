@@ -1,0 +1,48 @@
+"""Decide a file's format from its first bytes and lines, never from its name."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from lossdoctor.readers import csv_table, tensorboard
+
+_JSONL_LINE = re.compile(r"\s*\{.*\}\s*")
+
+
+def sniff(data: bytes, text: str | None, *, complete: bool) -> str:
+    """One of `tensorboard`, `json`, `jsonl`, `csv`, `text` (`text` is the catch-all).
+
+    `data` is the raw head of the file, `text` the same head decoded (None when it is not text);
+    `complete` says whether the head is the whole file (else its last line may be cut).
+    """
+    if tensorboard.looks_like(data):
+        return "tensorboard"
+    if text is None:
+        return "binary"
+    stripped = text.lstrip()
+    lines = stripped.splitlines()
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]
+    lines = lines[:40]
+    if re.match(r"\[\s*[\[{\]\"\d-]", stripped) or stripped == "[":
+        return "json"
+    if stripped.startswith("{"):
+        first = lines[0] if lines else ""
+        if _is_object(first):
+            return "jsonl"
+        if any(_is_object(ln) for ln in lines[1:] if _JSONL_LINE.fullmatch(ln)):
+            return "jsonl"  # the first line is broken, later ones are JSON objects
+        if re.match(r"\{\s*(\"|$)", first):
+            return "json"  # a pretty-printed or truncated JSON document
+        return "text"  # e.g. Python-repr dicts printed by the HF Trainer
+    if csv_table.looks_like_csv(lines):
+        return "csv"
+    return "text"
+
+
+def _is_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False

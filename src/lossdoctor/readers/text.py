@@ -1,0 +1,263 @@
+"""Console logs: a general tokenizer instead of one regex per project.
+
+Each line yields `key: number` / `key=number` pairs (also quoted Python-dict keys and two-word keys
+such as `Train Loss`) and counters (`epoch 3`, `Epoch: 1/30`, `step 120`, `[epoch 2, batch 40]`,
+`iteration 7`). Counters are carried as context to the lines that follow, so block formats
+(`Epoch: 1/30` then `Train Loss: …` on later lines) work. Lines before any counter count only if they
+hold a loss, which keeps hyper-parameter headers and argument dumps out of the series.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lossdoctor import keys as K
+from lossdoctor.errors import LogReadError
+from lossdoctor.readers._build import Columns, build_run
+from lossdoctor.readers.hf import steps_per_epoch
+from lossdoctor.run import Run, RunFacts
+
+FORMAT = "text"
+_NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\d.:/])|[-+]?(?:nan|inf(?:inity)?)(?!\w)"
+_KV = re.compile(
+    r"(?<![\w./\-])['\"]?(?P<key>[A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*)?)['\"]?\s*[:=]\s*['\"]?"
+    r"(?P<val>" + _NUM + ")", re.IGNORECASE)
+_COUNTER = re.compile(
+    r"(?<![\w/'\"])(?P<name>epoch|global_step|step|iteration|iter|batch)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*\[?\s*"
+    r"(?P<n>\d{1,15})(?:\s*/\s*(?P<of>\d{1,15}))?(?![\d.])", re.IGNORECASE)
+_PAIR_LINE = re.compile(r"\s*(?P<step>\d{1,15})\s*[,;\t ]\s*(?P<val>" + _NUM + r")\s*", re.IGNORECASE)
+_PROGRESS = re.compile(r"\s*(?P<n>\d+)/(?P<of>\d+)\s*(?:\[|━|\|)")
+_SUMMARY_HEADER = re.compile(r"\*{3,}\s*\w+ metrics\s*\*{3,}")
+_FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size|train_batch_size|batch_size|"
+                   r"logging_nan_inf_filter)\s*[:=]\s*(?P<val>\d+|True|False)\b")
+_COUNTER_KEYS = {"epoch", "step", "global_step", "iteration", "iter", "batch", "epochs", "steps"}
+
+
+@dataclass
+class _Record:
+    frame: int
+    epoch: int | None
+    step: int | None
+    batch: int | None
+    pairs: list[tuple[str, float]]
+    hf_dict: bool = False
+
+    @property
+    def has_loss(self) -> bool:
+        return any("loss" in K.normalise(k) for k, _ in self.pairs)
+
+
+@dataclass
+class _State:
+    epoch: int | None = None
+    step: int | None = None
+    batch: int | None = None
+    batches_of: int | None = None
+    frame: int = 0
+    in_summary: bool = False
+    lines: int = 0
+    records: list[_Record] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
+    keras: bool = False
+
+
+def _clean(line: str) -> str:
+    if "\b" in line:
+        out: list[str] = []
+        for ch in line:
+            if ch == "\b":
+                if out:
+                    out.pop()
+            else:
+                out.append(ch)
+        line = "".join(out)
+    return line.rstrip("\n")
+
+
+def _feed(state: _State, line: str) -> None:
+    state.lines += 1
+    line = _clean(line)
+    if not line.strip():
+        return
+    if _SUMMARY_HEADER.search(line):
+        state.in_summary = True  # HF `***** train metrics *****`: repeats the last values
+        return
+    if state.in_summary:
+        if line.startswith((" ", "\t")):
+            return
+        state.in_summary = False
+    progress = _PROGRESS.match(line)
+    if progress:
+        state.keras = True
+        if progress.group("n") != progress.group("of"):
+            return  # an intermediate progress-bar update: a running mean
+    for m in _FACT.finditer(line):
+        state.facts.setdefault(m.group("key"), m.group("val"))
+    pair = _PAIR_LINE.fullmatch(line)
+    if pair:
+        state.step = int(pair.group("step"))
+        state.frame += 1
+        state.records.append(_Record(state.frame, state.epoch, state.step, state.batch,
+                                     [("loss", float(pair.group("val")))]))
+        return
+    counters = {m.group("name").lower(): m for m in _COUNTER.finditer(line)}
+    if counters:
+        _update_context(state, counters)
+    pairs = []
+    for m in _KV.finditer(line):
+        key, raw = m.group("key"), m.group("val")
+        norm = K.normalise(key)
+        if norm in _COUNTER_KEYS and re.fullmatch(r"[-+]?\d+", raw):
+            continue
+        if norm in {"logging_steps", "per_device_train_batch_size", "train_batch_size", "batch_size"}:
+            continue
+        pairs.append((key, float(raw)))
+    if not pairs:
+        return
+    keys = {k for k, _ in pairs}
+    hf_dict = line.lstrip().startswith("{'")
+    if hf_dict and "train_runtime" in keys:
+        return  # the Trainer's final summary dict
+    if keys and all(k.startswith("predict_") for k in keys):
+        return
+    state.records.append(_Record(state.frame, state.epoch, state.step, state.batch, pairs, hf_dict))
+
+
+def _update_context(state: _State, counters: dict[str, re.Match[str]]) -> None:
+    before = (state.epoch, state.step, state.batch)
+    if "epoch" in counters:
+        epoch = int(counters["epoch"].group("n"))
+        if epoch != state.epoch:
+            state.batch = None
+        state.epoch = epoch
+    for name in ("global_step", "step", "iteration", "iter"):
+        if name in counters:
+            state.step = int(counters[name].group("n"))
+            break
+    if "batch" in counters:
+        state.batch = int(counters["batch"].group("n"))
+        if counters["batch"].group("of"):
+            state.batches_of = int(counters["batch"].group("of"))
+    if (state.epoch, state.step, state.batch) != before or len(counters) > 0:
+        state.frame += 1
+
+
+def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) -> Run:
+    state = _State()
+    for line in lines:
+        _feed(state, line)
+    loss_frames = {r.frame for r in state.records if r.has_loss}
+    records = [r for r in state.records if r.has_loss or (r.frame in loss_frames and r.frame)]
+    if loss_key is not None:
+        wanted = K.normalise(loss_key)
+        records = [r for r in state.records if r.has_loss or r.frame in loss_frames
+                   or any(K.normalise(k) == wanted for k, _ in r.pairs)]
+    if not any(r.has_loss for r in records) and loss_key is None:
+        raise LogReadError(path, f"no loss values found in {state.lines} lines")
+    facts = RunFacts()
+    steps = _assign_steps(records, state, facts)
+    cols = Columns()
+    for record, step in zip(records, steps, strict=True):
+        for key, value in record.pairs:
+            cols.add(key, int(step), value)
+    _set_facts(state, records, facts)
+    return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
+
+
+def _assign_steps(records: list[_Record], state: _State, facts: RunFacts) -> list[int]:
+    if any(r.step is not None for r in records):
+        return [r.step if r.step is not None else 0 for r in records]
+    if any(r.batch is not None for r in records):
+        return _batch_steps(records, state, facts)
+    if any(r.epoch is not None for r in records):
+        per_epoch: dict[tuple[int | None, str], int] = {}
+        for r in records:
+            for k, _ in r.pairs:
+                per_epoch[(r.epoch, k)] = per_epoch.get((r.epoch, k), 0) + 1
+        if max(per_epoch.values()) == 1:
+            facts.step_unit = "epoch"
+            facts.steps_per_epoch = 1.0
+            return [r.epoch if r.epoch is not None else 0 for r in records]
+    logging_steps = state.facts.get("logging_steps")
+    if logging_steps and logging_steps.isdigit() and int(logging_steps) > 0 and any(r.hf_dict for r in records):
+        return _hf_steps(records, int(logging_steps), facts)
+    facts.notes.append("the log has no step counter; steps number the logged records in order")
+    return list(range(len(records)))
+
+
+def _batch_steps(records: list[_Record], state: _State, facts: RunFacts) -> list[int]:
+    """Global step from (epoch, batch): batches per epoch from `batch n/N` or the largest batch seen."""
+    batches = [r.batch for r in records if r.batch is not None]
+    zero_based = min(batches) == 0
+    size = state.batches_of or (max(batches) + (1 if zero_based else 0))
+    first_epoch = min((r.epoch for r in records if r.epoch is not None), default=0)
+    facts.steps_per_epoch = float(size)
+    steps = []
+    for r in records:
+        epoch = (r.epoch if r.epoch is not None else first_epoch) - first_epoch
+        batch = (r.batch or 0) - (0 if zero_based else 1)
+        steps.append(epoch * size + batch)
+    facts.notes.append(f"steps computed as epoch × {size} batches + batch index")
+    return steps
+
+
+def _hf_steps(records: list[_Record], every: int, facts: RunFacts) -> list[int]:
+    """HF Trainer dicts carry no step: the k-th train log is at k·logging_steps; eval logs are placed
+    by their `epoch` value, interpolated between the train logs."""
+    steps: list[int | None] = []
+    known_epochs, known_steps = [], []
+    k = 0
+    for r in records:
+        pairs = dict(r.pairs)
+        if "loss" in pairs:
+            k += 1
+            steps.append(k * every)
+            if "epoch" in pairs:
+                known_epochs.append(pairs["epoch"])
+                known_steps.append(k * every)
+        else:
+            steps.append(None)
+    last = 0
+    out = []
+    for r, step in zip(records, steps, strict=True):
+        if step is None:
+            epoch = dict(r.pairs).get("epoch")
+            placeable = epoch is not None and len(known_epochs) >= 2
+            step = _place(epoch, known_epochs, known_steps) if placeable else last  # type: ignore[arg-type]
+        last = step
+        out.append(step)
+    facts.steps_per_epoch = steps_per_epoch(list(zip(known_steps, known_epochs, strict=True)), {})
+    facts.notes.append(f"steps of the HF Trainer dicts rebuilt from logging_steps={every}; eval steps "
+                       "placed by their epoch value")
+    return out
+
+
+def _place(epoch: float, epochs: list[float], steps: list[int]) -> int:
+    """The step at which `epoch` was reached, interpolated (or extrapolated) from the train logs."""
+    if epoch <= epochs[-1]:
+        return round(float(np.interp(epoch, epochs, steps)))
+    slope = (steps[-1] - steps[0]) / max(epochs[-1] - epochs[0], 1e-9)
+    return round(steps[-1] + (epoch - epochs[-1]) * slope)
+
+
+def _set_facts(state: _State, records: list[_Record], facts: RunFacts) -> None:
+    known = state.facts
+    for key in ("per_device_train_batch_size", "train_batch_size", "batch_size"):
+        if known.get(key, "").isdigit() and int(known[key]) > 0:
+            facts.batch_size = int(known[key])
+            break
+    if any(r.hf_dict for r in records):
+        facts.framework = "huggingface"
+        if known.get("logging_steps", "").isdigit() and int(known["logging_steps"]) > 0:
+            facts.loss_window = int(known["logging_steps"])
+        facts.nan_filtered = known.get("logging_nan_inf_filter", "True") != "False"
+        facts.notes.append("HF Trainer logs: each loss is the mean over logging_steps steps (one-step spikes "
+                           "are diluted)" + ("; NaN/inf losses are replaced by the window mean unless "
+                                             "logging_nan_inf_filter=False" if facts.nan_filtered else ""))
+    elif state.keras:
+        facts.framework = "keras"
+        facts.notes.append("Keras progress bars show running means; only the end-of-epoch line is used")

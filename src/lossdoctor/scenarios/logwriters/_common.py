@@ -1,0 +1,35 @@
+"""Small helpers the writers share."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from lossdoctor.scenarios.records import EvalRecord, StepRecord, TrainLog
+
+
+def logged_steps(log: TrainLog, log_every: int) -> Iterator[StepRecord]:
+    """Steps a logger with a `log_every` cadence writes: global steps s with (s + 1) % log_every == 0."""
+    if log_every < 1:
+        raise ValueError("log_every must be >= 1")
+    return (r for r in log.steps if (r.step + 1) % log_every == 0)
+
+
+def evals_by_step(log: TrainLog) -> dict[int, EvalRecord]:
+    return {e.step: e for e in log.evals}
+
+
+def f32(value: float) -> float:
+    """The value as a float32 read back into Python, as Keras and Lightning log tensors."""
+    return float(np.float32(value))
+
+
+def fmt_csv(value: float | int | None) -> str:
+    """A CSV cell: empty for missing, Python's repr otherwise ('nan', 'inf' included)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return repr(value) if isinstance(value, float) else str(value)

@@ -1,0 +1,246 @@
+"""Per-format reader tests on small files laid out exactly as the frameworks write them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lossdoctor.errors import LogReadError
+from lossdoctor.readers import read, read_all
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def trainer_state(log_history: list[dict], **top: object) -> str:
+    doc = {"best_metric": None, "epoch": 1.0, "global_step": 40, "log_history": log_history,
+           "logging_steps": 10, "max_steps": 40, "num_train_epochs": 1, "train_batch_size": 8, **top}
+    return json.dumps(doc, indent=2)
+
+
+HF_HISTORY = [
+    {"epoch": 0.25, "grad_norm": 2.5, "learning_rate": 5e-05, "loss": 1.2, "step": 10},
+    {"epoch": 0.5, "grad_norm": 2.0, "learning_rate": 4e-05, "loss": 1.0, "step": 20},
+    {"epoch": 0.5, "eval_loss": 0.9, "eval_accuracy": 0.7, "eval_runtime": 1.0, "step": 20},
+    {"epoch": 0.75, "grad_norm": 1.5, "learning_rate": 3e-05, "loss": float("nan"), "step": 30},
+    {"epoch": 0.75, "grad_norm": 1.4, "learning_rate": 3e-05, "loss": 0.8, "step": 30},
+    {"epoch": 1.0, "predict_loss": 0.5, "predict_runtime": 2.0},
+    {"epoch": 1.0, "step": 40, "total_flos": 1.0, "train_loss": 0.95, "train_runtime": 10.0},
+]
+
+
+def test_hf_trainer_state(tmp_path: Path) -> None:
+    run = read(write(tmp_path, "state.json", trainer_state(HF_HISTORY)))
+    assert run.format == "hf_trainer_state" and run.facts.framework == "huggingface"
+    assert list(run.loss.steps) == [10, 20, 30] and run.loss.values[-1] == 0.8  # duplicate step: last wins
+    assert list(run.series["val_loss"].steps) == [20]
+    assert "eval_accuracy" in run.series and "lr" in run.series and "grad_norm" in run.series
+    assert "train_loss" not in run.series and "predict_loss" not in run.series
+    assert run.facts.loss_window == 10 and run.facts.batch_size == 8 and run.facts.nan_filtered
+    assert run.facts.steps_per_epoch == pytest.approx(40)  # from (step, epoch), = max_steps / epochs
+    assert any("logging_nan_inf_filter" in n for n in run.facts.notes)
+
+
+def test_hf_nan_kept_and_old_format_window(tmp_path: Path) -> None:
+    history = [{"epoch": 0.1 * i, "learning_rate": 1e-4, "loss": 1.0 / i, "step": 25 * i} for i in range(1, 5)]
+    history[2]["loss"] = float("nan")
+    doc = json.loads(trainer_state(history))
+    del doc["logging_steps"]
+    run = read(write(tmp_path, "s.json", json.dumps(doc)))  # json.dumps writes NaN
+    assert math.isnan(run.loss.values[2])
+    assert run.facts.loss_window == 25
+    assert any("inferred" in n for n in run.facts.notes)
+
+
+def test_lightning_csv(tmp_path: Path) -> None:
+    content = ("epoch,step,train_loss_epoch,train_loss_step,val_loss\n"
+               "0,9,,0.9,\n0,19,,0.8,\n0,19,,,0.85\n0,19,0.87,,\n1,29,,0.7,\n1,39,,0.6,\n1,39,,,0.65\n"
+               "1,39,0.66,,\n2,49,,0.5,\n")
+    run = read(write(tmp_path, "metrics.csv", content))
+    assert run.format == "lightning_csv" and run.facts.framework == "lightning"
+    assert list(run.loss.steps) == [9, 19, 29, 39, 49]  # *_step beats *_epoch
+    assert list(run.series["val_loss"].values) == [0.85, 0.65]
+    assert "train_loss_epoch" in run.series
+    assert run.facts.steps_per_epoch == 20
+    assert any("sample" in n for n in run.facts.notes)
+
+
+def test_keras_epoch_csv_and_appended_runs(tmp_path: Path) -> None:
+    rows = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
+    rows += "".join(f"{e},0.5,0.0010000000474974513,{1 - e / 10},0.5,{1.1 - e / 10}\n" for e in range(3))
+    rows += "".join(f"{e},0.5,9.999999747378752e-05,{2 - e / 10},0.5,{2.1 - e / 10}\n" for e in range(2))
+    path = write(tmp_path, "training.log", rows)
+    runs = read_all(path)
+    assert [len(r.loss) for r in runs] == [3, 2]
+    run = read(path)
+    assert run.format == "keras_csv" and run.facts.step_unit == "epoch"
+    assert list(run.loss.steps) == [0, 1] and run.loss.values[0] == 2.0
+    assert run.series["lr"].values[0] == pytest.approx(1e-4)
+    assert any("holds 2 runs" in n for n in run.facts.notes)
+
+
+def test_autotrainer_log_without_epoch(tmp_path: Path) -> None:
+    run = read(write(tmp_path, "log.csv", "val_loss,val_accuracy,loss,accuracy\n0.9,0.3,0.8,0.4\n0.8,0.4,0.7,0.5\n"))
+    assert run.format == "keras_csv" and list(run.loss.steps) == [0, 1]
+    assert any("row index" in n for n in run.facts.notes)
+
+
+def test_keras_batch_csv_differences_running_mean(tmp_path: Path) -> None:
+    per_batch = [[1.0, 3.0, 2.0], [0.5, 1.5, 1.0]]
+    lines = ["epoch,batch,loss"]
+    for e, values in enumerate(per_batch):
+        for b in range(len(values)):
+            lines.append(f"{e},{b},{float(np.mean(values[: b + 1]))!r}")
+    run = read(write(tmp_path, "batches.csv", "\n".join(lines) + "\n"))
+    assert run.format == "keras_batch_csv"
+    assert list(run.loss.steps) == [0, 1, 2, 3, 4, 5]
+    assert np.allclose(run.loss.values, [1, 3, 2, 0.5, 1.5, 1])
+    assert run.facts.steps_per_epoch == 3
+    assert any("running mean" in n for n in run.facts.notes)
+
+
+def test_yolo_results_csv(tmp_path: Path) -> None:
+    header = ("               epoch,      train/box_loss,      train/obj_loss,      train/cls_loss,"
+              "     metrics/mAP_0.5,        val/box_loss,        val/obj_loss,        val/cls_loss,"
+              "               x/lr0\n")
+    rows = "".join(f"{e:>20},{0.04:>20},{0.05:>20},{0.01:>20},{0.5:>20},{0.03:>20},{0.02:>20},"
+                   f"{0.01:>20},{0.09:>20}\n" for e in range(3))
+    run = read(write(tmp_path, "results.csv", header + rows))
+    assert run.format == "yolo_csv" and run.facts.step_unit == "epoch"
+    assert np.allclose(run.loss.values, 0.1) and np.allclose(run.series["val_loss"].values, 0.06)
+    assert np.allclose(run.series["lr"].values, 0.09)
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    lines = [json.dumps({"step": s, "loss": 1 / s, "lr": 0.1}) for s in range(1, 6)]
+    lines[2] = '{"step": 3, "loss": NaN, "lr": 0.1}'
+    lines.insert(1, "not json at all")
+    content = "\n".join(lines) + '\n{"step": 6, "loss": 0.'
+    run = read(write(tmp_path, "m.jsonl", content))
+    assert run.format == "jsonl" and list(run.loss.steps) == [1, 2, 3, 4, 5]
+    assert math.isnan(run.loss.values[2])
+    notes = " ".join(run.facts.notes)
+    assert "cut off" in notes and "skipped 1 lines" in notes
+
+
+def test_jsonl_without_step_uses_line_index_and_string_nan(tmp_path: Path) -> None:
+    content = '{"train/loss": 1.0}\n{"train/loss": "nan"}\n{"train/loss": Infinity}\n'
+    run = read(write(tmp_path, "x.log", content))
+    assert list(run.loss.steps) == [0, 1, 2]
+    assert math.isnan(run.loss.values[1]) and math.isinf(run.loss.values[2])
+
+
+def test_wandb_history_and_chart(tmp_path: Path) -> None:
+    hist = "_step,_runtime,_timestamp,train/loss,eval/loss\n0,1,100,1.0,\n1,2,101,0.9,\n2,3,102,0.8,0.85\n"
+    run = read(write(tmp_path, "hist.csv", hist))
+    assert run.format == "wandb_csv" and list(run.loss.steps) == [0, 1, 2]
+    assert list(run.series["val_loss"].steps) == [2] and "_runtime" not in run.series
+    chart = ('"Step","a - train/loss","a - train/loss__MIN","a - train/loss__MAX","b - train/loss",'
+             '"b - train/loss__MIN","b - train/loss__MAX"\n0,1.0,1.0,1.0,2.0,2.0,2.0\n1,0.5,0.5,0.5,1.5,1.5,1.5\n')
+    path = write(tmp_path, "chart.csv", chart)
+    runs = read_all(path)
+    assert len(runs) == 2 and list(runs[1].loss.values) == [2.0, 1.5]
+    assert any("2 runs" in n for n in read(path).facts.notes)
+
+
+def test_generic_csv(tmp_path: Path) -> None:
+    run = read(write(tmp_path, "a.csv", "iteration,training_loss,grad_norm\n0,2.0,1.0\n10,1.5,0.5\n"))
+    assert run.format == "csv" and list(run.loss.steps) == [0, 10] and "grad_norm" in run.series
+
+
+def test_text_formats(tmp_path: Path) -> None:
+    pairs = read(write(tmp_path, "p.txt", "0, 91.748\n1, 80.5\n2, nan\n"))
+    assert list(pairs.loss.steps) == [0, 1, 2] and math.isnan(pairs.loss.values[2])
+    inline = read(write(tmp_path, "i.txt", "Epoch 1 step 120 loss=0.53 lr=0.01\nEpoch 1 step 130 loss=0.50\n"))
+    assert list(inline.loss.steps) == [120, 130] and "lr" in inline.series
+    batches = read(write(tmp_path, "b.txt", "[epoch 0, batch 10] loss: 0.9\n[epoch 0, batch 20] loss: 0.8\n"
+                                            "[epoch 1, batch 10] loss: 0.7\n[epoch 1, batch 20] loss: 0.6\n"))
+    assert list(batches.loss.steps) == [9, 19, 29, 39]
+    keras = ("Epoch 1/2\n\r 1/10 [==>....] - ETA: 3s - loss: 2.0\r10/10 [==========] - 1s 5ms/step - loss: 0.9"
+             " - val_loss: 1.0\nEpoch 2/2\n10/10 [==========] - 1s 5ms/step - loss: 0.7 - val_loss: 0.8\n")
+    k = read(write(tmp_path, "k.txt", keras))
+    assert list(k.loss.values) == [0.9, 0.7] and list(k.series["val_loss"].steps) == [1, 2]
+    assert k.facts.step_unit == "epoch" and k.facts.framework == "keras"
+    kv = read(write(tmp_path, "kv.txt", "step = 5\nloss = 0.4\nlr = 0.001\nstep = 10\nloss = 0.3\nlr = 0.002\n"))
+    assert list(kv.loss.steps) == [5, 10] and list(kv.series["lr"].values) == [0.001, 0.002]
+
+
+def test_text_hf_dicts(tmp_path: Path) -> None:
+    log = ("logging_steps=50,\nper_device_train_batch_size=4,\n"
+           "{'loss': 0.72, 'grad_norm': 2.7, 'learning_rate': 4.8e-05, 'epoch': 0.5}\n"
+           "{'loss': 0.62, 'grad_norm': 2.1, 'learning_rate': 4.6e-05, 'epoch': 1.0}\n"
+           "{'eval_loss': 0.7, 'eval_f1': 0.5, 'epoch': 1.0}\n"
+           "{'train_runtime': 8.1, 'train_loss': 0.67, 'epoch': 1.0}\n"
+           "***** train metrics *****\n  train_loss = 0.67\n")
+    run = read(write(tmp_path, "slurm.out", log))
+    assert list(run.loss.steps) == [50, 100] and list(run.series["val_loss"].steps) == [100]
+    assert run.facts.loss_window == 50 and run.facts.batch_size == 4 and run.facts.framework == "huggingface"
+
+
+def test_loss_key_override(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.jsonl", '{"step": 1, "loss": 1.0, "nll": 3.0}\n{"step": 2, "loss": 0.5, "nll": 2.0}\n')
+    run = read(path, loss_key="nll")
+    assert list(run.loss.values) == [3.0, 2.0] and list(run.series["loss_orig"].values) == [1.0, 0.5]
+    with pytest.raises(LogReadError, match=r"--loss-key 'bogus'.*available keys: loss, nll"):
+        read(path, loss_key="bogus")
+
+
+def test_key_mapping_prefers_best_alias(tmp_path: Path) -> None:
+    content = '{"step": 1, "train/loss_epoch": 9.0, "train/loss_step": 1.0, "val/loss": 2.0, "lr-AdamW": 0.1}\n'
+    run = read(write(tmp_path, "m.jsonl", content))
+    assert run.loss.values[0] == 1.0 and "train/loss_epoch" in run.series
+    assert run.series["val_loss"].values[0] == 2.0 and run.series["lr"].values[0] == 0.1
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"", "empty file"),
+    (b"   \n\n", "empty file"),
+    (b"\x00\x01\x02binary\xff", "binary"),
+    (b"caf\xe9 \xff\xfe loss", "undecodable text"),
+    (b'{\n  "log_history": [\n    {"loss": 1.0, "step": 1}', "invalid JSON"),
+    (b'{\n  "a": 1\n}\n', "unknown layout"),
+    (b"hello\nworld\n", "no loss values found in 2 lines"),
+    (b"step,accuracy\n1,0.5\n2,0.6\n", "no loss series found; keys present: accuracy"),
+    (b"not json\nnor this\n{", "no loss"),
+])
+def test_bad_inputs(tmp_path: Path, content: bytes, reason: str) -> None:
+    with pytest.raises(LogReadError, match=reason):
+        read(write(tmp_path, "bad", content))
+
+
+def test_missing_paths(tmp_path: Path) -> None:
+    with pytest.raises(LogReadError, match="no such file"):
+        read(tmp_path / "nope.json")
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(LogReadError, match="directory without logs"):
+        read(tmp_path / "empty_dir")
+
+
+def test_directory_picks_most_informative(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    write(tmp_path / "run", "notes.txt", "hello\n")
+    write(tmp_path / "run", "metrics.jsonl", "".join(f'{{"step": {i}, "loss": 1.0}}\n' for i in range(5)))
+    write(tmp_path / "run", "small.csv", "step,loss\n0,1.0\n")
+    run = read(tmp_path / "run")
+    assert run.format == "jsonl" and len(run.loss) == 5
+    assert "metrics.jsonl" in run.facts.notes[0] and run.path == str(tmp_path / "run")
+
+
+def test_reading_other_formats_never_imports_tensorboard(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path, "m.jsonl", '{"loss": 1.0}\n')
+    code = f"import sys; from lossdoctor.readers import read; read({str(path)!r}); print('tensorboard' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
