@@ -244,3 +244,24 @@ def test_reading_other_formats_never_imports_tensorboard(tmp_path: Path) -> None
     code = f"import sys; from lossdoctor.readers import read; read({str(path)!r}); print('tensorboard' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tensorboard_without_the_extra_names_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+    value = summary_pb2.Summary.Value(tag="train_loss", simple_value=2.0)
+    writer.add_event(event_pb2.Event(step=3, summary=summary_pb2.Summary(value=[value])))
+    writer.close()
+    event = next(tmp_path.glob("events.out.tfevents.*"))
+    run = read(event)
+    assert run.format == "tensorboard" and list(run.loss.steps) == [3]
+    code = ("import sys; sys.modules['tensorboard'] = None\nfrom lossdoctor.errors import MissingExtraError\n"
+            f"from lossdoctor.readers import read\ntry:\n    read({str(event)!r})\n"
+            "except MissingExtraError as e:\n    print(e.reason)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'lossdoctor[tensorboard]'" in out.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from hypothesis import strategies as st
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers import read
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: LOSSDOCTOR_PROP_EXAMPLES=2000 for a longer hunt (about a minute).
+EXAMPLES = int(os.environ.get("LOSSDOCTOR_PROP_EXAMPLES", "200"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TMP = Path(tempfile.mkdtemp(prefix="lossdoctor-prop-"))
 
 

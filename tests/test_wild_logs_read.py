@@ -9,6 +9,7 @@ import pytest
 
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers import read, read_all
+from lossdoctor.run import Run
 
 WILD = Path(__file__).resolve().parents[1].parent / "shared" / "wild-logs"
 if not WILD.is_dir():
@@ -30,7 +31,7 @@ def test_every_wild_log_reads(name: str) -> None:
     assert run.path == str(WILD / name)
 
 
-def w(name: str):  # noqa: ANN201
+def w(name: str) -> Run:
     return read(WILD / name)
 
 

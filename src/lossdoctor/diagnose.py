@@ -21,7 +21,7 @@ DEMOTED_BY: dict[str, set[str]] = {
     "partial_last_batch": {"lr_too_high"},
 }
 #: A per-epoch log needs at least this many epochs for a verdict.
-MIN_EPOCH_POINTS = 8
+MIN_EPOCH_POINTS = 5
 
 
 def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:

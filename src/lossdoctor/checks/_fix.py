@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..signals import RunSignals
 
 _FRAMEWORK_KEYS = {"huggingface": "hf", "lightning": "lightning", "keras": "keras"}
+_LABELS = {"hf": "Hugging Face Trainer", "lightning": "Lightning", "keras": "Keras"}
 
 
 def for_framework(
@@ -18,6 +19,10 @@ def for_framework(
     """The run's own framework first; the plain PyTorch form always, since any loop can use it."""
     by_key = {"hf": hf or [], "lightning": lightning or [], "keras": keras or []}
     key = _FRAMEWORK_KEYS.get((sig.run.facts.framework or "").lower())
-    if key is not None:
-        return by_key[key] + torch
-    return torch + [line for lines in by_key.values() for line in lines]
+    if key is not None and by_key[key]:
+        return by_key[key] + ["# in a plain PyTorch loop:", *torch]
+    out = list(torch)
+    for name, lines in by_key.items():
+        if lines and name != key:
+            out += [f"# {_LABELS[name]}:", *lines]
+    return out

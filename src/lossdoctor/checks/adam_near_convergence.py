@@ -43,9 +43,9 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     # The climb must hold for a while: the last tenth of the run stays well above the minimum.
     tail = float(np.median(sig.y[-max(5, (sig.n - low_idx) // 10) :]))
     # A log that rounds tiny losses to 0 hides the true minimum; the climb measured from the
-    # rounding floor is then a lower bound, so one order of magnitude above it already counts.
+    # rounding floor is then a lower bound, so a steady return to ×3 above it already counts.
     floored = sig.zero_floor is not None and low <= np.log10(sig.zero_floor) + 1e-9
-    needed = MIN_CLIMB_DECADES / 2 if floored else MIN_CLIMB_DECADES
+    needed = np.log10(3.0) if floored else MIN_CLIMB_DECADES
     if climb < needed or tail - low < needed / 2:
         return None
     low_step, peak_step = int(sig.steps[low_idx]), int(sig.steps[peak_idx])

@@ -69,9 +69,16 @@ def _sum_components(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndar
     return common, total
 
 
-def _listing(names: list[str], limit: int = 25) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" … (+{len(names) - limit} more)" if len(names) > limit else "") if names else "none"
+def shown(name: str) -> str:
+    """A key as it can appear in a one-line message."""
+    return name if name.isprintable() and name.strip() == name and name else repr(name)
+
+
+def listing(names: list[str], limit: int = 25) -> str:
+    """Keys for an error message: one line, at most `limit` of them."""
+    shown_names = ", ".join(shown(n) for n in names[:limit])
+    more = f" … (+{len(names) - limit} more)" if len(names) > limit else ""
+    return shown_names + more if names else "none"
 
 
 def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None, *,
@@ -86,7 +93,7 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
         chosen_loss = K.find_key(names, loss_key)
         if chosen_loss is None:
             raise LogReadError(path, f"--loss-key {loss_key!r} is not in this log; available keys: "
-                               f"{_listing(names)}")
+                               f"{listing(names)}")
     mapping = K.assign(names, loss_key=chosen_loss)
     data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     dropped: dict[str, int] = {}
@@ -114,7 +121,7 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
                 mapping[LOSS] = key
                 facts.notes.append(f"no standard loss key; using {key!r} as the training loss")
     if LOSS not in mapping and LOSS not in derived:
-        raise LogReadError(path, f"no loss series found; keys present: {_listing(names)}")
+        raise LogReadError(path, f"no loss series found; keys present: {listing(names)}")
 
     series: dict[str, Series] = {}
     by_key = {key: canonical for canonical, key in mapping.items()}

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers import csv_logs, hf, jsonl, tensorboard, text
+from lossdoctor.readers._build import listing
 from lossdoctor.readers._io import HEAD_BYTES, MAX_JSON_BYTES, encoding_of, file_size, head, open_text
 from lossdoctor.readers.sniff import sniff
 from lossdoctor.run import Run
@@ -82,7 +83,6 @@ def _read_json(name: str, path: Path, stream: TextIO, loss_key: str | None) -> R
     if isinstance(doc, list):
         return jsonl.read_records(name, doc, loss_key=loss_key)
     if isinstance(doc, dict):
-        listed = ", ".join(list(doc)[:15])
         raise LogReadError(name, f"JSON document of an unknown layout (no log_history); top-level keys: "
-                           f"{listed or 'none'}")
+                           f"{listing(list(doc), 15)}")
     raise LogReadError(name, f"JSON document holding a {type(doc).__name__}, not a training log")

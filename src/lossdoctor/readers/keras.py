@@ -11,6 +11,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from lossdoctor.errors import LogReadError
 from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.readers.csv_table import Table
 from lossdoctor.run import Run, RunFacts
@@ -82,6 +83,8 @@ def read_batches(path: str, table: Table, *, loss_key: str | None = None) -> Run
     batch_v, batch_p = table.column(names["batch"])
     ok = epoch_p & batch_p & np.isfinite(epoch_v) & np.isfinite(batch_v) & (np.abs(batch_v) < 2**40)
     rows = np.flatnonzero(ok)
+    if not len(rows):
+        raise LogReadError(path, "per-batch CSV without rows that have both an epoch and a batch number")
     epochs, batches = epoch_v[rows], batch_v[rows].astype(np.int64)
     new_epoch = np.ones(len(rows), dtype=bool)
     new_epoch[1:] = (epochs[1:] != epochs[:-1]) | (batches[1:] <= batches[:-1])

@@ -31,7 +31,9 @@ def sniff(data: bytes, text: str | None, *, complete: bool) -> str:
         first = lines[0] if lines else ""
         if _is_object(first):
             return "jsonl"
-        if any(_is_object(ln) for ln in lines[1:] if _JSONL_LINE.fullmatch(ln)):
+        if first.strip() == "{":
+            return "json"
+        if any(_is_object(ln) for ln in lines[1:] if ln.startswith("{") and _JSONL_LINE.fullmatch(ln)):
             return "jsonl"  # the first line is broken, later ones are JSON objects
         if re.match(r"\{\s*(\"|$)", first):
             return "json"  # a pretty-printed or truncated JSON document
