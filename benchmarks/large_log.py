@@ -66,7 +66,7 @@ def write_csv(path: Path, s: dict[str, np.ndarray]) -> None:
     with path.open("w") as f:
         f.write("step,loss,lr,epoch\n")
         for i, loss, lr, ep in zip(s["step"], s["loss"], s["lr"], s["epoch"], strict=True):
-            f.write(f"{int(i)},{loss!r},{lr!r},{int(ep)}\n")
+            f.write(f"{int(i)},{float(loss)!r},{float(lr)!r},{int(ep)}\n")
 
 
 def measure(body: str, path: Path) -> tuple[float, float, str]:

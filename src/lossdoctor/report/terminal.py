@@ -34,7 +34,8 @@ def _finding_panel(rank: int, finding: Finding) -> Panel:
         parts.append(Text.from_markup(f"  [dim]steps: {escape(_steps_line(finding))}[/]"))
     if finding.fix:
         parts.append(Text.from_markup("[bold]fix:[/]"))
-        parts.append(Syntax("\n".join(finding.fix), "python", theme="ansi_dark", background_color="default", word_wrap=True))
+        code = "\n".join(finding.fix)
+        parts.append(Syntax(code, "python", theme="ansi_dark", background_color="default", word_wrap=True))
     title = f"#{rank} {finding.id} · {finding.severity} · confidence {finding.confidence:.2f}"
     return Panel(Group(*parts), title=escape(title), title_align="left", border_style=colour)
 
