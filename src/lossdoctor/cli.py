@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from .errors import LogReadError
+
+if TYPE_CHECKING:
+    from .findings import Diagnosis
+    from .run import Run
 
 app = typer.Typer(
     add_completion=False,
@@ -39,7 +44,9 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def diagnose(
-    path: Annotated[str, typer.Argument(help="A log file or a run directory.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="A log file or a run directory; several compare runs of one model.")
+    ],
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.text,
     loss_key: Annotated[
         str | None, typer.Option("--loss-key", help="The column/tag that holds the training loss.")
@@ -48,20 +55,27 @@ def diagnose(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when the verdict is `problem` (for CI).")
     ] = FailOn.never,
+    param: Annotated[
+        str | None,
+        typer.Option(
+            "--param",
+            help="With several runs: the hyper-parameter that differs, when the logs do not carry it, "
+            "e.g. lr=1e-3,1e-2,5e-2 (one value per run, in order).",
+        ),
+    ] = None,
 ) -> None:
-    """Diagnose a training log: the verdict, the ranked causes with evidence, and the fix."""
-    from .diagnose import diagnose as run_diagnosis
-    from .readers import read
+    """Diagnose a training log: the verdict, the ranked causes with evidence, and the fix.
 
-    try:
-        run = read(path, loss_key=loss_key)
-        result = run_diagnosis(run, mute=mute or ())
-    except LogReadError as exc:
-        raise _fail(str(exc)) from None
-    except Exception as exc:  # never a traceback for the user; LOSSDOCTOR_DEBUG=1 shows it
-        if os.environ.get("LOSSDOCTOR_DEBUG"):
-            raise
-        raise _fail(f"{path}: could not diagnose this log ({type(exc).__name__}: {exc})") from None
+    Given several runs of one model (an LR sweep), also say how the fluctuation changes with the
+    hyper-parameter that differs between them.
+    """
+    if len(paths) > 1:
+        _diagnose_many(paths, output, loss_key, mute or (), fail_on, param)
+        return
+    if param is not None:
+        raise _fail("--param relates several runs; give two or more logs")
+    path = paths[0]
+    result = _diagnose_one(path, loss_key, mute or ())[1]
     if output is OutputFormat.json:
         from .report.json import render as render_json
 
@@ -71,6 +85,58 @@ def diagnose(
 
         render_text(result, Console())
     if fail_on is FailOn.problem and result.verdict == "problem":
+        raise typer.Exit(code=1)
+
+
+def _diagnose_one(path: str, loss_key: str | None, mute: Sequence[str]) -> tuple[Run, Diagnosis]:
+    """Read and diagnose one log, turning any failure into the one-line exit-2 error."""
+    from .diagnose import diagnose as run_diagnosis
+    from .readers import read
+
+    try:
+        run = read(path, loss_key=loss_key)
+        return run, run_diagnosis(run, mute=mute)
+    except LogReadError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # never a traceback for the user; LOSSDOCTOR_DEBUG=1 shows it
+        if os.environ.get("LOSSDOCTOR_DEBUG"):
+            raise
+        raise _fail(f"{path}: could not diagnose this log ({type(exc).__name__}: {exc})") from None
+
+
+def _diagnose_many(
+    paths: Sequence[str],
+    output: OutputFormat,
+    loss_key: str | None,
+    mute: Sequence[str],
+    fail_on: FailOn,
+    param: str | None,
+) -> None:
+    """Diagnose every run, then compare them; one unreadable run stops all with exit code 2."""
+    from .compare import compare, parse_param
+
+    try:
+        given = parse_param(param, len(paths)) if param is not None else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    pairs = [_diagnose_one(path, loss_key, mute) for path in paths]
+    runs, results = [p[0] for p in pairs], [p[1] for p in pairs]
+    labels = [f"run {i + 1}" for i in range(len(runs))]
+    try:
+        comparison = compare(runs, results, given, labels)
+    except Exception as exc:
+        if os.environ.get("LOSSDOCTOR_DEBUG"):
+            raise
+        raise _fail(f"could not compare these runs ({type(exc).__name__}: {exc})") from None
+    if output is OutputFormat.json:
+        from .report.compare_json import render_many as render_json
+
+        typer.echo(render_json(results, comparison))
+    else:
+        from .report.compare_terminal import render_many as render_text
+
+        render_text(results, comparison, Console())
+    if fail_on is FailOn.problem and any(r.verdict == "problem" for r in results):
         raise typer.Exit(code=1)
 
 

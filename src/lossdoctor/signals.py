@@ -241,6 +241,28 @@ class RunSignals:
         """For each finite loss point, which epoch it belongs to (0 before the first start)."""
         return np.searchsorted(starts, self.steps, side="right")
 
+    @cached_property
+    def folded(self):  # -> EpochFold | None (import kept local: epochs builds on this module)
+        """The loss folded by epoch (given or inferred), or None when the log cannot support it."""
+        from .epochs import fold
+
+        return fold(self)
+
+    @cached_property
+    def lr_jumps(self) -> list[tuple[int, float, float]]:
+        """(step, lr before, lr after) where the logged LR jumps rather than glides.
+
+        A jump is a change of at least ×1.5 between two logged points that is also far larger than
+        the typical change between neighbours, so warmup and cosine decay are not jumps.
+        """
+        lr = self.lr
+        if lr is None or len(lr) < 5 or np.any(lr.values <= 0):
+            return []
+        d = np.diff(np.log10(lr.values))
+        typical = float(np.median(np.abs(d)))
+        big = np.flatnonzero((np.abs(d) >= np.log10(1.5)) & (np.abs(d) > 10 * typical))
+        return [(int(lr.steps[i + 1]), float(lr.values[i]), float(lr.values[i + 1])) for i in big]
+
     # -- trend summaries ---------------------------------------------------------------------------
     def trend_at_fraction(self, frac: float) -> float:
         i = int(np.clip(round(frac * (self.n - 1)), 0, self.n - 1))

@@ -37,6 +37,13 @@ _MODULES = (
     "partial_last_batch",
     "adam_near_convergence",
     "lr_too_high",
+    "overfitting",
+    "unshuffled_data",
+    "eval_mode_leak",
+    "epoch_sawtooth",
+    "outlier_batches",
+    "exploding_gradients",
+    "lr_schedule_jumps",
     "small_batch_noise",
 )
 

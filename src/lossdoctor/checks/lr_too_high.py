@@ -23,7 +23,7 @@ GRAD_GROWTH = 1.3
 
 def _rise(sig: RunSignals) -> tuple[int, float, float] | None:
     """(segment index of the best level, rise of the tail over it, its standard error), in log10."""
-    if not sig.log_space or sig.n < 20:
+    if not sig.log_space or sig.n < 8:
         return None
     medians, se = sig.segments(10)
     best = int(np.argmin(medians))
@@ -62,7 +62,7 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
     warm restart of the LR schedule (the loss rises with the LR, see lr_schedule_jumps), a change
     of data mid-run, and a loss that fell to ~0 before climbing (that is adam_near_convergence).
     """
-    if sig.n < 20:
+    if sig.n < (8 if sig.run.facts.step_unit == "epoch" else 20):
         return None
     evidence: list[str] = []
     steps: list[int] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -13,6 +14,11 @@ from lossdoctor.scenarios.records import EvalRecord, StepRecord, TrainLog
 #: Computes the loss of one batch (the tensors a loader yields); the scenario's bug lives here.
 BatchLoss = Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor]
 Progress = Callable[[str], None]
+#: Where the loop (re)enters train mode: before every step (safe), or only at each epoch start, the
+#: common hand-written loop that leaves the model in eval mode after a mid-epoch evaluation.
+TrainMode = Literal["every_step", "epoch_start"]
+#: When the scheduler steps: after every optimizer step, or once at the end of every epoch.
+SchedulerInterval = Literal["step", "epoch"]
 
 
 def eval_points(steps_per_epoch: int, evals_per_epoch: int) -> set[int]:
@@ -33,13 +39,17 @@ def train(
     evaluate: Callable[[nn.Module], float] | None = None,
     evals_per_epoch: int = 1,
     clip: float | None = None,
+    train_mode: TrainMode = "every_step",
+    scheduler_interval: SchedulerInterval = "step",
     progress: Progress | None = None,
     progress_every: int = 1,
 ) -> TrainLog:
     """Train for `epochs` passes over `batches` (re-iterated each epoch, so a DataLoader reshuffles).
 
     Per-step values stay on the device and are copied out once at the end; only epoch-end progress
-    lines read a number early.
+    lines read a number early. `train_mode="epoch_start"` calls `model.train()` only when an epoch
+    begins, so after a mid-epoch evaluation the model keeps training in eval mode (the bug of
+    `eval_mode_leak`). The logged LR is the one the step used.
     """
     started = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -51,8 +61,11 @@ def train(
     steps_per_epoch = len(batches)
     points = eval_points(steps_per_epoch, evals_per_epoch)
     for epoch in range(epochs):
-        for batch_idx, batch in enumerate(batches):
+        if train_mode == "epoch_start":
             model.train()
+        for batch_idx, batch in enumerate(batches):
+            if train_mode == "every_step":
+                model.train()
             lr = float(optimizer.param_groups[0]["lr"])
             loss = batch_loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
@@ -62,7 +75,7 @@ def train(
             if clip is not None:
                 nn.utils.clip_grads_with_norm_(params, clip, norm)
             optimizer.step()
-            if scheduler is not None:
+            if scheduler is not None and scheduler_interval == "step":
                 scheduler.step()
             losses.append(loss.detach())
             norms.append(norm.detach())
@@ -73,6 +86,8 @@ def train(
                     val = float(evaluate(model))
                 evals.append((len(losses) - 1, epoch, val, since))
                 since = len(losses)
+        if scheduler is not None and scheduler_interval == "epoch":
+            scheduler.step()
         if progress is not None and ((epoch + 1) % progress_every == 0 or epoch == epochs - 1):
             progress(_progress_line(epoch, epochs, losses[-steps_per_epoch:], evals))
     loss_values = torch.stack(losses).tolist()

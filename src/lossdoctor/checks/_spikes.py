@@ -1,0 +1,74 @@
+"""Isolated upward spikes and how they fall across epochs: shared by the spike checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..signals import RunSignals, robust_std
+
+#: Points after a spike that must be back near the trend for it to count as isolated.
+RECOVERY = 5
+
+
+@dataclass
+class Spikes:
+    idx: np.ndarray  # indices of isolated upward spikes
+    ratio: np.ndarray  # how many times the trend each spike is (or z when not in log space)
+
+
+def isolated_spikes(sig: RunSignals) -> Spikes:
+    """Upward spikes after which the loss returns to its trend within a few points."""
+    keep = []
+    for i in sig.spike_idx:
+        after = sig.z[i + 2 : i + 2 + RECOVERY]
+        if len(after) and np.median(after) < 2.0:
+            keep.append(i)
+    idx = np.array(keep, dtype=int)
+    ratio = 10 ** sig.residual[idx] if sig.log_space else sig.z[idx]
+    return Spikes(idx, ratio)
+
+
+def per_epoch_counts(sig: RunSignals, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(spike count per complete epoch, position of each spike within its epoch as a fraction)."""
+    info = sig.epochs
+    if info is None or len(info.starts) < 4:
+        return None
+    starts = info.starts
+    first, last = sig.steps[0], sig.steps[-1]
+    complete = [k for k in range(1, len(starts)) if starts[k - 1] >= first and starts[k] <= last + 1]
+    if len(complete) < 3:
+        return None
+    epoch_of = np.searchsorted(starts, sig.steps[idx], side="right")
+    counts = np.array([int(np.sum(epoch_of == k)) for k in complete])
+    pos = (sig.steps[idx] - starts[np.maximum(epoch_of - 1, 0)]) / info.length
+    return counts, pos
+
+
+def phase_concentration(pos: np.ndarray) -> float:
+    """How concentrated positions within the epoch are, on the circle (1: one fixed phase, 0: spread).
+
+    Circular, so that a spike at 97% of one epoch and -3% of the next (the same place) agree.
+    """
+    return float(np.abs(np.mean(np.exp(2j * np.pi * pos)))) if len(pos) else 0.0
+
+
+def grad_spike_share(sig: RunSignals, idx: np.ndarray) -> tuple[float, float] | None:
+    """(share of loss spikes with a gradient-norm spike within one logged point, median grad ratio)."""
+    grad = sig.grad_norm
+    if grad is None or len(grad) < 20 or np.any(grad.values <= 0) or not len(idx):
+        return None
+    g = np.log10(grad.values)
+    from ..signals import rolling_median
+
+    resid = g - rolling_median(g, max(7, len(g) // 60) | 1)
+    scale = max(robust_std(resid), 1e-9)
+    hits, ratios = 0, []
+    for i in idx:
+        j = int(np.searchsorted(grad.steps, sig.steps[i]))
+        window = resid[max(0, j - 1) : j + 2]
+        if len(window) and window.max() > 4 * scale:
+            hits += 1
+            ratios.append(10 ** window.max())
+    return hits / len(idx), float(np.median(ratios)) if ratios else 1.0

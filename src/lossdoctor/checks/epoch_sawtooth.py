@@ -1,0 +1,89 @@
+"""Re-exposure: the loss drops right after each epoch starts and creeps up within the epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import RunSignals, fmt
+from . import check
+
+#: Share of epochs that must end higher than they start.
+MIN_CONSISTENCY = 0.75
+#: Rank correlation of the mean within-epoch profile with position: a ramp, not a single step.
+MIN_RAMP = 0.6
+
+
+def _rank_corr(a: np.ndarray) -> float:
+    ranks = np.argsort(np.argsort(a))
+    return float(np.corrcoef(ranks, np.arange(len(a)))[0, 1]) if len(a) > 2 and np.std(ranks) else 0.0
+
+
+@check("epoch_sawtooth", "benign", "loss drops at each epoch start and creeps up within it (re-exposure)")
+def epoch_sawtooth(sig: RunSignals) -> Finding | None:
+    """Fires when, in most epochs, the loss is lowest just after the epoch starts and rises
+    steadily (a ramp, not a single spike) towards the epoch's end.
+
+    With reshuffling, a sample met early in an epoch was last seen about half an epoch ago on
+    average; one met late, about one and a half. A model that memorises and forgets therefore
+    does better early in each epoch. It is stronger at high LR and small Adam β2. Benign while
+    validation holds; when validation worsens, `overfitting` is the finding that matters. False
+    positives: an LR schedule stepping at every epoch start (then `lr_schedule_jumps`), and data
+    sorted by difficulty without shuffling (then `unshuffled_data` fires as well).
+    """
+    folded = sig.folded
+    if folded is None or folded.info.source == "inferred":
+        return None
+    starts = set(int(s) for s in folded.info.starts)
+    if any(any(abs(step - s) <= folded.info.length * 0.02 for s in starts) for step, _, _ in sig.lr_jumps):
+        return None
+    bins = int(min(10, folded.points_per_epoch))
+    prof = folded.profile(bins)
+    if not np.isfinite(prof).any(axis=0).all():
+        return None
+    shape = np.nanmedian(prof, axis=0)
+    if not np.all(np.isfinite(shape)):
+        return None
+    per_epoch = prof[:, -1] - prof[:, 0]
+    per_epoch = per_epoch[np.isfinite(per_epoch)]
+    consistency = float(np.mean(per_epoch > 0)) if len(per_epoch) else 0.0
+    points_per_bin = folded.points_per_epoch / bins
+    se = folded.noise * np.sqrt(2 / points_per_bin) / np.sqrt(max(1, len(per_epoch)))
+    rise = float(shape[-1] - shape[0])
+    ramp = _rank_corr(shape)
+    # Significant (4 standard errors) and visible (at least half the step-to-step scatter).
+    if consistency < MIN_CONSISTENCY or rise < max(4 * se, 0.5 * folded.noise) or ramp < MIN_RAMP:
+        return None
+    # A one-point spike at the last step is partial_last_batch, not a ramp: the rise must be spread.
+    if shape[bins // 2] - shape[0] < 0.25 * rise:
+        return None
+    ratio = 10**rise if sig.log_space else None
+    size = f"×{fmt(ratio)}" if ratio is not None else f"by {fmt(rise)}"
+    evidence = [
+        f"in {round(consistency * len(per_epoch))} of {len(per_epoch)} epochs the loss is lowest right after the"
+        f" epoch starts and creeps up {size} by its end (rank correlation with position {ramp:.2f})",
+        "mean shape by tenths of the epoch: " + " ".join(f"{x:+.3f}" for x in shape)
+        + (" (log10 residual)" if sig.log_space else ""),
+        "each sample met early in an epoch was seen about half an epoch ago, one met late about one and a half:"
+        " the model remembers recent samples better (re-exposure)",
+    ]
+    val = sig.val
+    if val is not None and len(val) >= 3:
+        best, last = float(np.min(val.values)), float(val.values[-1])
+        if last <= best * 1.05:
+            evidence.append(f"validation is not hurt: best {fmt(best)}, last {fmt(last)}")
+        else:
+            evidence.append(f"validation rose from its best {fmt(best)} to {fmt(last)}: see overfitting")
+    return Finding(
+        id="epoch_sawtooth",
+        severity="benign",
+        confidence=0.8,
+        title="Epoch sawtooth: the loss drops at each epoch start and creeps up (re-exposure, normal)",
+        evidence=evidence,
+        fix=[
+            "# nothing to fix while validation holds; to judge progress compare epoch means, not steps.",
+            "# it weakens with a smaller LR, a larger Adam beta2, more data or augmentation:",
+            "torch.optim.Adam(model.parameters(), lr=lr / 2, betas=(0.9, 0.999))",
+        ],
+        steps=[int(s) for s in folded.info.starts[:200]],
+    )

@@ -1,0 +1,106 @@
+"""`model.eval()` without `model.train()`: the loss shifts at mid-epoch evaluations, back at epoch start."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..epochs import EpochFold
+from ..findings import Finding
+from ..signals import RunSignals, fmt
+from . import check
+from ._fix import for_framework
+
+#: Share of epochs whose shift at the first mid-epoch evaluation has the common sign.
+MIN_CONSISTENCY = 0.8
+#: Share of the level difference that must happen right at the evaluation step (a step, not a ramp).
+MIN_ABRUPTNESS = 0.6
+
+
+def _mid_epoch_evals(folded: EpochFold, eval_steps: np.ndarray) -> dict[int, int]:
+    """For each complete epoch, its first evaluation strictly inside it (not at its edges)."""
+    out: dict[int, int] = {}
+    length = folded.info.length
+    starts = folded.info.starts
+    for k in folded.complete:
+        a, b = starts[k - 1], starts[k]
+        inside = eval_steps[(eval_steps > a + 0.05 * length) & (eval_steps < b - 0.05 * length)]
+        if len(inside):
+            out[int(k)] = int(inside[0])
+    return out
+
+
+def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Per epoch: (level after − before the first mid-epoch eval, jump right at it, eval steps)."""
+    sig, r = folded.sig, folded.residual
+    shifts, jumps, steps = [], [], []
+    near = max(2, int(folded.points_per_epoch // 20))
+    for k, eval_step in firsts.items():
+        in_epoch = folded.epoch == k
+        before = r[in_epoch & (sig.steps <= eval_step)]
+        after = r[in_epoch & (sig.steps > eval_step)]
+        if len(before) < 3 or len(after) < 3:
+            continue
+        shifts.append(float(np.median(after) - np.median(before)))
+        jumps.append(float(np.median(after[:near]) - np.median(before[-near:])))
+        steps.append(eval_step)
+    return np.array(shifts), np.array(jumps), steps
+
+
+@check("eval_mode_leak", "problem", "train loss shifts at mid-epoch evaluations (model left in eval mode)")
+def eval_mode_leak(sig: RunSignals) -> Finding | None:
+    """Fires when, in most epochs, the training loss changes level abruptly at the first evaluation
+    inside the epoch and returns at the next epoch start.
+
+    An evaluation that calls `model.eval()` and never `model.train()` leaves dropout off and
+    BatchNorm on running statistics until the loop calls `model.train()` at the next epoch.
+    Evaluation steps come from where the validation loss is logged. False positives: an LR schedule
+    or data change at the evaluation step; a log without a validation series gives no evaluation
+    steps and this check stays silent.
+    """
+    folded = sig.folded
+    val = sig.val
+    if folded is None or val is None or folded.info.source == "inferred":
+        return None
+    firsts = _mid_epoch_evals(folded, val.steps)
+    if len(firsts) < 3:
+        return None
+    shifts, jumps, steps = _shifts(folded, firsts)
+    if len(shifts) < 3:
+        return None
+    typical = float(np.median(shifts))
+    consistency = float(np.mean(np.sign(shifts) == np.sign(typical)))
+    se = 1.25 * folded.noise * np.sqrt(2 / max(3.0, folded.points_per_epoch / 2)) / np.sqrt(len(shifts))
+    abrupt = float(np.median(jumps) / typical) if typical else 0.0
+    if consistency < MIN_CONSISTENCY or abs(typical) < 4 * se or abrupt < MIN_ABRUPTNESS:
+        return None
+    ratio = 10**typical if sig.log_space else None
+    size = f"×{fmt(ratio)}" if ratio is not None else f"by {typical:+.3g}"
+    direction = "drops" if typical < 0 else "rises"
+    evidence = [
+        f"in {round(consistency * len(shifts))} of {len(shifts)} epochs the training loss {direction} {size}"
+        " right at the first mid-epoch evaluation and stays there until the epoch ends",
+        f"the change happens at once ({abrupt:.0%} of it within a few steps of the evaluation), and the level"
+        " is back at the next epoch start, where the loop calls model.train()",
+        "after eval(), dropout is off and BatchNorm uses running statistics: the model trains in eval mode"
+        + (" (lower loss: dropout off)" if typical < 0 else ""),
+    ]
+    return Finding(
+        id="eval_mode_leak",
+        severity="problem",
+        confidence=0.85 if consistency >= 0.9 else 0.75,
+        title="The model stays in eval mode after mid-epoch evaluations",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            torch=[
+                "def evaluate(model, loader):",
+                "    model.eval()",
+                "    with torch.no_grad():",
+                "        ...",
+                "    model.train()  # back to training mode before the next training step",
+            ],
+            hf=["# a custom callback or compute_metrics that calls model.eval() must call model.train() after"],
+            lightning=["# in a custom hook that calls self.eval(), call self.train() when done"],
+        ),
+        steps=steps,
+    )

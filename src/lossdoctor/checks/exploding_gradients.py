@@ -1,0 +1,82 @@
+"""Sporadic spikes with gradient-norm spikes: gradients that occasionally blow up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import RunSignals, fmt
+from . import check
+from ._fix import for_framework
+from ._spikes import grad_spike_share, isolated_spikes, per_epoch_counts, phase_concentration
+
+#: Share of loss spikes that must come with a gradient-norm spike when the log has grad norms.
+MIN_GRAD_SHARE = 0.5
+
+
+@check("exploding_gradients", "problem", "sporadic loss spikes with gradient-norm spikes")
+def exploding_gradients(sig: RunSignals) -> Finding | None:
+    """Fires on isolated, non-periodic loss spikes that recover at once, confirmed by gradient-norm
+    spikes at the same steps when the log has a gradient norm.
+
+    Typical of RNNs without clipping: a step lands where the loss surface is a cliff. Unlike
+    outlier batches the spikes do not recur once per epoch; unlike a too-high LR the loss returns
+    to its trend between them. False positives: heavy-tailed but harmless batch noise (then the
+    gradient norm does not spike), and bad samples in a log without epoch marks.
+    """
+    if sig.run.facts.step_unit == "epoch":
+        return None
+    spikes = isolated_spikes(sig)
+    if len(spikes.idx) < 3:
+        return None
+    periodic = sig.infer_period(spikes.idx)
+    if periodic is not None and periodic[1] >= 0.7:
+        return None  # a fixed period: the epoch (partial_last_batch, unshuffled data)
+    found = per_epoch_counts(sig, spikes.idx)
+    if found is not None:
+        counts, pos = found
+        mean = float(counts.mean())
+        regular = mean > 0 and counts.var() / mean <= 0.5 and np.mean(counts > 0) >= 0.7
+        fixed_phase = phase_concentration(pos) > 0.8
+        if regular or fixed_phase:
+            return None  # once per epoch: outlier_batches / partial_last_batch
+    evidence = [
+        f"{len(spikes.idx)} isolated spikes, ×{fmt(float(np.median(spikes.ratio)))} the trend (median; largest"
+        f" ×{fmt(float(np.max(spikes.ratio)))}), at irregular steps, each followed by a return to the trend",
+    ]
+    grads = grad_spike_share(sig, spikes.idx)
+    if grads is None:
+        confidence = 0.5
+        evidence.append("no gradient-norm series in this log: a spike in it at the same steps would settle it")
+    else:
+        share, ratio = grads
+        if share < MIN_GRAD_SHARE:
+            return None
+        confidence = 0.85
+        evidence.append(f"the gradient norm spikes at {share:.0%} of them (×{fmt(ratio)} its typical level)")
+    clip = None
+    grad = sig.grad_norm
+    if grad is not None and len(grad) >= 20:
+        clip = float(np.percentile(grad.values, 90))
+        evidence.append(
+            f"90% of steps have a gradient norm below {fmt(clip)}: a clipping threshold that leaves them alone"
+        )
+    max_norm = fmt(clip) if clip else "1.0"
+    return Finding(
+        id="exploding_gradients",
+        severity="problem",
+        confidence=confidence,
+        title="Exploding gradients: sporadic spikes from occasional huge updates",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            torch=[
+                f"torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={max_norm})  # after backward()",
+                "# for RNNs: prefer GRU/LSTM over a plain tanh RNN, add LayerNorm, shorten truncated BPTT",
+            ],
+            hf=[f"TrainingArguments(..., max_grad_norm={max_norm})"],
+            lightning=[f"Trainer(..., gradient_clip_val={max_norm})"],
+            keras=[f"keras.optimizers.Adam(learning_rate=lr, clipnorm={max_norm})"],
+        ),
+        steps=[int(s) for s in sig.steps[spikes.idx]],
+    )

@@ -1,0 +1,77 @@
+"""The loss jumps exactly where the logged learning rate jumps: the schedule, not a fault."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import RunSignals, fmt
+from . import check
+
+#: A loss level change must exceed this many standard errors to count as following the LR jump.
+MIN_SE = 4.0
+
+
+def level_change(sig: RunSignals, step: int, width: int) -> tuple[float, float] | None:
+    """(change of the loss level across `step`, its standard error), both in analysis units."""
+    i = int(np.searchsorted(sig.steps, step))
+    before, after = sig.y[max(0, i - width) : i], sig.y[i : i + width]
+    if len(before) < 3 or len(after) < 3:
+        return None
+    se = 1.25 * sig.step_noise * np.sqrt(1 / len(before) + 1 / len(after))
+    return float(np.median(after) - np.median(before)), float(se)
+
+
+@check("lr_schedule_jumps", "benign", "loss jumps where the LR schedule jumps (expected)")
+def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
+    """Fires when the logged LR jumps (step decay, warm restarts) and the loss level changes at the
+    same steps by more than four standard errors.
+
+    A drop of the LR lets the loss settle lower at once; a warm restart kicks it up. Both are the
+    schedule doing its job. False positives: a loss change that coincides with an LR jump by chance
+    (a data change at the same step), which the evidence lets you check.
+    """
+    jumps = sig.lr_jumps
+    if not jumps or sig.n < 20:
+        return None
+    marks = [s for s, _, _ in jumps]
+    gaps = np.diff([int(sig.steps[0]), *marks, int(sig.steps[-1])])
+    step_gap = float(np.median(np.diff(sig.steps))) if sig.n > 1 else 1.0
+    width = int(max(3, min(sig.n // 20, np.min(gaps) / step_gap / 2)))
+    followed = []
+    for step, before, after in jumps:
+        change = level_change(sig, step, width)
+        if change is not None and abs(change[0]) > MIN_SE * change[1]:
+            followed.append((step, before, after, change[0]))
+    if not followed:
+        return None
+    evidence = []
+    for step, before, after, delta in followed[:6]:
+        ratio = 10**delta if sig.log_space else None
+        size = f"×{fmt(ratio)}" if ratio is not None else f"{delta:+.3g}"
+        evidence.append(
+            f"at step {step} the LR went {fmt(before)} → {fmt(after)} and the loss level changed {size}"
+        )
+    if len(followed) > 6:
+        evidence.append(f"… and {len(followed) - 6} more jumps")
+    evidence.append(f"{len(followed)} of {len(jumps)} LR jumps move the loss; between them it follows its trend")
+    ups = sum(1 for _, b, a, _ in followed if a > b)
+    return Finding(
+        id="lr_schedule_jumps",
+        severity="benign",
+        confidence=0.85 if len(followed) >= max(1, len(jumps) // 2) else 0.6,
+        title="The loss jumps where the learning-rate schedule jumps (expected)",
+        evidence=evidence,
+        fix=[
+            "# nothing to fix: the schedule changes the step size and the loss follows.",
+            *(
+                [
+                    "# if the jumps up at warm restarts hurt, restart lower or less often:",
+                    "CosineAnnealingWarmRestarts(optimizer, T_0=T, T_mult=2, eta_min=lr / 100)",
+                ]
+                if ups
+                else []
+            ),
+        ],
+        steps=[s for s, *_ in followed],
+    )

@@ -1,0 +1,87 @@
+"""A few bad samples: one spike per bad sample per epoch, at a new position each epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import RunSignals, fmt
+from . import check
+from ._fix import for_framework
+from ._spikes import grad_spike_share, isolated_spikes, per_epoch_counts, phase_concentration
+
+#: Share of epochs that must hold a spike.
+MIN_EPOCH_SHARE = 0.7
+#: Variance/mean of the spike count per epoch: recurring samples give the same count every epoch
+#: (≈ 0); random events (exploding gradients) are Poisson-like (≈ 1).
+MAX_DISPERSION = 0.5
+
+
+@check("outlier_batches", "problem", "spikes once per epoch at moving positions (a few bad samples)")
+def outlier_batches(sig: RunSignals) -> Finding | None:
+    """Fires when nearly every epoch holds the same small number of isolated spikes, at positions
+    that change from epoch to epoch, in full-size batches.
+
+    The same few samples (mislabelled, corrupt, extreme) come round once per epoch; shuffling puts
+    them somewhere new each time. A fixed position would be the short last batch or unshuffled
+    data instead. False positives: a genuinely hard minority class seen once per epoch (then the
+    'outliers' are real data that the model should learn).
+    """
+    if sig.run.facts.step_unit == "epoch":
+        return None
+    spikes = isolated_spikes(sig)
+    if len(spikes.idx) < 3:
+        return None
+    found = per_epoch_counts(sig, spikes.idx)
+    if found is None:
+        return None
+    counts, pos = found
+    share = float(np.mean(counts > 0))
+    mean = float(counts.mean())
+    dispersion = float(counts.var() / mean) if mean else 9.0
+    if share < MIN_EPOCH_SHARE or dispersion > MAX_DISPERSION or phase_concentration(pos) > 0.5:
+        return None
+    sizes = sig.batch_sizes
+    nominal = sig.nominal_batch_size
+    evidence = [
+        f"{fmt(np.median(counts))} spike(s) in each of {int(np.sum(counts > 0))} of {len(counts)} epochs"
+        f" (counts per epoch: {', '.join(str(c) for c in counts[:12])}{' …' if len(counts) > 12 else ''}),"
+        " a steady count that random events would not give",
+        "at a different position every epoch (positions within the epoch: "
+        + ", ".join(f"{p % 1:.0%}" for p in pos[:8])
+        + (" …" if len(pos) > 8 else "")
+        + "): shuffling moves the same samples",
+        f"each spike is ×{fmt(float(np.median(spikes.ratio)))} the trend (median) and the loss recovers at once",
+    ]
+    confidence = 0.8
+    if sizes is not None and nominal:
+        at = sizes[spikes.idx]
+        if np.nanmedian(at) < nominal:
+            return None  # short batches: that is partial_last_batch territory
+        evidence.append(f"the batches at the spikes are full ({fmt(nominal)} samples)")
+        confidence = 0.85
+    grads = grad_spike_share(sig, spikes.idx)
+    if grads is not None and grads[0] > 0.5:
+        evidence.append(
+            f"the gradient norm jumps ×{fmt(grads[1])} at the same steps: those samples dominate the update"
+        )
+    return Finding(
+        id="outlier_batches",
+        severity="problem",
+        confidence=confidence,
+        title="A few bad samples: one loss spike each per epoch",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            torch=[
+                "# find them: the per-sample loss of the spiking batches",
+                "per_sample = F.cross_entropy(logits, y, reduction='none')  # or mse_loss(..., reduction='none')",
+                "suspects = batch_indices[per_sample.topk(3).indices]  # log, inspect, fix or drop them",
+                "loss = F.smooth_l1_loss(pred, y)  # a robust loss limits what one sample can do",
+                "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)",
+            ],
+            hf=["TrainingArguments(..., max_grad_norm=1.0)  # and inspect the samples with the largest loss"],
+            keras=["keras.optimizers.Adam(learning_rate=lr, clipnorm=1.0)  # and inspect the largest-loss samples"],
+        ),
+        steps=[int(s) for s in sig.steps[spikes.idx]],
+    )

@@ -1,0 +1,94 @@
+"""Validation loss turns up while the training loss keeps falling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import Finding
+from ..signals import RunSignals, fmt, robust_std, rolling_median
+from . import check
+from ._fix import for_framework
+
+#: Validation must end at least 10% above its best (and above its own noise) to count:
+#: a plateau with noise is not yet a problem.
+MIN_VAL_RISE = 1.10
+
+
+def _train_level(sig: RunSignals, step: int, width: int) -> float:
+    """Median training loss (analysis space) around `step`."""
+    i = int(np.searchsorted(sig.steps, step))
+    lo, hi = max(0, i - width), min(sig.n, i + width + 1)
+    return float(np.median(sig.y[lo:hi]))
+
+
+@check("overfitting", "problem", "validation loss rises while training loss falls")
+def overfitting(sig: RunSignals) -> Finding | None:
+    """Fires when the validation loss ends clearly above its best value while the training loss
+    kept falling over the same steps.
+
+    The rise must exceed both 10% and three times the validation loss's own step-to-step noise; the
+    training loss must be lower at the end than where validation was best. False positives: a
+    validation set that is not representative (shifted data), and an LR restart that makes both
+    losses rise (then training rises too and this check stays silent).
+    """
+    val = sig.val
+    if val is None or len(val) < 4 or np.any(val.values <= 0) or sig.n < 4:
+        return None
+    v = np.log10(val.values)
+    best = int(np.argmin(v))
+    if best >= len(v) - 1:
+        return None
+    tail_n = max(1, (len(v) - best) // 3)
+    tail = float(np.median(v[-tail_n:]))
+    val_noise = robust_std(np.diff(v)) / np.sqrt(2) if len(v) > 3 else 0.0
+    rise = tail - float(v[best])
+    if rise < max(np.log10(MIN_VAL_RISE), 3 * val_noise / np.sqrt(tail_n)):
+        return None
+    best_step = int(val.steps[best])
+    width = max(1, sig.n // 40)
+    train_then = _train_level(sig, best_step, width)
+    train_end = float(np.median(sig.y[-max(1, sig.n // 20) :]))
+    fall = train_then - train_end
+    se = 1.25 * sig.step_noise / np.sqrt(max(1, width))
+    smooth = rolling_median(sig.y, max(3, sig.n // 10) | 1)
+    lowest_since = float(np.min(smooth[int(np.searchsorted(sig.steps, best_step)) :]))
+    if fall <= 0.5 * se or train_end > lowest_since + 2 * se:
+        return None  # training did not keep falling: that is not overfitting (see lr_too_high)
+    to_loss = (lambda x: 10**x) if sig.log_space else (lambda x: x)
+    unit = "epoch" if sig.run.facts.step_unit == "epoch" else "step"
+    evidence = [
+        f"validation loss was best at {fmt(float(val.values[best]))} at {unit} {best_step} and ends at"
+        f" {fmt(10**tail)} (+{100 * (10**rise - 1):.0f}%)",
+        f"meanwhile the training loss kept falling: {fmt(to_loss(train_then))} → {fmt(to_loss(train_end))}",
+    ]
+    gap_then = float(val.values[best]) - to_loss(train_then)
+    gap_end = 10**tail - to_loss(train_end)
+    if gap_end > gap_then:
+        evidence.append(f"the validation–training gap widened from {fmt(gap_then)} to {fmt(gap_end)}")
+    confidence = 0.85 if fall > 2 * se and rise > np.log10(1.1) else 0.7
+    steps = [int(s) for s in val.steps[best:]]
+    return Finding(
+        id="overfitting",
+        severity="problem",
+        confidence=confidence,
+        title="Overfitting: validation loss turns up while training loss keeps falling",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            torch=[
+                "# stop at the best validation loss and keep those weights:",
+                "if val_loss < best: best, patience_left = val_loss, 3; torch.save(model.state_dict(), 'best.pt')",
+                "else: patience_left -= 1  # stop when it reaches 0",
+                "optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)",
+                "# and more data / augmentation, dropout, or a smaller model",
+            ],
+            hf=[
+                "TrainingArguments(..., eval_strategy='epoch', save_strategy='epoch',",
+                "    load_best_model_at_end=True, metric_for_best_model='eval_loss', weight_decay=0.05)",
+                "trainer = Trainer(..., callbacks=[EarlyStoppingCallback(early_stopping_patience=2)])",
+            ],
+            lightning=["Trainer(..., callbacks=[EarlyStopping(monitor='val_loss', patience=3)])"],
+            keras=["keras.callbacks.EarlyStopping(monitor='val_loss', patience=3, restore_best_weights=True)"],
+        ),
+        steps=steps,
+    )

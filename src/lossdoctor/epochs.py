@@ -1,0 +1,166 @@
+"""The loss folded by position within the epoch: what the epoch-periodic checks compare.
+
+Several causes repeat with the epoch (a spike at the short last batch, a profile that repeats because
+the data are not shuffled, a level shift at mid-epoch evaluations, the re-exposure sawtooth). They
+differ in *where* within the epoch the loss departs and *how*: one point or a level, a fixed or a
+moving phase, a step or a ramp. This module folds the residual of the loss around an epoch-scale
+trend (wide enough that within-epoch structure stays in the residual) into epochs × positions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .run import EPOCH
+from .signals import EpochInfo, RunSignals, robust_std, rolling_median
+
+#: Complete epochs needed before a periodic pattern can be told from chance.
+MIN_EPOCHS = 3
+#: Logged points per epoch needed to see a within-epoch shape.
+MIN_POINTS_PER_EPOCH = 8
+
+
+@dataclass
+class EpochFold:
+    """The run's loss residual, split into epochs and positions within them."""
+
+    sig: RunSignals
+    info: EpochInfo
+
+    @cached_property
+    def epoch(self) -> np.ndarray:
+        """Epoch index of each finite loss point (0 = before the first known start)."""
+        return np.searchsorted(self.info.starts, self.sig.steps, side="right")
+
+    @cached_property
+    def start_of(self) -> np.ndarray:
+        """The start step of each point's epoch (extrapolated backwards for the first one)."""
+        starts = np.concatenate([[self.info.starts[0] - self.info.length], self.info.starts])
+        return starts[self.epoch]
+
+    @cached_property
+    def position(self) -> np.ndarray:
+        """Position of each point within its epoch, as a fraction in [0, 1)."""
+        return np.clip((self.sig.steps - self.start_of) / self.info.length, 0.0, 0.999999)
+
+    @cached_property
+    def points_per_epoch(self) -> float:
+        gaps = np.diff(self.sig.steps)
+        step = float(np.median(gaps)) if len(gaps) else 1.0
+        return self.info.length / max(step, 1.0)
+
+    @cached_property
+    def complete(self) -> np.ndarray:
+        """Epoch indices whose whole span is inside the log."""
+        first, last = self.sig.steps[0], self.sig.steps[-1]
+        idx = np.arange(1, len(self.info.starts))  # epoch k spans starts[k-1]..starts[k]
+        spans = [(self.info.starts[k - 1], self.info.starts[k]) for k in idx]
+        return np.array([k for k, (a, b) in zip(idx, spans, strict=True) if a >= first and b <= last + 1])
+
+    @cached_property
+    def residual(self) -> np.ndarray:
+        """y minus a trend two epochs wide: within-epoch structure stays in the residual."""
+        window = int(max(5, round(2 * self.points_per_epoch))) | 1
+        return self.sig.y - rolling_median(self.sig.y, window)
+
+    @cached_property
+    def noise(self) -> float:
+        """Step-to-step noise of the residual (robust), for standard errors of bin means."""
+        return max(robust_std(np.diff(self.residual)) / np.sqrt(2), 1e-12)
+
+    @property
+    def usable(self) -> bool:
+        return len(self.complete) >= MIN_EPOCHS and self.points_per_epoch >= MIN_POINTS_PER_EPOCH
+
+    def profile(self, bins: int) -> np.ndarray:
+        """Epochs × bins matrix of the mean residual (complete epochs only; NaN where empty)."""
+        out = np.full((len(self.complete), bins), np.nan)
+        b = np.minimum((self.position * bins).astype(int), bins - 1)
+        for row, k in enumerate(self.complete):
+            mask = self.epoch == k
+            if not mask.any():
+                continue
+            sums = np.bincount(b[mask], weights=self.residual[mask], minlength=bins)
+            counts = np.bincount(b[mask], minlength=bins)
+            with np.errstate(invalid="ignore"):
+                out[row] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return out
+
+    def fine_correlation(self) -> float:
+        """Mean correlation of consecutive epochs' residuals position by position, after removing the
+        smooth within-epoch shape: high only when the same batches come in the same order each epoch."""
+        bins = int(min(round(self.points_per_epoch), 400))
+        if bins < MIN_POINTS_PER_EPOCH:
+            return 0.0
+        prof = self.profile(bins)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an empty position bin is normal
+            shape = np.nanmedian(prof, axis=0)
+        width = max(3, bins // 8)
+        kernel = np.ones(width) / width
+        smooth = np.convolve(np.nan_to_num(shape), kernel, mode="same")
+        # Clip: one repeated spike (a short last batch) must not pass for a repeated order.
+        detail = np.clip(prof - smooth, -2.5 * self.noise, 2.5 * self.noise)
+        scores = []
+        for a, b in itertools.pairwise(detail):
+            ok = np.isfinite(a) & np.isfinite(b)
+            if ok.sum() >= MIN_POINTS_PER_EPOCH and np.std(a[ok]) > 0 and np.std(b[ok]) > 0:
+                scores.append(float(np.corrcoef(a[ok], b[ok])[0, 1]))
+        return float(np.median(scores)) if scores else 0.0
+
+
+def infer_epochs(sig: RunSignals) -> EpochInfo | None:
+    """The epoch length from the autocorrelation of the loss residual, when the log does not say.
+
+    A peak of the autocorrelation at lag P (well above what noise gives) means something repeats
+    every P steps; the epoch is the only clock a training loop has at that scale. The phase is
+    unknown: starts are placed at the first logged step, and checks that need the phase find it.
+    """
+    if sig.n < 6 * MIN_POINTS_PER_EPOCH:
+        return None
+    r = sig.y - rolling_median(sig.y, int(max(5, sig.n // 8)) | 1)
+    r = np.clip(r - np.median(r), -5 * sig.noise, 5 * sig.noise)
+    n = len(r)
+    spectrum = np.fft.rfft(r - r.mean(), n=2 * n)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
+    if acf[0] <= 0:
+        return None
+    acf = acf / acf[0] * n / (n - np.arange(n))  # unbiased: the same weight at every lag
+    low, high = MIN_POINTS_PER_EPOCH, n // MIN_EPOCHS
+    if high <= low + 2:
+        return None
+    lag = int(low + np.argmax(acf[low:high]))
+    # The peak must stand out from the noise floor of the autocorrelation (about 1/sqrt(n - lag)).
+    if acf[lag] < max(0.25, 4 / np.sqrt(n - lag)):
+        return None
+    # Prefer the fundamental: a peak at lag/2 nearly as high means the period is lag/2.
+    for divisor in (3, 2):
+        sub = lag // divisor
+        if sub >= low and acf[sub - 1 : sub + 2].max() >= 0.8 * acf[lag]:
+            lag = sub + int(np.argmax(acf[sub - 1 : sub + 2])) - 1
+            break
+    step = float(np.median(np.diff(sig.steps)))
+    length = lag * step
+    starts = np.arange(sig.steps[0], sig.steps[-1] + 1, length)
+    return EpochInfo(length, np.round(starts).astype(np.int64), "inferred")
+
+
+def fold(sig: RunSignals, *, allow_inferred: bool = True) -> EpochFold | None:
+    """Fold the loss by the epochs the log gives, or inferred ones; None when neither works."""
+    if sig.run.facts.step_unit == "epoch":
+        return None
+    info = sig.epochs
+    # Infer only when the log says nothing about epochs: an epoch series that never changes (or a
+    # stated epoch length beyond the run) means the run never finished one, so nothing can repeat.
+    says_nothing = sig.run.get(EPOCH) is None and not sig.run.facts.steps_per_epoch
+    if info is None and allow_inferred and says_nothing:
+        info = infer_epochs(sig)
+    if info is None or info.length < 2:
+        return None
+    folded = EpochFold(sig, info)
+    return folded if folded.usable else None

@@ -1,0 +1,154 @@
+"""`lossdoctor diagnose A B C` relates the fluctuation to the hyper-parameter that differs, on real runs:
+the seed-001 LR sweep (batch noise, the LR is not the cause) and the seed-000 GRU sweep (grows with LR)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from lossdoctor.compare import compare, parse_param, spearman
+from lossdoctor.diagnose import diagnose
+from lossdoctor.readers import read
+from lossdoctor.report.json import render as render_json
+from lossdoctor.scenarios import run_scenario, train_scenario, write_logs
+from lossdoctor.scenarios.catalog import strip_to_loss
+
+SMALL_BATCH = ["seed001_small_batch_lr1e-2", "seed001_small_batch_lr3e-3", "seed001_small_batch_lr1e-3"]
+GRU = ["seed000_gru_lr1e-3", "seed000_gru_lr1e-2", "seed000_gru_lr5e-2"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lossdoctor", *args], capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sweeps")
+    return {name: run_scenario(name, root / name, formats=("hf",)).files["hf"] for name in SMALL_BATCH + GRU}
+
+
+@pytest.fixture(scope="module")
+def loss_only(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The GRU sweep as logs that kept only the training loss: no lr series to read the LR from."""
+    root = tmp_path_factory.mktemp("loss_only")
+    return [write_logs(strip_to_loss(train_scenario(n)), root / n, ("jsonl",))["jsonl"] for n in GRU]
+
+
+def _compare(paths: list[Path]):
+    runs = [read(p) for p in paths]
+    return compare(runs, [diagnose(r) for r in runs])
+
+
+def test_small_batch_sweep_says_lr_is_not_the_cause(logs: dict[str, Path]) -> None:
+    result = _compare([logs[n] for n in SMALL_BATCH])
+    assert result.parameter == "lr"
+    assert result.values == pytest.approx([1e-2, 3e-3, 1e-3], rel=0.01)
+    assert "lr is not the cause" in result.conclusion, result.conclusion
+    assert "small_batch_noise" in result.conclusion
+    assert "lr series" in result.evidence[0]  # says how the parameter was found
+    assert max(result.amplitude) / min(result.amplitude) < 1.25
+
+
+def test_gru_sweep_says_fluctuation_grows_with_lr(logs: dict[str, Path]) -> None:
+    result = _compare([logs[n] for n in GRU])
+    assert result.parameter == "lr"
+    assert result.values == pytest.approx([1e-3, 1e-2, 5e-2], rel=0.01)
+    assert "grows with lr" in result.conclusion, result.conclusion
+    assert result.amplitude[0] < result.amplitude[1] < result.amplitude[2]
+    assert result.amplitude[2] / result.amplitude[0] >= 1.25
+    assert any(line.startswith("run 3 (lr=0.05) shows lr_too_high") for line in result.evidence), result.evidence
+
+
+def test_order_of_runs_does_not_matter(logs: dict[str, Path]) -> None:
+    result = _compare([logs[n] for n in reversed(GRU)])
+    assert "grows with lr" in result.conclusion
+
+
+def test_cli_terminal_shows_each_run_and_the_table(logs: dict[str, Path]) -> None:
+    out = run_cli("diagnose", *(str(logs[n]) for n in SMALL_BATCH))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("verdict: healthy") == 3
+    assert "small_batch_noise" in out.stdout
+    assert "how the fluctuation changes" in out.stdout and "conclusion:" in out.stdout
+    assert "lr is not the cause" in " ".join(out.stdout.split())
+
+
+def test_cli_json_for_several_runs(logs: dict[str, Path]) -> None:
+    out = run_cli("diagnose", *(str(logs[n]) for n in GRU), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert set(report) == {"lossdoctor_version", "runs", "comparison"}
+    assert [r["source"]["path"] for r in report["runs"]] == [str(logs[n]) for n in GRU]
+    for run in report["runs"]:
+        assert set(run) == {"lossdoctor_version", "source", "verdict", "findings"}
+    comparison = report["comparison"]
+    assert set(comparison) == {"parameter", "values", "amplitude", "conclusion", "evidence"}
+    assert comparison["parameter"] == "lr" and len(comparison["values"]) == len(comparison["amplitude"]) == 3
+    assert "grows with lr" in comparison["conclusion"]
+    assert report["runs"][2]["verdict"] == "problem"
+
+
+def test_single_path_output_is_unchanged(logs: dict[str, Path]) -> None:
+    path = logs[GRU[2]]
+    out = run_cli("diagnose", str(path), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == render_json(diagnose(read(path))) + "\n"
+
+
+def test_loss_only_logs_need_param(loss_only: list[Path]) -> None:
+    out = run_cli("diagnose", *map(str, loss_only), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    comparison = json.loads(out.stdout)["comparison"]
+    assert comparison["parameter"] is None and "--param" in comparison["conclusion"]
+
+
+def test_loss_only_logs_with_param(loss_only: list[Path]) -> None:
+    out = run_cli("diagnose", *map(str, loss_only), "--param", "lr=1e-3,1e-2,5e-2", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    comparison = json.loads(out.stdout)["comparison"]
+    assert comparison["parameter"] == "lr" and comparison["values"] == [1e-3, 1e-2, 5e-2]
+    assert "grows with lr" in comparison["conclusion"], comparison["conclusion"]
+    assert "given with --param" in comparison["evidence"][0]
+
+
+def test_param_disagreeing_with_logs_is_reported(logs: dict[str, Path]) -> None:
+    runs = [read(logs[n]) for n in GRU]
+    result = compare(runs, [diagnose(r) for r in runs], ("lr", [1.0, 2.0, 3.0]))
+    assert "the logs say" in result.evidence[0]
+
+
+def test_unreadable_run_exits_2_with_one_line(logs: dict[str, Path], tmp_path: Path) -> None:
+    missing = tmp_path / "missing.jsonl"
+    out = run_cli("diagnose", str(logs[GRU[0]]), str(missing), "--format", "json")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.strip().splitlines() == [f"lossdoctor: error: {missing}: no such file or directory"]
+
+
+def test_wrong_param_count_exits_2(loss_only: list[Path]) -> None:
+    out = run_cli("diagnose", *map(str, loss_only), "--param", "lr=1e-3,1e-2")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "one value per run" in out.stderr
+
+
+def test_different_tasks_are_not_comparable(tmp_path: Path) -> None:
+    """A 60-class GRU and a 4-class CNN start from different losses: no LR explains that."""
+    paths = [run_scenario(n, tmp_path / n, formats=("jsonl",)).files["jsonl"]
+             for n in ("seed000_gru_lr1e-3", "healthy_cnn_adamw")]
+    result = _compare(paths)
+    assert result.conclusion.startswith("these runs are not comparable"), result.conclusion
+
+
+def test_parse_param_and_spearman() -> None:
+    assert parse_param("lr=1e-3, 1e-2", 2) == ("lr", [1e-3, 1e-2])
+    assert parse_param("optimizer=adam,sgd", 2) == ("optimizer", ["adam", "sgd"])
+    with pytest.raises(ValueError):
+        parse_param("lr", 2)
+    assert spearman([1, 2, 3], [0.1, 0.5, 0.9]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [0.9, 0.5, 0.1]) == pytest.approx(-1.0)
