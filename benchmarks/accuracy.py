@@ -28,6 +28,8 @@ from lossdoctor.scenarios.catalog import FAMILIES, Family, Split, Variant, varia
 from lossdoctor.scoring import HEALTHY, label, score
 
 SPLITS: tuple[Split, ...] = ("report", "tune")
+#: Width of a confusion-matrix column: cause ids are cut to it so the table fits a terminal.
+COL = 10
 
 
 @dataclass(frozen=True)
@@ -144,12 +146,13 @@ def render(split: str, summary: Mapping[str, Any]) -> str:
              f" {summary['seconds_per_variant'] or 0:.1f} s per variant"]
     confusion = summary["confusion"]
     cols = sorted({c for row in confusion.values() for c in row})
-    width = max([len(c) for c in [*cols, *confusion]] + [8])
-    lines.append("confusion (rows: expected; columns: first finding, or healthy/none):")
-    lines.append(" " * (width + 2) + " ".join(f"{c[:width]:>{width}}" for c in cols))
+    width = max([len(r) for r in confusion] + [8])
+    lines.append(f"confusion (rows: expected; columns: first finding, or healthy/none; ids cut to {COL} characters):")
+    lines.append(" " * (width + 2) + " ".join(f"{c[:COL]:>{COL}}" for c in cols))
     for row, counts in confusion.items():
-        lines.append(f"  {row:<{width}}" + " ".join(f"{counts.get(c, 0) or '.':>{width}}" for c in cols))
-    lines.append("per cause:            precision  recall  support")
+        lines.append(f"  {row:<{width}}" + " ".join(f"{counts.get(c, 0) or '.':>{COL}}" for c in cols))
+    width = max([len(c) for c in summary["per_cause"]] + [8])
+    lines.append(f"per cause:{' ' * (width - 6)}precision  recall  support")
     for cause, m in summary["per_cause"].items():
         lines.append(f"  {cause:<{width}}  {_pct(m['precision'])}  {_pct(m['recall'])}  {m['support']:>5}")
     lines.append(f"healthy runs with a problem finding: {summary['healthy_with_problem']}"

@@ -57,6 +57,8 @@ class Fluctuation:
     log_space: bool
     points: int
     first_step: int
+    #: Steps averaged into each logged loss (HF logging_steps): it shrinks the scatter by its square root.
+    window: int
 
     @property
     def percent(self) -> float:
@@ -132,6 +134,7 @@ def measure(run: Run) -> Fluctuation:
         log_space=sig.log_space,
         points=sig.n,
         first_step=int(sig.steps[0]),
+        window=max(1, int(run.facts.loss_window)),
     )
 
 
@@ -260,6 +263,12 @@ def _not_comparable(flucs: Sequence[Fluctuation], labels: Sequence[str]) -> list
         if ref.log_space != f.log_space:
             out.append(f"{labels[0]} and {label}: one loss takes negative values and the other does not")
             continue
+        if f.window != ref.window:
+            out.append(
+                f"{labels[0]} and {label}: each logged loss averages {ref.window} vs {f.window} steps, which"
+                " changes the scatter by itself; log both the same way"
+            )
+            continue
         if f.low > ref.high or ref.low > f.high:
             out.append(
                 f"{labels[0]} and {label}: the loss ranges never overlap ({fmt(ref.low)}–{fmt(ref.high)} vs"
@@ -289,12 +298,15 @@ def _significance(lo: Fluctuation, hi: Fluctuation, absolute: bool = False) -> t
 
 
 def _trend(numeric: bool, rho: float, count: int, ratio: float, z: float, abs_ratio: float, abs_z: float) -> str:
-    """grows / same / shrinks / unclear, from the ratio, its significance and the rank agreement.
+    """grows / same / shrinks / unclear (differs / same for a categorical parameter such as the optimizer),
+    from the ratio, its significance and the rank agreement.
 
     "same" also covers a relative change that vanishes in loss units: the parameter moved the level,
     and the same absolute scatter on a lower loss reads as a larger relative one.
     """
-    monotone = numeric and rho >= (0.999 if count <= 3 else 0.8)
+    if not numeric:
+        return "differs" if z >= MIN_Z and ratio >= MIN_RATIO and abs_z >= SAME_Z else "same"
+    monotone = rho >= (0.999 if count <= 3 else 0.8)
     if monotone and z >= MIN_Z and ratio >= MIN_RATIO and abs_z >= SAME_Z and abs_ratio > 1:
         return "grows"
     if abs(z) < SAME_Z or 1 / MIN_RATIO < ratio < MIN_RATIO or abs(abs_z) < SAME_Z:
@@ -377,6 +389,11 @@ def compare(
             f"the fluctuation is about the same at every {name} (×{ratio:.2f} from {name}={lo_v} to"
             f" {name}={hi_v}{why}) — {name} is not the cause"
             + (f"; every run's top finding is {tops[0]}" if len(tops) == 1 else "")
+        )
+    elif trend == "differs":
+        result.conclusion = (
+            f"the fluctuation depends on {name}: ×{ratio:.2f} larger with {name}={hi_v} than with {name}={lo_v},"
+            f" {z:.1f} standard errors beyond each run's own scatter"
         )
     elif trend == "shrinks":
         result.conclusion = f"the fluctuation shrinks as {name} grows (×{ratio:.2f}): {name} is not what makes it large"

@@ -20,6 +20,9 @@ EXPLAINED_BY: dict[str, set[str]] = {
 DEMOTED_BY: dict[str, set[str]] = {
     "partial_last_batch": {"lr_too_high"},
 }
+#: Generic explanations rank after specific ones of the same severity: small-batch noise is what is
+#: left when nothing more specific explains the fluctuation.
+GENERIC = {"small_batch_noise"}
 #: A per-epoch log needs at least this many epochs for a verdict.
 MIN_EPOCH_POINTS = 5
 
@@ -56,7 +59,7 @@ def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
             if found is not None:
                 findings.append(found)
     findings = _demote(_drop_explained(findings))
-    findings.sort(key=lambda f: (f.severity != "problem", -f.confidence))
+    findings.sort(key=lambda f: (f.severity != "problem", f.id in GENERIC, -f.confidence))
     base.findings = findings
     if any(f.severity == "problem" for f in findings):
         base.verdict = "problem"

@@ -253,15 +253,40 @@ class RunSignals:
         """(step, lr before, lr after) where the logged LR jumps rather than glides.
 
         A jump is a change of at least ×1.5 between two logged points that is also far larger than
-        the typical change between neighbours, so warmup and cosine decay are not jumps.
+        the changes around it, so warmup and the steep tail of a cosine are not jumps.
         """
         lr = self.lr
         if lr is None or len(lr) < 5 or np.any(lr.values <= 0):
             return []
-        d = np.diff(np.log10(lr.values))
-        typical = float(np.median(np.abs(d)))
-        big = np.flatnonzero((np.abs(d) >= np.log10(1.5)) & (np.abs(d) > 10 * typical))
-        return [(int(lr.steps[i + 1]), float(lr.values[i]), float(lr.values[i + 1])) for i in big]
+        d = np.abs(np.diff(np.log10(lr.values)))
+        jumps = []
+        for i in np.flatnonzero(d >= np.log10(1.5)):
+            around = np.concatenate([d[max(0, i - 5) : i], d[i + 1 : i + 6]])
+            if not len(around) or d[i] > 5 * float(np.median(around)):
+                jumps.append((int(lr.steps[i + 1]), float(lr.values[i]), float(lr.values[i + 1])))
+        return jumps
+
+    def level_shift(self, i: int, before: int, after: int) -> tuple[float, float] | None:
+        """Change of the loss level at point i: local straight-line fits on each side, compared at i.
+
+        Fitting lines (not medians) keeps a falling trend from passing for a jump. Returns
+        (change, standard error) in analysis units, or None when either side is too short.
+        """
+        lo, hi = max(0, i - before), min(self.n, i + after)
+        if i - lo < 4 or hi - i < 4:
+            return None
+        y = np.clip(self.y[lo:hi], *_clip_range(self.y[lo:hi], self.step_noise))
+        t = np.arange(lo, hi) - i
+        fits = []
+        for mask in (t < 0, t >= 0):
+            tt, yy = t[mask], y[mask]
+            slope, intercept = np.polyfit(tt, yy, 1)
+            resid = yy - (slope * tt + intercept)
+            sigma = max(robust_std(resid), 1e-12)
+            sxx = float(np.sum((tt - tt.mean()) ** 2)) or 1.0
+            fits.append((intercept, sigma * np.sqrt(1 / len(tt) + tt.mean() ** 2 / sxx)))
+        (a0, s0), (a1, s1) = fits
+        return float(a1 - a0), float(np.hypot(s0, s1))
 
     # -- trend summaries ---------------------------------------------------------------------------
     def trend_at_fraction(self, frac: float) -> float:
@@ -275,6 +300,11 @@ class RunSignals:
         if len(r) < 3 or np.std(r) == 0:
             return 0.0
         return float(np.corrcoef(r[:-1], r[1:])[0, 1])
+
+
+def _clip_range(y: np.ndarray, noise: float) -> tuple[float, float]:
+    centre = float(np.median(y))
+    return centre - 4 * noise - 1e-12, centre + 4 * noise + 1e-12
 
 
 def fmt(x: float) -> str:

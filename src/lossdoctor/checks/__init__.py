@@ -44,6 +44,8 @@ _MODULES = (
     "outlier_batches",
     "exploding_gradients",
     "lr_schedule_jumps",
+    "no_progress",
+    "loss_unbounded",
     "small_batch_noise",
 )
 

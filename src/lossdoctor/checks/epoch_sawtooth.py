@@ -51,8 +51,10 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     se = folded.noise * np.sqrt(2 / points_per_bin) / np.sqrt(max(1, len(per_epoch)))
     rise = float(shape[-1] - shape[0])
     ramp = _rank_corr(shape)
-    # Significant (4 standard errors) and visible (at least half the step-to-step scatter).
-    if consistency < MIN_CONSISTENCY or rise < max(4 * se, 0.5 * folded.noise) or ramp < MIN_RAMP:
+    # Significant (4 standard errors) and visible: at least half the step-to-step scatter, and 2% of
+    # the loss when the loss is positive (a 1% ramp shows on no plot).
+    visible = max(0.5 * folded.noise, np.log10(1.02) if sig.log_space else 0.0)
+    if consistency < MIN_CONSISTENCY or rise < max(4 * se, visible) or ramp < MIN_RAMP:
         return None
     # A one-point spike at the last step is partial_last_batch, not a ramp: the rise must be spread.
     if shape[bins // 2] - shape[0] < 0.25 * rise:

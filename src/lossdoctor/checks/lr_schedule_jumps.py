@@ -9,23 +9,15 @@ from ..signals import RunSignals, fmt
 from . import check
 
 #: A loss level change must exceed this many standard errors to count as following the LR jump.
-MIN_SE = 4.0
-
-
-def level_change(sig: RunSignals, step: int, width: int) -> tuple[float, float] | None:
-    """(change of the loss level across `step`, its standard error), both in analysis units."""
-    i = int(np.searchsorted(sig.steps, step))
-    before, after = sig.y[max(0, i - width) : i], sig.y[i : i + width]
-    if len(before) < 3 or len(after) < 3:
-        return None
-    se = 1.25 * sig.step_noise * np.sqrt(1 / len(before) + 1 / len(after))
-    return float(np.median(after) - np.median(before)), float(se)
+MIN_SE = 3.0
+#: Points on each side of a jump used for the local fits, at most.
+MAX_WINDOW = 100
 
 
 @check("lr_schedule_jumps", "benign", "loss jumps where the LR schedule jumps (expected)")
 def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     """Fires when the logged LR jumps (step decay, warm restarts) and the loss level changes at the
-    same steps by more than four standard errors.
+    same steps by more than three standard errors (local line fits on each side).
 
     A drop of the LR lets the loss settle lower at once; a warm restart kicks it up. Both are the
     schedule doing its job. False positives: a loss change that coincides with an LR jump by chance
@@ -34,13 +26,14 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     jumps = sig.lr_jumps
     if not jumps or sig.n < 20:
         return None
-    marks = [s for s, _, _ in jumps]
-    gaps = np.diff([int(sig.steps[0]), *marks, int(sig.steps[-1])])
-    step_gap = float(np.median(np.diff(sig.steps))) if sig.n > 1 else 1.0
-    width = int(max(3, min(sig.n // 20, np.min(gaps) / step_gap / 2)))
+    idx = [int(np.searchsorted(sig.steps, s)) for s, _, _ in jumps]
+    bounds = [0, *idx, sig.n]
     followed = []
-    for step, before, after in jumps:
-        change = level_change(sig, step, width)
+    for k, (step, before, after) in enumerate(jumps):
+        i = idx[k]
+        left = min(MAX_WINDOW, i - bounds[k] if k == 0 else (i - bounds[k]) // 2)
+        right = min(MAX_WINDOW, sig.n - i if k == len(jumps) - 1 else (bounds[k + 2] - i) // 2)
+        change = sig.level_shift(i, left, right)
         if change is not None and abs(change[0]) > MIN_SE * change[1]:
             followed.append((step, before, after, change[0]))
     if not followed:

@@ -41,6 +41,23 @@ class Family:
     hidden_in: frozenset[str] = frozenset()
 
 
+#: Series without which a cause cannot be seen at all ("it jumps where the logged LR jumps" needs a
+#: logged LR); views that lack them are not used for that cause.
+CAUSE_NEEDS: dict[str, frozenset[str]] = {
+    "overfitting": frozenset({"val_loss"}),
+    "lr_schedule_jumps": frozenset({"lr"}),
+}
+
+
+def view_lacks(view: LogView) -> frozenset[str]:
+    """Series a view cannot carry: loss-only views, and Keras batch logs (no LR, no validation)."""
+    if view.loss_only:
+        return frozenset({"val_loss", "lr", "grad_norm", "batch_size"})
+    if view.format == "keras_batch":
+        return frozenset({"val_loss", "lr", "grad_norm", "batch_size"})
+    return frozenset()
+
+
 @dataclass(frozen=True)
 class LogView:
     """How the run is written: the format, writer options, and which series survive."""
@@ -104,7 +121,7 @@ def variants(split: Split, families: Mapping[str, Family] | None = None) -> list
         for params in param_sets:
             for seed in SEEDS[split]:
                 view = DEFAULT_VIEWS[k % len(DEFAULT_VIEWS)]
-                while view.format in fam.hidden_in:
+                while view.format in fam.hidden_in or CAUSE_NEEDS.get(fam.cause or "", frozenset()) & view_lacks(view):
                     k += 1
                     view = DEFAULT_VIEWS[k % len(DEFAULT_VIEWS)]
                 k += 1

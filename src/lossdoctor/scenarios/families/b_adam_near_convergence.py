@@ -47,8 +47,8 @@ register(
         "and climbs back by many orders of magnitude.",
         lambda seed, p: _linear_fit(seed, p, "adam"),
         tune=(
-            {"n": 32, "d": 500, "lr": 2e-3, "steps": 3000},
-            {"n": 64, "d": 1000, "lr": 1e-3, "steps": 3500},
+            {"n": 32, "d": 500, "lr": 2e-3, "steps": 2500},
+            {"n": 64, "d": 1000, "lr": 2e-3, "steps": 2500},
         ),
         report=(
             {"n": 48, "d": 800, "lr": 1e-3, "steps": 4000},
@@ -66,8 +66,8 @@ register(
         "~1e-8..1e-12 and climbs back to ~1e-3.",
         lambda seed, p: _linear_fit(seed, p, "rmsprop"),
         tune=(
-            {"n": 64, "d": 1000, "lr": 1e-4, "steps": 3000},
-            {"n": 32, "d": 500, "lr": 2e-4, "steps": 3000},
+            {"n": 64, "d": 1000, "lr": 1e-4, "steps": 2000},
+            {"n": 32, "d": 500, "lr": 2e-4, "steps": 2000},
         ),
         report=(
             {"n": 48, "d": 800, "lr": 1e-4, "steps": 3500},

@@ -29,7 +29,9 @@ def optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float) -> tor
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def warmup_cosine(opt: torch.optim.Optimizer, total: int, warmup_frac: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_cosine(
+    opt: torch.optim.Optimizer, total: int, warmup_frac: float = 0.1
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warmup over `warmup_frac` of the run, then cosine decay to 0: the usual healthy schedule."""
     warmup = max(1, int(total * warmup_frac))
 

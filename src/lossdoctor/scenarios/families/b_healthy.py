@@ -145,8 +145,8 @@ register(
         "Tiny post-norm transformer encoder on token sequences, AdamW with warmup + cosine, batch 32-64.",
         _transformer,
         tune=(
-            {"n": 1024, "batch": 32, "lr": 1e-3, "width": 32, "epochs": 4},
-            {"n": 1536, "batch": 64, "lr": 2e-3, "width": 24, "epochs": 5},
+            {"n": 1024, "batch": 32, "lr": 1e-3, "width": 32, "epochs": 3},
+            {"n": 1536, "batch": 64, "lr": 2e-3, "width": 24, "epochs": 3},
         ),
         report=(
             {"n": 1280, "batch": 32, "lr": 5e-4, "width": 32, "epochs": 5},

@@ -104,8 +104,8 @@ register(
         "gradient norm rises, validation worsens every epoch.",
         _gru,
         tune=(
-            {"n": 2048, "batch": 64, "lr": 0.1, "width": 64, "epochs": 8, "items": 60},
-            {"n": 1536, "batch": 32, "lr": 0.2, "width": 48, "epochs": 5, "items": 40},
+            {"n": 1536, "batch": 64, "lr": 0.15, "width": 64, "epochs": 6, "items": 60},
+            {"n": 1536, "batch": 32, "lr": 0.2, "width": 48, "epochs": 4, "items": 40},
         ),
         report=(
             {"n": 2560, "batch": 64, "lr": 0.08, "width": 64, "epochs": 8, "items": 50, "evals_per_epoch": 4},

@@ -17,6 +17,16 @@ def logged_steps(log: TrainLog, log_every: int) -> Iterator[StepRecord]:
     return (r for r in log.steps if (r.step + 1) % log_every == 0)
 
 
+def known(value: float) -> bool:
+    """Whether a recorded lr or grad norm exists: NaN marks a value the log never had (`strip_to_loss`)."""
+    return not math.isnan(value)
+
+
+def has_lr(log: TrainLog) -> bool:
+    """Whether the run logged its LR at all (column-based formats drop the column when not)."""
+    return any(known(r.lr) for r in log.steps)
+
+
 def evals_by_step(log: TrainLog) -> dict[int, EvalRecord]:
     return {e.step: e for e in log.evals}
 

@@ -4,7 +4,8 @@ The Trainer counts steps from 1, logs as `loss` the mean over the last `logging_
 to 4 decimals (a one-step spike is diluted), logs the grad norm of the last step only, and the LR the
 scheduler holds *after* the step (the next step's LR). With `logging_nan_inf_filter=True` (its
 default) a NaN/inf step loss is replaced by `tr_loss / (1 + steps since the last log)` of the window
-so far, so a NaN right after a log is logged as 0.0.
+so far, so a NaN right after a log is logged as 0.0. A run without a recorded LR or grad norm (NaN)
+gets entries without `learning_rate` / `grad_norm`, as a Trainer with no scheduler info would not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step
+from lossdoctor.scenarios.logwriters._common import evals_by_step, known
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -85,15 +86,13 @@ def _log_history(log: TrainLog, logging_steps: int, nan_inf_filter: bool) -> lis
         epoch = r.epoch + (r.batch + 1) / spe
         if global_step % logging_steps == 0:
             next_lr = log.steps[i + 1].lr if i + 1 < len(log.steps) else r.lr
-            history.append(
-                {
-                    "epoch": epoch,
-                    "grad_norm": r.grad_norm,
-                    "learning_rate": next_lr,
-                    "loss": round(tr_loss / (global_step - last_logged), 4),
-                    "step": global_step,
-                }
-            )
+            entry: dict[str, Any] = {"epoch": epoch, "loss": round(tr_loss / (global_step - last_logged), 4)}
+            if known(r.grad_norm):
+                entry["grad_norm"] = r.grad_norm
+            if known(next_lr):
+                entry["learning_rate"] = next_lr
+            entry["step"] = global_step
+            history.append(dict(sorted(entry.items())))
             total_loss += tr_loss
             tr_loss = 0.0
             last_logged = global_step

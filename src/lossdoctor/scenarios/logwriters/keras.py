@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, f32, fmt_csv, logged_steps
+from lossdoctor.scenarios.logwriters._common import evals_by_step, f32, fmt_csv, has_lr, known, logged_steps
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -21,27 +21,35 @@ def running_means(log: TrainLog) -> list[float]:
     for r in log.steps:
         if r.batch == 0:
             total = weight = 0.0
-        total += r.loss * r.batch_size
-        weight += r.batch_size
+        size = r.batch_size if r.batch_size > 0 else 1  # size unknown: weigh batches alike
+        total += r.loss * size
+        weight += size
         out.append(total / weight)
     return out
 
 
 def write_epoch(log: TrainLog, out_dir: Path, filename: str = "training.log") -> Path:
-    """`epoch,learning_rate,loss[,val_loss]`, one row per epoch (validation at epoch end only)."""
+    """`epoch[,learning_rate],loss[,val_loss]`, one row per epoch (validation at epoch end only).
+
+    `learning_rate` appears only when the run recorded an LR, `val_loss` only when it evaluated.
+    """
     path = Path(out_dir) / "keras" / filename
     path.parent.mkdir(parents=True, exist_ok=True)
     means = running_means(log)
     evals = evals_by_step(log)
     has_val = bool(log.evals)
-    header = ["epoch", "learning_rate", "loss"] + (["val_loss"] if has_val else [])
+    with_lr = has_lr(log)
+    header = ["epoch"] + (["learning_rate"] if with_lr else []) + ["loss"] + (["val_loss"] if has_val else [])
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for r in log.steps:
             if r.batch != log.steps_per_epoch - 1:
                 continue
-            row = [str(r.epoch), fmt_csv(f32(r.lr)), fmt_csv(f32(means[r.step]))]
+            row = [str(r.epoch)]
+            if with_lr:
+                row.append(fmt_csv(f32(r.lr)) if known(r.lr) else "")
+            row.append(fmt_csv(f32(means[r.step])))
             if has_val:
                 row.append(fmt_csv(f32(evals[r.step].val_loss)) if r.step in evals else "NA")
             writer.writerow(row)

@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, f32, logged_steps
+from lossdoctor.scenarios.logwriters._common import evals_by_step, f32, known, logged_steps
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -27,7 +27,8 @@ def write(log: TrainLog, out_dir: Path, log_every_n_steps: int = 1, version: int
     rows: list[dict[str, Any]] = []
     for r in log.steps:
         if r.step in logged:
-            rows.append({lr_key: r.lr, "step": r.step})
+            if known(r.lr):  # no LearningRateMonitor, no LR rows
+                rows.append({lr_key: r.lr, "step": r.step})
             rows.append({"epoch": r.epoch, "step": r.step, "train_loss": f32(r.loss)})
         if r.step in evals:
             rows.append({"epoch": r.epoch, "step": r.step, "val_loss": f32(evals[r.step].val_loss)})

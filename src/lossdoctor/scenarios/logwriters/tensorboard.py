@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, logged_steps
+from lossdoctor.scenarios.logwriters._common import evals_by_step, known, logged_steps
 from lossdoctor.scenarios.records import TrainLog
 
 
 def write(log: TrainLog, out_dir: Path, log_every: int = 1, subdir: str = "tensorboard") -> Path:
-    """Tags `train/loss`, `train/lr`, `train/grad_norm`, `val/loss` at the global step."""
+    """Tags `train/loss`, `train/lr`, `train/grad_norm`, `val/loss` at the global step; NaN lr/grad norm: none."""
     from torch.utils.tensorboard import SummaryWriter  # torch only where it is needed
 
     run_dir = Path(out_dir) / subdir
@@ -22,8 +22,10 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, subdir: str = "tenso
     for r in log.steps:
         if r.step in logged:
             writer.add_scalar("train/loss", r.loss, r.step)
-            writer.add_scalar("train/lr", r.lr, r.step)
-            writer.add_scalar("train/grad_norm", r.grad_norm, r.step)
+            if known(r.lr):
+                writer.add_scalar("train/lr", r.lr, r.step)
+            if known(r.grad_norm):
+                writer.add_scalar("train/grad_norm", r.grad_norm, r.step)
         if r.step in evals:
             writer.add_scalar("val/loss", evals[r.step].val_loss, r.step)
     writer.close()

@@ -5,19 +5,24 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, fmt_csv, logged_steps
+from lossdoctor.scenarios.logwriters._common import evals_by_step, fmt_csv, has_lr, known, logged_steps
 from lossdoctor.scenarios.records import TrainLog
 
 START_TIME = 1_700_000_000.0  # a fixed wall clock keeps the file deterministic
 
 
 def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wandb_history.csv") -> Path:
-    """`_step` is the global step; validation is logged with the step that preceded it."""
+    """`_step` is the global step; validation is logged with the step that preceded it.
+
+    Columns for metrics never logged (no LR recorded, no evaluation) are left out, as in a real export.
+    """
     path = Path(out_dir) / filename
     evals = evals_by_step(log)
     logged = {r.step for r in logged_steps(log, log_every)}
     per_step = log.runtime_s / max(len(log.steps), 1)
-    header = ["_step", "_runtime", "_timestamp", "train/loss", "train/lr", "val/loss"]
+    with_lr, with_val = has_lr(log), bool(log.evals)
+    header = ["_step", "_runtime", "_timestamp", "train/loss"]
+    header += (["train/lr"] if with_lr else []) + (["val/loss"] if with_val else [])
     with path.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
@@ -27,14 +32,11 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wan
             runtime = round((r.step + 1) * per_step, 6)
             train = r.step in logged
             val = evals[r.step].val_loss if r.step in evals else None
-            writer.writerow(
-                [
-                    r.step,
-                    fmt_csv(runtime),
-                    fmt_csv(round(START_TIME + runtime, 6)),
-                    fmt_csv(r.loss if train else None),
-                    fmt_csv(r.lr if train else None),
-                    fmt_csv(val),
-                ]
-            )
+            row = [str(r.step), fmt_csv(runtime), fmt_csv(round(START_TIME + runtime, 6))]
+            row.append(fmt_csv(r.loss if train else None))
+            if with_lr:
+                row.append(fmt_csv(r.lr if train and known(r.lr) else None))
+            if with_val:
+                row.append(fmt_csv(val))
+            writer.writerow(row)
     return path
