@@ -148,11 +148,12 @@ def test_lr_too_high_oscillates_climbs_or_diverges(family: str) -> None:
             assert losses[:15].max() > 1.2 * chance  # the first big steps throw it above chance
             assert smooth[-1] > 0.85 * chance  # and it never learns
         else:
-            stuck = family == "lrhigh_gru_adam" and smooth[-1] > 0.8 * math.log(p["items"])
-            assert stuck or smooth[-1] > 1.2 * smooth.min()  # climbs back, or never leaves chance
             q = len(norms) // 4
+            assert np.std(losses[-q:]) > 0.1 * np.mean(losses[-q:])  # large oscillation
+            if family == "lrhigh_gru_adam" and smooth[-1] > 0.8 * math.log(p["items"]):
+                continue  # thrown back to chance level and stuck there, like the transformer
+            assert smooth[-1] > 1.2 * smooth.min()  # climbs back
             assert np.median(norms[-2 * q :]) > 1.3 * np.median(norms[:q])  # gradient norm grows
-            assert np.std(losses[-q:]) > 0.1 * np.mean(losses[-q:])
 
 
 @pytest.mark.parametrize("family", _families("exploding_gradients"))

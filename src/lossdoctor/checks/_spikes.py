@@ -54,6 +54,39 @@ def phase_concentration(pos: np.ndarray) -> float:
     return float(np.abs(np.mean(np.exp(2j * np.pi * pos)))) if len(pos) else 0.0
 
 
+def grad_z(sig: RunSignals) -> tuple[np.ndarray, np.ndarray] | None:
+    """(steps, robust z of log grad norm around its own trend), or None without a usable series."""
+    grad = sig.grad_norm
+    if grad is None or len(grad) < 20 or np.any(grad.values <= 0):
+        return None
+    from ..signals import rolling_median
+
+    g = np.log10(grad.values)
+    resid = g - rolling_median(g, max(7, len(g) // 60) | 1)
+    return grad.steps, resid / max(robust_std(resid), 1e-9)
+
+
+def grad_led_events(sig: RunSignals, grad_threshold: float = 3.0, loss_threshold: float = 2.5) -> np.ndarray:
+    """Loss indices where a gradient-norm spike is followed (same or next two points) by a loss rise.
+
+    An oversized update raises the loss *after* it is applied; a bad sample raises loss and gradient
+    at the same step. Returns the index of the loss peak for each such event.
+    """
+    found = grad_z(sig)
+    if found is None:
+        return np.array([], dtype=int)
+    steps, gz = found
+    events = []
+    for j in np.flatnonzero(gz > grad_threshold):
+        i = int(np.searchsorted(sig.steps, steps[j]))
+        window = sig.z[i : i + 3]
+        if len(window) and window.max() > loss_threshold:
+            peak = i + int(np.argmax(window))
+            if not events or peak > events[-1] + 2:
+                events.append(peak)
+    return np.array(events, dtype=int)
+
+
 def grad_spike_share(sig: RunSignals, idx: np.ndarray) -> tuple[float, float] | None:
     """(share of loss spikes with a gradient-norm spike within one logged point, median grad ratio)."""
     grad = sig.grad_norm

@@ -8,7 +8,7 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
-from ._spikes import grad_spike_share, isolated_spikes, per_epoch_counts, phase_concentration
+from ._spikes import grad_led_events, grad_z, isolated_spikes, per_epoch_counts, phase_concentration
 
 #: Share of loss spikes that must come with a gradient-norm spike when the log has grad norms.
 MIN_GRAD_SHARE = 0.5
@@ -26,34 +26,36 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     """
     if sig.run.facts.step_unit == "epoch":
         return None
-    spikes = isolated_spikes(sig)
-    if len(spikes.idx) < 3:
+    events = grad_led_events(sig)
+    with_grad = len(events) >= 3
+    idx = events if with_grad else isolated_spikes(sig).idx
+    if len(idx) < 3:
         return None
-    periodic = sig.infer_period(spikes.idx)
+    periodic = sig.infer_period(idx)
     if periodic is not None and periodic[1] >= 0.7:
         return None  # a fixed period: the epoch (partial_last_batch, unshuffled data)
-    found = per_epoch_counts(sig, spikes.idx)
+    found = per_epoch_counts(sig, idx)
     if found is not None:
         counts, pos = found
         mean = float(counts.mean())
         regular = mean > 0 and counts.var() / mean <= 0.5 and np.mean(counts > 0) >= 0.7
-        fixed_phase = phase_concentration(pos) > 0.8
-        if regular or fixed_phase:
+        if regular or phase_concentration(pos) > 0.8:
             return None  # once per epoch: outlier_batches / partial_last_batch
+    ratio = 10 ** sig.residual[idx] if sig.log_space else sig.z[idx]
     evidence = [
-        f"{len(spikes.idx)} isolated spikes, ×{fmt(float(np.median(spikes.ratio)))} the trend (median; largest"
-        f" ×{fmt(float(np.max(spikes.ratio)))}), at irregular steps, each followed by a return to the trend",
+        f"{len(idx)} sporadic loss spikes, ×{fmt(float(np.median(ratio)))} the trend (median; largest"
+        f" ×{fmt(float(np.max(ratio)))}), at irregular steps, not tied to the epoch",
     ]
-    grads = grad_spike_share(sig, spikes.idx)
-    if grads is None:
-        confidence = 0.5
-        evidence.append("no gradient-norm series in this log: a spike in it at the same steps would settle it")
-    else:
-        share, ratio = grads
-        if share < MIN_GRAD_SHARE:
-            return None
+    if with_grad:
+        _, gz = grad_z(sig)  # type: ignore[misc]
+        evidence.append(
+            f"each follows a gradient-norm spike ({fmt(float(np.median(gz[gz > 3])))} robust stds above its"
+            " trend) on the same or the previous step: the oversized update throws the loss up, then it recovers"
+        )
         confidence = 0.85
-        evidence.append(f"the gradient norm spikes at {share:.0%} of them (×{fmt(ratio)} its typical level)")
+    else:
+        confidence = 0.5
+        evidence.append("no gradient-norm series in this log: a spike in it before each loss spike would settle it")
     clip = None
     grad = sig.grad_norm
     if grad is not None and len(grad) >= 20:
@@ -78,5 +80,5 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
             lightning=[f"Trainer(..., gradient_clip_val={max_norm})"],
             keras=[f"keras.optimizers.Adam(learning_rate=lr, clipnorm={max_norm})"],
         ),
-        steps=[int(s) for s in sig.steps[spikes.idx]],
+        steps=[int(s) for s in sig.steps[idx]],
     )

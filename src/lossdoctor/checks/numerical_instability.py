@@ -20,9 +20,43 @@ def climb_before(sig: RunSignals, step: int) -> float | None:
     before = int(np.searchsorted(sig.steps, step))
     if before < 8 or not sig.log_space:
         return None
+    # Trend values (rolling medians) on both sides: the one huge loss a numerical fault often
+    # prints just before the NaN is a spike, not a climb.
     lowest = float(np.min(sig.trend[:before]))
-    last = float(np.median(sig.y[before - 3 : before]))
+    last = float(sig.trend[before - 1])
     return float(10 ** (last - lowest))
+
+
+def decimal_resolution(values: np.ndarray) -> float | None:
+    """The rounding step of logged values (1e-4 for HF's 4 decimals), or None for full precision."""
+    finite = np.abs(values[np.isfinite(values)])
+    for k in range(1, 9):
+        scaled = finite * 10**k
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, scaled)):
+            return 10.0**-k
+    return None
+
+
+def frozen_at_zero(sig: RunSignals) -> tuple[int, int] | None:
+    """(first step, length) of a run of exact zeros that starts right after a clearly positive loss.
+
+    A loss that falls smoothly to the rounding floor is converging; one that drops from far above it
+    straight to exactly 0 and stays there is a NaN written as 0 (HF's NaN filter logs 0.0 once the
+    whole logging window is NaN) or a model whose outputs died.
+    """
+    values = sig.all_values
+    resolution = decimal_resolution(values)
+    zero = values == 0
+    if resolution is None or zero.sum() < 5:
+        return None
+    first = int(np.argmax(zero))
+    if first == 0 or not np.all(zero[first : first + 5]):
+        return None
+    before = values[first - 1]
+    if not np.isfinite(before) or before < 20 * resolution:
+        return None
+    run = int(np.argmin(zero[first:])) if not zero[first:].all() else len(values) - first
+    return int(sig.all_steps[first]), run
 
 
 @check("numerical_instability", "problem", "inf/NaN in the loss")
@@ -35,6 +69,9 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
     step" (some CSV exports) — such steps hold NaN in every column.
     """
     bad = sig.nonfinite_steps
+    frozen = frozen_at_zero(sig) if len(bad) == 0 else None
+    if frozen is not None:
+        return _frozen_finding(sig, *frozen)
     if len(bad) == 0:
         return None
     values = sig.all_values[~np.isfinite(sig.all_values)]
@@ -82,4 +119,38 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=fix,
         steps=[int(s) for s in bad[:200]],
+    )
+
+
+def _frozen_finding(sig: RunSignals, step: int, length: int) -> Finding:
+    i = int(np.searchsorted(sig.all_steps, step))
+    before = float(sig.all_values[i - 1])
+    evidence = [
+        f"the loss drops from {fmt(before)} straight to exactly 0 at step {step} and stays there for"
+        f" {length} logged points: no training converges in one log interval by that much",
+    ]
+    if sig.run.facts.nan_filtered:
+        evidence.append(
+            "Hugging Face replaces NaN/inf losses by the window mean and logs 0.0 once every step of a"
+            " window is NaN: the loss became NaN here (set logging_nan_inf_filter=False to see it)"
+        )
+    grad = sig.run.get("grad_norm")
+    if grad is not None and np.any(~np.isfinite(grad.values[grad.steps >= step])):
+        evidence.append("the gradient norm is NaN/inf from there on")
+    return Finding(
+        id="numerical_instability",
+        severity="problem",
+        confidence=0.85,
+        title="The loss became NaN (logged as 0)",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            torch=[
+                "loss = torch.nn.functional.cross_entropy(logits, target)  # from logits, never log(softmax)",
+                "torch.autograd.set_detect_anomaly(True)  # while debugging: names the op that made the NaN",
+                "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)",
+            ],
+            hf=["TrainingArguments(..., logging_nan_inf_filter=False, max_grad_norm=1.0, bf16=True)"],
+        ),
+        steps=[step],
     )
