@@ -15,6 +15,7 @@ from .signals import MIN_POINTS, RunSignals
 #: When the first id fires, the second is the same story told worse, and is dropped.
 EXPLAINED_BY: dict[str, set[str]] = {
     "adam_near_convergence": {"lr_too_high", "exploding_gradients"},
+    "lr_too_high": {"no_progress"},
 }
 #: When the first id fires, the second may be its consequence: it is kept, but ranked lower.
 DEMOTED_BY: dict[str, set[str]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import Finding
-from ..signals import RunSignals, fmt
+from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
 from .numerical_instability import climb_before
@@ -31,6 +31,27 @@ def _rise(sig: RunSignals) -> tuple[int, float, float] | None:
         return None
     tail = float(np.median(sig.y[-max(3, int(sig.n * 0.15)) :]))
     return best, tail - float(medians[best]), float(se)
+
+
+def _early_overshoot(sig: RunSignals) -> tuple[float, float, int, bool] | None:
+    """(start level, early peak, its step, whether training recovered well below the start).
+
+    At initialisation the loss is at its starting level; a loss that climbs well above it within the
+    first few percent of the run means the first updates overshoot. Rolling medians of three points
+    keep single noisy batches from counting; the jump must exceed three step-to-step noise levels.
+    """
+    k = max(6, sig.n // 20)
+    if sig.n < 3 * k:
+        return None
+    early = rolling_median(sig.y[: k + 3], 3)[:k]
+    start = float(np.median(sig.y[:2]))
+    peak_i = int(np.argmax(early))
+    jump = float(early[peak_i]) - start
+    if jump < max(np.log10(1.3), 3 * sig.step_noise):
+        return None
+    medians, _ = sig.segments(10)
+    recovered = float(np.min(medians)) < start - np.log10(1.5)
+    return 10**start, 10 ** float(early[peak_i]), int(sig.steps[peak_i]), recovered
 
 
 def _grad_norm_growth(sig: RunSignals) -> tuple[float, float] | None:
@@ -106,6 +127,27 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.extend([best_step, int(sig.steps[-1])])
             confidence = max(confidence, 0.7 if grows else 0.55)
+    if sig.log_space and sig.n >= 12:
+        head = float(np.median(sig.y[: max(3, sig.n // 20)]))
+        tail = float(np.median(sig.y[-max(3, int(sig.n * 0.15)) :]))
+        _, se = sig.segments(10)
+        if tail - head > max(np.log10(1.1), 3 * se):
+            evidence.append(
+                f"the loss ends above where it started: {fmt(10**head)} over the first points, {fmt(10**tail)}"
+                " over the last 15% — training made the model worse than at initialisation"
+            )
+            steps.extend([int(sig.steps[0]), int(sig.steps[-1])])
+            confidence = max(confidence, 0.8)
+        overshoot = _early_overshoot(sig)
+        if overshoot is not None:
+            start, peak, peak_step, recovered = overshoot
+            evidence.append(
+                f"in the first steps the loss jumped from {fmt(start)} to {fmt(peak)} (step {peak_step}, ×"
+                f"{fmt(peak / start)}): the first updates overshoot — no warmup, or an LR too high to start with"
+                + ("" if recovered else "; it never gets far below its starting level afterwards")
+            )
+            steps.append(peak_step)
+            confidence = max(confidence, 0.55 if recovered else 0.75)
     if confidence == 0.0:
         return None
     if growth is not None:

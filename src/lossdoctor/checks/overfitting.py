@@ -52,7 +52,7 @@ def overfitting(sig: RunSignals) -> Finding | None:
     se = 1.25 * sig.step_noise / np.sqrt(max(1, width))
     smooth = rolling_median(sig.y, max(3, sig.n // 10) | 1)
     lowest_since = float(np.min(smooth[int(np.searchsorted(sig.steps, best_step)) :]))
-    if fall <= 0.5 * se or train_end > lowest_since + 2 * se:
+    if fall < max(2 * se, np.log10(1.05)) or train_end > lowest_since + 2 * se:
         return None  # training did not keep falling: that is not overfitting (see lr_too_high)
     to_loss = (lambda x: 10**x) if sig.log_space else (lambda x: x)
     unit = "epoch" if sig.run.facts.step_unit == "epoch" else "step"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..epochs import infer_epochs
 from ..findings import Finding
 from ..signals import SPIKE_Z, RunSignals, fmt
 from . import check
@@ -49,17 +50,28 @@ def boundary_anomaly(sig: RunSignals, starts: np.ndarray) -> BoundaryAnomaly | N
 
 
 def periodic_anomaly(sig: RunSignals) -> tuple[int, BoundaryAnomaly] | None:
-    """Without epoch marks: spikes that recur every P steps at a fixed phase (P inferred)."""
+    """Without epoch marks: an anomaly that recurs every P steps at a fixed phase.
+
+    P comes from the spacing of strong spikes, or else from the autocorrelation of the loss; the
+    phase is the one where the loss departs most consistently.
+    """
     spikes = np.flatnonzero(np.abs(sig.z) > SPIKE_Z)
     found = sig.infer_period(spikes)
-    if found is None:
+    if found is not None and found[1] >= 0.7:
+        period = found[0]
+        phase = (sig.steps[spikes] - sig.steps[0]) % period
+        values, counts = np.unique(phase, return_counts=True)
+        anchor = int(values[np.argmax(counts)])
+    else:
+        inferred = infer_epochs(sig)
+        if inferred is None:
+            return None
+        period = round(inferred.length)
+        phase = (sig.steps - sig.steps[0]) % period
+        medians = np.array([np.median(sig.z[phase == k]) if np.any(phase == k) else 0.0 for k in range(period)])
+        anchor = int(np.argmax(np.abs(medians)))
+    if sig.n < 3 * period:
         return None
-    period, share = found
-    if share < 0.7 or sig.n < 3 * period:
-        return None
-    phase = (sig.steps[spikes] - sig.steps[0]) % period
-    values, counts = np.unique(phase, return_counts=True)
-    anchor = int(values[np.argmax(counts)])
     # Treat the step after the recurring spike as an "epoch start" and reuse the boundary analysis.
     starts = np.arange(sig.steps[0] + anchor + 1, sig.steps[-1] + 1, period)
     anomaly = boundary_anomaly(sig, starts)

@@ -68,7 +68,7 @@ register(
         ),
         report=(
             {"n": 1280, "batch": 32, "lr": 0.12, "hidden": 32, "length": 70, "decay": 0.9, "epochs": 6},
-            {"n": 1024, "batch": 64, "lr": 0.15, "hidden": 48, "length": 60, "decay": 0.92, "epochs": 10},
+            {"n": 1024, "batch": 64, "lr": 0.1, "hidden": 48, "length": 60, "decay": 0.92, "epochs": 10},
             {"n": 768, "batch": 24, "lr": 0.08, "hidden": 24, "length": 80, "decay": 0.9, "epochs": 6,
              "evals_per_epoch": 2},
         ),
@@ -87,9 +87,9 @@ register(
             {"n": 1536, "batch": 64, "lr": 0.02, "hidden": 32, "length": 50, "decay": 0.9, "epochs": 8},
         ),
         report=(
-            {"n": 1024, "batch": 32, "lr": 0.015, "hidden": 48, "length": 70, "decay": 0.92, "epochs": 6},
-            {"n": 768, "batch": 16, "lr": 0.01, "hidden": 24, "length": 60, "decay": 0.9, "epochs": 5},
-            {"n": 2048, "batch": 64, "lr": 0.025, "hidden": 32, "length": 60, "decay": 0.88, "epochs": 6},
+            {"n": 1024, "batch": 32, "lr": 0.02, "hidden": 32, "length": 70, "decay": 0.9, "epochs": 6},
+            {"n": 768, "batch": 16, "lr": 0.015, "hidden": 32, "length": 60, "decay": 0.9, "epochs": 5},
+            {"n": 2048, "batch": 64, "lr": 0.02, "hidden": 32, "length": 60, "decay": 0.9, "epochs": 6},
         ),
     )
 )

@@ -5,10 +5,10 @@
   gradient norm grows; from ~0.15 the weights run away: the loss grows by orders of magnitude and
   reaches inf/NaN within a few hundred steps. The loop keeps stepping after NaN (as a plain PyTorch
   loop does), so NaN then fills the rest of the run.
-- `lrhigh_gru_adam`: the seed 000 GRU next-item model with Adam at 0.05-0.2 (3e-3 trains it well), no
+- `lrhigh_gru_adam`: the seed 000 GRU next-item model with Adam at 0.1-0.2 (3e-3 trains it well), no
   clipping. The loss stalls above its reachable level and climbs, the gradient norm rises over the run,
   validation gets worse epoch after epoch; at 0.2 the loss sits above the chance level ln(items).
-- `lrhigh_transformer_adam`: a tiny post-norm transformer with Adam at 0.08-0.2 and no warmup (2e-2
+- `lrhigh_transformer_adam`: a tiny post-norm transformer with Adam at 0.1-0.2 and no warmup (2e-2
   trains it). The first steps throw the loss above chance (ln 40 = 3.69) with large swings; it then
   stays near chance, learning nothing, while a lower LR reaches ~1.3.
 """
@@ -89,7 +89,7 @@ register(
             {"n": 1536, "batch": 32, "lr": 0.3, "width": 48, "epochs": 4},
         ),
         report=(
-            {"n": 2560, "batch": 64, "lr": 0.1, "width": 96, "epochs": 6},
+            {"n": 2560, "batch": 64, "lr": 0.15, "width": 96, "epochs": 6},
             {"n": 2048, "batch": 128, "lr": 0.25, "width": 64, "epochs": 8},
             {"n": 1024, "batch": 32, "lr": 0.15, "width": 32, "epochs": 5, "evals_per_epoch": 2},
         ),
@@ -108,9 +108,9 @@ register(
             {"n": 1536, "batch": 32, "lr": 0.2, "width": 48, "epochs": 4, "items": 40},
         ),
         report=(
-            {"n": 2560, "batch": 64, "lr": 0.08, "width": 64, "epochs": 8, "items": 50, "evals_per_epoch": 4},
+            {"n": 2560, "batch": 64, "lr": 0.2, "width": 64, "epochs": 8, "items": 50, "evals_per_epoch": 4},
             {"n": 2048, "batch": 128, "lr": 0.15, "width": 96, "epochs": 10, "items": 60},
-            {"n": 1024, "batch": 32, "lr": 0.1, "width": 32, "epochs": 6, "items": 40},
+            {"n": 1024, "batch": 32, "lr": 0.15, "width": 32, "epochs": 6, "items": 40},
         ),
     )
 )
@@ -128,8 +128,8 @@ register(
         ),
         report=(
             {"n": 2048, "batch": 64, "lr": 0.15, "width": 32, "epochs": 4},
-            {"n": 1024, "batch": 32, "lr": 0.08, "width": 32, "epochs": 4},
-            {"n": 1536, "batch": 48, "lr": 0.2, "width": 16, "epochs": 4},
+            {"n": 1024, "batch": 32, "lr": 0.15, "width": 32, "epochs": 4},
+            {"n": 1536, "batch": 48, "lr": 0.2, "width": 24, "epochs": 4},
         ),
     )
 )

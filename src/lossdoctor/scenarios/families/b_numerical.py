@@ -121,9 +121,9 @@ register(
             {"n": 1536, "batch": 64, "d": 16, "width": 32, "lr": 5e-3, "flip": 0.0, "spread": 4.5, "epochs": 12},
         ),
         report=(
-            {"n": 2048, "batch": 64, "d": 8, "width": 64, "lr": 2e-3, "flip": 0.0, "spread": 4.0, "epochs": 10},
-            {"n": 768, "batch": 32, "d": 12, "width": 96, "lr": 3e-3, "flip": 0.01, "spread": 4.5, "epochs": 15},
-            {"n": 1024, "batch": 16, "d": 8, "width": 32, "lr": 1e-3, "flip": 0.0, "spread": 5.0, "epochs": 10},
+            {"n": 2048, "batch": 64, "d": 8, "width": 64, "lr": 5e-3, "flip": 0.0, "spread": 4.5, "epochs": 12},
+            {"n": 768, "batch": 32, "d": 12, "width": 96, "lr": 5e-3, "flip": 0.0, "spread": 4.5, "epochs": 15},
+            {"n": 1024, "batch": 16, "d": 8, "width": 64, "lr": 5e-3, "flip": 0.0, "spread": 4.5, "epochs": 10},
         ),
     )
 )
@@ -142,9 +142,9 @@ register(
              "spread": 16.0, "epochs": 12, "opt": "sgd", "skip": False},
         ),
         report=(
-            {"n": 1280, "batch": 32, "d": 8, "classes": 4, "width": 64, "lr": 1e-2, "flip": 0.02,
+            {"n": 1280, "batch": 32, "d": 8, "classes": 4, "width": 64, "lr": 2e-2, "flip": 0.02,
              "spread": 12.0, "epochs": 10, "opt": "adamw", "skip": True},
-            {"n": 1536, "batch": 48, "d": 16, "classes": 8, "width": 96, "lr": 0.03, "flip": 0.03,
+            {"n": 1536, "batch": 48, "d": 16, "classes": 8, "width": 96, "lr": 0.05, "flip": 0.03,
              "spread": 16.0, "epochs": 10, "opt": "sgd", "skip": True},
             {"n": 1024, "batch": 32, "d": 12, "classes": 6, "width": 48, "lr": 1e-2, "flip": 0.02,
              "spread": 14.0, "epochs": 10, "opt": "adam", "skip": False},
