@@ -16,6 +16,21 @@ MIN_CONSISTENCY = 0.8
 MIN_ABRUPTNESS = 0.6
 
 
+def _FIX(sig: RunSignals) -> list[str]:
+    return for_framework(
+        sig,
+        torch=[
+            "def evaluate(model, loader):",
+            "    model.eval()",
+            "    with torch.no_grad():",
+            "        ...",
+            "    model.train()  # back to training mode before the next training step",
+        ],
+        hf=["# a custom callback or compute_metrics that calls model.eval() must call model.train() after"],
+        lightning=["# in a custom hook that calls self.eval(), call self.train() when done"],
+    )
+
+
 def _mid_epoch_evals(folded: EpochFold, eval_steps: np.ndarray) -> dict[int, int]:
     """For each complete epoch, its first evaluation strictly inside it (not at its edges)."""
     out: dict[int, int] = {}
@@ -27,6 +42,69 @@ def _mid_epoch_evals(folded: EpochFold, eval_steps: np.ndarray) -> dict[int, int
         if len(inside):
             out[int(k)] = int(inside[0])
     return out
+
+
+def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray] | None:
+    """Best split of the within-epoch profile into two flat levels.
+
+    Returns (bin where the second level starts, level change, share of it at the split, standard
+    error of the change, per-epoch changes), or None when the epochs are too short.
+    """
+    bins = int(min(40, folded.points_per_epoch))
+    if bins < 8:
+        return None
+    prof = folded.profile(bins)
+    if not np.isfinite(prof).all(axis=0).any():
+        return None
+    shape = np.nanmedian(prof, axis=0)
+    best: tuple[int, float] | None = None
+    for j in range(2, bins - 1):
+        change = float(np.mean(shape[j:]) - np.mean(shape[:j]))
+        if best is None or abs(change) > abs(best[1]):
+            best = (j, change)
+    if best is None:
+        return None
+    j, change = best
+    step = float(np.mean(shape[j : j + 2]) - np.mean(shape[j - 2 : j]))
+    per_epoch = np.nanmean(prof[:, j:], axis=1) - np.nanmean(prof[:, :j], axis=1)
+    points_per_bin = folded.points_per_epoch / bins
+    se = folded.noise * np.sqrt(1 / (points_per_bin * j) + 1 / (points_per_bin * (bins - j)))
+    se /= np.sqrt(max(1, np.isfinite(per_epoch).sum()))
+    return j, change, step / change if change else 0.0, float(se), per_epoch
+
+
+def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | None:
+    """No validation series: look for the same shape, two flat levels split inside every epoch."""
+    found = _two_levels(folded)
+    if found is None:
+        return None
+    j, change, abrupt, se, per_epoch = found
+    per_epoch = per_epoch[np.isfinite(per_epoch)]
+    consistency = float(np.mean(np.sign(per_epoch) == np.sign(change))) if len(per_epoch) else 0.0
+    if consistency < 0.9 or abs(change) < max(6 * se, np.log10(1.1)) or abrupt < MIN_ABRUPTNESS:
+        return None
+    if folded.fine_correlation() >= 0.4:
+        return None  # a repeated fine-grained order: unshuffled data, not a mode switch
+    bins = int(min(40, folded.points_per_epoch))
+    where = j / bins
+    ratio = 10**change if sig.log_space else None
+    size = f"×{fmt(ratio)}" if ratio is not None else f"by {change:+.3g}"
+    evidence = [
+        f"in {round(consistency * len(per_epoch))} of {len(per_epoch)} epochs the training loss changes level"
+        f" {size} at once, {where:.0%} into the epoch, stays flat until the epoch ends, and is back at the"
+        " next epoch start",
+        "this log has no validation series: if an evaluation runs at that point of the epoch, the model is"
+        " left in eval mode after it (logging the validation loss, or model.training, would settle it)",
+    ]
+    return Finding(
+        id="eval_mode_leak",
+        severity="problem",
+        confidence=0.55,
+        title="The training loss switches level inside every epoch (model left in eval mode?)",
+        evidence=evidence,
+        fix=_FIX(sig),
+        steps=[int(s + where * folded.info.length) for s in folded.info.starts[:200]],
+    )
 
 
 def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -59,11 +137,11 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     """
     folded = sig.folded
     val = sig.val
-    if folded is None or val is None or folded.info.source == "inferred":
+    if folded is None or folded.info.source == "inferred":
         return None
-    firsts = _mid_epoch_evals(folded, val.steps)
+    firsts = _mid_epoch_evals(folded, val.steps) if val is not None else {}
     if len(firsts) < 3:
-        return None
+        return _without_evaluation_steps(sig, folded)
     shifts, jumps, steps = _shifts(folded, firsts)
     if len(shifts) < 3:
         return None
@@ -90,17 +168,6 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
         confidence=0.85 if consistency >= 0.9 else 0.75,
         title="The model stays in eval mode after mid-epoch evaluations",
         evidence=evidence,
-        fix=for_framework(
-            sig,
-            torch=[
-                "def evaluate(model, loader):",
-                "    model.eval()",
-                "    with torch.no_grad():",
-                "        ...",
-                "    model.train()  # back to training mode before the next training step",
-            ],
-            hf=["# a custom callback or compute_metrics that calls model.eval() must call model.train() after"],
-            lightning=["# in a custom hook that calls self.eval(), call self.train() when done"],
-        ),
+        fix=_FIX(sig),
         steps=steps,
     )
