@@ -13,7 +13,7 @@ from ._fix import for_framework
 #: Share of epochs whose shift at the first mid-epoch evaluation has the common sign.
 MIN_CONSISTENCY = 0.8
 #: Share of the level difference that must happen right at the evaluation step (a step, not a ramp).
-MIN_ABRUPTNESS = 0.6
+MIN_ABRUPTNESS = 0.5
 
 
 def _FIX(sig: RunSignals) -> list[str]:
@@ -58,7 +58,7 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
         return None
     shape = np.nanmedian(prof, axis=0)
     best: tuple[int, float] | None = None
-    for j in range(2, bins - 1):
+    for j in range(3, bins - 3):  # each level spans several bins: a one-step spike is not a level
         change = float(np.mean(shape[j:]) - np.mean(shape[:j]))
         if best is None or abs(change) > abs(best[1]):
             best = (j, change)
@@ -81,7 +81,7 @@ def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | N
     j, change, abrupt, se, per_epoch = found
     per_epoch = per_epoch[np.isfinite(per_epoch)]
     consistency = float(np.mean(np.sign(per_epoch) == np.sign(change))) if len(per_epoch) else 0.0
-    if consistency < 0.9 or abs(change) < max(6 * se, np.log10(1.1)) or abrupt < MIN_ABRUPTNESS:
+    if consistency < MIN_CONSISTENCY or abs(change) < max(5 * se, np.log10(1.1)) or abrupt < MIN_ABRUPTNESS:
         return None
     if folded.fine_correlation() >= 0.4:
         return None  # a repeated fine-grained order: unshuffled data, not a mode switch
@@ -111,7 +111,7 @@ def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.n
     """Per epoch: (level after − before the first mid-epoch eval, jump right at it, eval steps)."""
     sig, r = folded.sig, folded.residual
     shifts, jumps, steps = [], [], []
-    near = max(2, int(folded.points_per_epoch // 20))
+    near = max(3, int(folded.points_per_epoch // 6))
     for k, eval_step in firsts.items():
         in_epoch = folded.epoch == k
         before = r[in_epoch & (sig.steps <= eval_step)]
