@@ -42,23 +42,25 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     if not np.isfinite(prof).any(axis=0).all():
         return None
     shape = np.nanmedian(prof, axis=0)
-    if not np.all(np.isfinite(shape)):
+    # One straight-line slope per epoch, over all its points: the rise from start to end of the epoch.
+    slopes = []
+    for k in folded.complete:
+        mask = folded.epoch == k
+        if mask.sum() >= 4:
+            slopes.append(float(np.polyfit(folded.position[mask], folded.residual[mask], 1)[0]))
+    if len(slopes) < 3:
         return None
-    per_epoch = prof[:, -1] - prof[:, 0]
-    per_epoch = per_epoch[np.isfinite(per_epoch)]
-    consistency = float(np.mean(per_epoch > 0)) if len(per_epoch) else 0.0
-    points_per_bin = folded.points_per_epoch / bins
-    se = folded.noise * np.sqrt(2 / points_per_bin) / np.sqrt(max(1, len(per_epoch)))
-    rise = float(shape[-1] - shape[0])
+    slopes_arr = np.array(slopes)
+    consistency = float(np.mean(slopes_arr > 0))
+    rise = float(np.median(slopes_arr))
+    se = float(np.std(slopes_arr, ddof=1) / np.sqrt(len(slopes_arr)))
     ramp = _rank_corr(shape)
-    # Significant (4 standard errors) and visible: at least half the step-to-step scatter, and 2% of
-    # the loss when the loss is positive (a 1% ramp shows on no plot).
+    # Significant across epochs (3 standard errors of the mean slope) and visible: at least half the
+    # step-to-step scatter, and 2% of the loss when the loss is positive (a 1% ramp shows on no plot).
     visible = max(0.5 * folded.noise, np.log10(1.02) if sig.log_space else 0.0)
-    if consistency < MIN_CONSISTENCY or rise < max(4 * se, visible) or ramp < MIN_RAMP:
+    if consistency < MIN_CONSISTENCY or rise < max(3 * se, visible) or ramp < MIN_RAMP:
         return None
-    # A one-point spike at the last step is partial_last_batch, not a ramp: the rise must be spread.
-    if shape[bins // 2] - shape[0] < 0.25 * rise:
-        return None
+    per_epoch = slopes_arr
     ratio = 10**rise if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {fmt(rise)}"
     evidence = [
