@@ -20,6 +20,7 @@ EXPLAINED_BY: dict[str, set[str]] = {
 #: When the first id fires, the second may be its consequence: it is kept, but ranked lower.
 DEMOTED_BY: dict[str, set[str]] = {
     "partial_last_batch": {"lr_too_high"},
+    "outlier_batches": {"lr_too_high"},
 }
 #: Generic explanations rank after specific ones of the same severity: small-batch noise is what is
 #: left when nothing more specific explains the fluctuation.

@@ -30,6 +30,16 @@ def isolated_spikes(sig: RunSignals) -> Spikes:
     return Spikes(idx, ratio)
 
 
+def immediate_recovery(sig: RunSignals, idx: np.ndarray) -> float:
+    """Share of spikes after which the very next point is back near the trend.
+
+    A bad sample raises the loss of its own batch only; an oversized update raises the loss of the
+    batches after it too, until the model recovers.
+    """
+    nxt = idx[idx + 1 < sig.n] + 1
+    return float(np.mean(sig.z[nxt] < 2.0)) if len(nxt) else 0.0
+
+
 def per_epoch_counts(sig: RunSignals, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(spike count per complete epoch, position of each spike within its epoch as a fraction)."""
     info = sig.epochs

@@ -8,7 +8,7 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
-from ._spikes import grad_led_events, grad_z, isolated_spikes, per_epoch_counts, phase_concentration
+from ._spikes import grad_led_events, grad_z, immediate_recovery, isolated_spikes, per_epoch_counts, phase_concentration
 
 #: Share of loss spikes that must come with a gradient-norm spike when the log has grad norms.
 MIN_GRAD_SHARE = 0.5
@@ -31,6 +31,8 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     idx = events if with_grad else isolated_spikes(sig).idx
     if len(idx) < 3:
         return None
+    if not with_grad and immediate_recovery(sig, idx) >= 0.8:
+        return None  # gone on the next step: a bad batch, not a bad update (outlier_batches)
     periodic = sig.infer_period(idx)
     if periodic is not None and periodic[1] >= 0.7:
         return None  # a fixed period: the epoch (partial_last_batch, unshuffled data)

@@ -8,7 +8,7 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
-from ._spikes import grad_spike_share, isolated_spikes, per_epoch_counts, phase_concentration
+from ._spikes import grad_spike_share, immediate_recovery, isolated_spikes, per_epoch_counts, phase_concentration
 
 #: Share of epochs that must hold a spike.
 MIN_EPOCH_SHARE = 0.7
@@ -34,7 +34,7 @@ def outlier_batches(sig: RunSignals) -> Finding | None:
         return None
     found = per_epoch_counts(sig, spikes.idx)
     if found is None:
-        return None
+        return _without_epochs(sig, spikes)
     counts, pos = found
     share = float(np.mean(counts > 0))
     mean = float(counts.mean())
@@ -71,17 +71,45 @@ def outlier_batches(sig: RunSignals) -> Finding | None:
         confidence=confidence,
         title="A few bad samples: one loss spike each per epoch",
         evidence=evidence,
-        fix=for_framework(
-            sig,
-            torch=[
-                "# find them: the per-sample loss of the spiking batches",
-                "per_sample = F.cross_entropy(logits, y, reduction='none')  # or mse_loss(..., reduction='none')",
-                "suspects = batch_indices[per_sample.topk(3).indices]  # log, inspect, fix or drop them",
-                "loss = F.smooth_l1_loss(pred, y)  # a robust loss limits what one sample can do",
-                "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)",
-            ],
-            hf=["TrainingArguments(..., max_grad_norm=1.0)  # and inspect the samples with the largest loss"],
-            keras=["keras.optimizers.Adam(learning_rate=lr, clipnorm=1.0)  # and inspect the largest-loss samples"],
-        ),
+        fix=_fix(sig),
+        steps=[int(s) for s in sig.steps[spikes.idx]],
+    )
+
+
+def _fix(sig: RunSignals) -> list[str]:
+    return for_framework(
+        sig,
+        torch=[
+            "# find them: the per-sample loss of the spiking batches",
+            "per_sample = F.cross_entropy(logits, y, reduction='none')  # or mse_loss(..., reduction='none')",
+            "suspects = batch_indices[per_sample.topk(3).indices]  # log, inspect, fix or drop them",
+            "loss = F.smooth_l1_loss(pred, y)  # a robust loss limits what one sample can do",
+            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)",
+        ],
+        hf=["TrainingArguments(..., max_grad_norm=1.0)  # and inspect the samples with the largest loss"],
+        keras=["keras.optimizers.Adam(learning_rate=lr, clipnorm=1.0)  # and inspect the largest-loss samples"],
+    )
+
+
+def _without_epochs(sig: RunSignals, spikes) -> Finding | None:
+    """No epoch marks: huge spikes of steady size that vanish on the very next step point to samples."""
+    ratio = spikes.ratio
+    steady = float(np.percentile(ratio, 90) / max(np.percentile(ratio, 10), 1e-12))
+    recovery = immediate_recovery(sig, spikes.idx)
+    if len(spikes.idx) < 4 or recovery < 0.8 or steady > 4 or float(np.median(ratio)) < 10:
+        return None
+    evidence = [
+        f"{len(spikes.idx)} spikes of steady size (×{fmt(float(np.percentile(ratio, 10)))} to"
+        f" ×{fmt(float(np.percentile(ratio, 90)))} the trend) that vanish on the very next step: the batch,"
+        " not the model, is the problem — the same few samples, each time they come round",
+        "this log has no epoch marks: an epoch series would show one spike per bad sample per epoch",
+    ]
+    return Finding(
+        id="outlier_batches",
+        severity="problem",
+        confidence=0.55,
+        title="A few bad samples: huge one-step loss spikes",
+        evidence=evidence,
+        fix=_fix(sig),
         steps=[int(s) for s in sig.steps[spikes.idx]],
     )
