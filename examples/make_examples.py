@@ -31,6 +31,17 @@ def write_seed002_console(path: Path) -> None:
     path.write_text("".join(f"{r.step}, {r.loss!r}\n" for r in log.steps))
 
 
+def write_lr_sweep(folder: Path) -> None:
+    """Seed 000's GRU at three learning rates, one JSONL log each: the input of a comparison."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for tag in ("1e-3", "1e-2", "5e-2"):
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_scenario(f"seed000_gru_lr{tag}", Path(tmp), formats=("jsonl",))
+            shutil.copy2(result.files["jsonl"], folder / f"lr{tag}.jsonl")
+    print("lr_sweep_gru: seed000_gru_lr{1e-3,1e-2,5e-2} as JSONL")
+
+
 def main() -> None:
     for folder, (scenario, fmt) in EXAMPLES.items():
         target = HERE / folder
@@ -46,6 +57,7 @@ def main() -> None:
                 shutil.copy2(source, target / source.name)
         print(f"{folder}: {scenario} as {fmt}")
     write_seed002_console(HERE / "adam_near_convergence_console" / "train.log")
+    write_lr_sweep(HERE / "lr_sweep_gru")
     print("adam_near_convergence_console: seed002_adam_near_convergence as console text")
 
 
