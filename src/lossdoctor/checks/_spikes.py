@@ -76,11 +76,12 @@ def grad_z(sig: RunSignals) -> tuple[np.ndarray, np.ndarray] | None:
     return grad.steps, resid / max(robust_std(resid), 1e-9)
 
 
-def grad_led_events(sig: RunSignals, grad_threshold: float = 3.0, loss_threshold: float = 2.5) -> np.ndarray:
-    """Loss indices where a gradient-norm spike is followed (same or next two points) by a loss rise.
+def grad_led_events(sig: RunSignals, grad_threshold: float = 3.5, loss_threshold: float = 2.5) -> np.ndarray:
+    """Loss indices where a gradient-norm spike is followed (next one or two points) by a loss rise.
 
-    An oversized update raises the loss *after* it is applied; a bad sample raises loss and gradient
-    at the same step. Returns the index of the loss peak for each such event.
+    An oversized update raises the loss *after* it is applied; a bad sample (or a hard batch) raises
+    loss and gradient at the same step, so a loss already high at the gradient spike does not count.
+    Returns the index of the loss peak for each such event.
     """
     found = grad_z(sig)
     if found is None:
@@ -89,9 +90,11 @@ def grad_led_events(sig: RunSignals, grad_threshold: float = 3.0, loss_threshold
     events = []
     for j in np.flatnonzero(gz > grad_threshold):
         i = int(np.searchsorted(sig.steps, steps[j]))
-        window = sig.z[i : i + 3]
+        if i >= sig.n or sig.z[i] > loss_threshold:
+            continue
+        window = sig.z[i + 1 : i + 3]
         if len(window) and window.max() > loss_threshold:
-            peak = i + int(np.argmax(window))
+            peak = i + 1 + int(np.argmax(window))
             if not events or peak > events[-1] + 2:
                 events.append(peak)
     return np.array(events, dtype=int)

@@ -65,6 +65,12 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
     if best is None:
         return None
     j, change = best
+    # Two flat levels must explain the shape far better than a steady ramp (the re-exposure sawtooth).
+    x = np.arange(bins)
+    two_level = np.where(x < j, np.mean(shape[:j]), np.mean(shape[j:]))
+    ramp = np.polyval(np.polyfit(x, shape, 1), x)
+    if np.sum((shape - two_level) ** 2) > 0.5 * np.sum((shape - ramp) ** 2):
+        return None
     step = float(np.mean(shape[j : j + 2]) - np.mean(shape[j - 2 : j]))
     per_epoch = np.nanmean(prof[:, j:], axis=1) - np.nanmean(prof[:, :j], axis=1)
     points_per_bin = folded.points_per_epoch / bins
@@ -75,6 +81,8 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
 
 def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | None:
     """No validation series: look for the same shape, two flat levels split inside every epoch."""
+    if sig.lr_jumps:
+        return None  # level changes at LR jumps are the schedule's (lr_schedule_jumps)
     found = _two_levels(folded)
     if found is None:
         return None

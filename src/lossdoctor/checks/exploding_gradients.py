@@ -31,6 +31,13 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     idx = events if with_grad else isolated_spikes(sig).idx
     if len(idx) < 3:
         return None
+    # Spikes at an LR jump (a warm restart) are the schedule's doing (lr_schedule_jumps).
+    jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
+    if len(jumps):
+        near = np.array([np.min(np.abs(jumps - sig.steps[i])) for i in idx])
+        idx = idx[near > 3 * max(1.0, float(np.median(np.diff(sig.steps))))]
+        if len(idx) < 3:
+            return None
     if not with_grad and immediate_recovery(sig, idx) >= 0.8:
         return None  # gone on the next step: a bad batch, not a bad update (outlier_batches)
     periodic = sig.infer_period(idx)
@@ -51,8 +58,8 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     if with_grad:
         _, gz = grad_z(sig)  # type: ignore[misc]
         evidence.append(
-            f"each follows a gradient-norm spike ({fmt(float(np.median(gz[gz > 3])))} robust stds above its"
-            " trend) on the same or the previous step: the oversized update throws the loss up, then it recovers"
+            f"each follows a gradient-norm spike ({fmt(float(np.median(gz[gz > 3.5])))} robust stds above its"
+            " trend) one or two steps before: the oversized update throws the loss up, then it recovers"
         )
         confidence = 0.85
     else:
