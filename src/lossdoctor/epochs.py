@@ -107,7 +107,9 @@ class EpochFold:
         detail = np.clip(prof - smooth, -2.5 * self.noise, 2.5 * self.noise)
         # A pattern at one or two positions (a short last batch) is not a repeated order: leave out
         # positions whose mean departs far more than the others'.
-        centre = np.nanmean(detail, axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a position no epoch logged is normal
+            centre = np.nanmean(detail, axis=0)
         spread = robust_std(centre[np.isfinite(centre)]) if np.isfinite(centre).any() else 0.0
         detail[:, np.abs(centre) > 3 * max(spread, 1e-12)] = np.nan
         scores = []
