@@ -9,7 +9,6 @@ trend (wide enough that within-epoch structure stays in the residual) into epoch
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -77,19 +76,36 @@ class EpochFold:
     def usable(self) -> bool:
         return len(self.complete) >= MIN_EPOCHS and self.points_per_epoch >= MIN_POINTS_PER_EPOCH
 
+    @cached_property
+    def row(self) -> np.ndarray:
+        """Row of each point in the complete-epoch matrices (-1 for points outside complete epochs)."""
+        lookup = np.full(len(self.info.starts) + 1, -1)
+        lookup[self.complete] = np.arange(len(self.complete))
+        return lookup[self.epoch]
+
     def profile(self, bins: int) -> np.ndarray:
-        """Epochs × bins matrix of the mean residual (complete epochs only; NaN where empty)."""
-        out = np.full((len(self.complete), bins), np.nan)
-        b = np.minimum((self.position * bins).astype(int), bins - 1)
-        for row, k in enumerate(self.complete):
-            mask = self.epoch == k
-            if not mask.any():
-                continue
-            sums = np.bincount(b[mask], weights=self.residual[mask], minlength=bins)
-            counts = np.bincount(b[mask], minlength=bins)
-            with np.errstate(invalid="ignore"):
-                out[row] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        return out
+        """Epochs × bins matrix of the mean residual (complete epochs only; NaN where empty). O(n)."""
+        rows = len(self.complete)
+        inside = self.row >= 0
+        b = np.minimum((self.position[inside] * bins).astype(int), bins - 1)
+        cell = self.row[inside] * bins + b
+        sums = np.bincount(cell, weights=self.residual[inside], minlength=rows * bins)
+        counts = np.bincount(cell, minlength=rows * bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return out.reshape(rows, bins)
+
+    def slopes(self) -> np.ndarray:
+        """Least-squares slope of the residual against position, one per complete epoch (grouped sums)."""
+        inside = self.row >= 0
+        r, x, y = self.row[inside], self.position[inside], self.residual[inside]
+        size = len(self.complete)
+        n = np.bincount(r, minlength=size).astype(float)
+        sx, sy = np.bincount(r, x, size), np.bincount(r, y, size)
+        sxx, sxy = np.bincount(r, x * x, size), np.bincount(r, x * y, size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+        return slope[(n >= 4) & np.isfinite(slope)]
 
     def fine_correlation(self) -> float:
         """Mean correlation of consecutive epochs' residuals position by position, after removing the
@@ -112,12 +128,20 @@ class EpochFold:
             centre = np.nanmean(detail, axis=0)
         spread = robust_std(centre[np.isfinite(centre)]) if np.isfinite(centre).any() else 0.0
         detail[:, np.abs(centre) > 3 * max(spread, 1e-12)] = np.nan
-        scores = []
-        for a, b in itertools.pairwise(detail):
-            ok = np.isfinite(a) & np.isfinite(b)
-            if ok.sum() >= MIN_POINTS_PER_EPOCH and np.std(a[ok]) > 0 and np.std(b[ok]) > 0:
-                scores.append(float(np.corrcoef(a[ok], b[ok])[0, 1]))
-        return float(np.median(scores)) if scores else 0.0
+        return _median_pair_correlation(detail[:-1], detail[1:])
+
+
+def _median_pair_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Median over rows of the Pearson correlation of a[i] with b[i], over positions both have."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    count = ok.sum(axis=1)
+    a0, b0 = np.where(ok, a, 0.0), np.where(ok, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma, mb = a0.sum(axis=1) / count, b0.sum(axis=1) / count
+        da, db = np.where(ok, a0 - ma[:, None], 0.0), np.where(ok, b0 - mb[:, None], 0.0)
+        corr = (da * db).sum(axis=1) / np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+    usable = (count >= MIN_POINTS_PER_EPOCH) & np.isfinite(corr)
+    return float(np.median(corr[usable])) if usable.any() else 0.0
 
 
 def infer_epochs(sig: RunSignals) -> EpochInfo | None:

@@ -43,14 +43,9 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
         return None
     shape = np.nanmedian(prof, axis=0)
     # One straight-line slope per epoch, over all its points: the rise from start to end of the epoch.
-    slopes = []
-    for k in folded.complete:
-        mask = folded.epoch == k
-        if mask.sum() >= 4:
-            slopes.append(float(np.polyfit(folded.position[mask], folded.residual[mask], 1)[0]))
-    if len(slopes) < 3:
+    slopes_arr = folded.slopes()
+    if len(slopes_arr) < 3:
         return None
-    slopes_arr = np.array(slopes)
     consistency = float(np.mean(slopes_arr > 0))
     rise = float(np.median(slopes_arr))
     se = float(np.std(slopes_arr, ddof=1) / np.sqrt(len(slopes_arr)))
