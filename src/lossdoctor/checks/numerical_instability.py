@@ -20,10 +20,12 @@ def climb_before(sig: RunSignals, step: int) -> float | None:
     before = int(np.searchsorted(sig.steps, step))
     if before < 8 or not sig.log_space:
         return None
-    # Trend values (rolling medians) on both sides: the one huge loss a numerical fault often
-    # prints just before the NaN is a spike, not a climb.
-    lowest = float(np.min(sig.trend[:before]))
-    last = float(sig.trend[before - 1])
+    # Medians of tenths of the history, and of the last half-tenth: a single huge loss printed just
+    # before the NaN is a spike, not a climb, and one lucky low stretch is not "the lowest level".
+    size = max(2, before // 10)
+    used = (before // size) * size
+    lowest = float(np.min(np.median(sig.y[before - used : before].reshape(-1, size), axis=1)))
+    last = float(np.median(sig.y[before - max(2, size // 2) : before]))
     return float(10 ** (last - lowest))
 
 

@@ -21,7 +21,8 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wan
     logged = {r.step for r in logged_steps(log, log_every)}
     per_step = log.runtime_s / max(len(log.steps), 1)
     with_lr, with_val = has_lr(log), bool(log.evals)
-    header = ["_step", "_runtime", "_timestamp", "train/loss"]
+    # HF's W&B integration logs a fractional `train/epoch` with every training row.
+    header = ["_step", "_runtime", "_timestamp", "train/epoch", "train/loss"]
     header += (["train/lr"] if with_lr else []) + (["val/loss"] if with_val else [])
     with path.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
@@ -33,6 +34,8 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wan
             train = r.step in logged
             val = evals[r.step].val_loss if r.step in evals else None
             row = [str(r.step), fmt_csv(runtime), fmt_csv(round(START_TIME + runtime, 6))]
+            epoch = round((r.step + 1) / log.steps_per_epoch, 4) if train else None
+            row.append(fmt_csv(epoch))
             row.append(fmt_csv(r.loss if train else None))
             if with_lr:
                 row.append(fmt_csv(r.lr if train and known(r.lr) else None))
