@@ -212,7 +212,8 @@ def test_text_and_wandb(written: dict[str, Path]) -> None:
     text = written["text"].read_text()
     assert "[epoch 1, batch 30] loss: " in text and "val_loss: " in text
     rows = list(csv.DictReader(written["wandb"].open(newline="")))
-    assert list(rows[0]) == ["_step", "_runtime", "_timestamp", "train/epoch", "train/loss", "train/lr", "val/loss"]
+    header = ["_step", "_runtime", "_timestamp", "train/epoch", "train/loss", "train/lr", "train/grad_norm", "val/loss"]
+    assert list(rows[0]) == header
     assert rows[0]["val/loss"] == "" and rows[29]["val/loss"] != ""
     assert float(rows[29]["train/epoch"]) == 1.0  # HF's W&B integration: epochs completed after the step
 

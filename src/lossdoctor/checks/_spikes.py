@@ -77,26 +77,25 @@ def grad_z(sig: RunSignals) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def grad_led_events(sig: RunSignals, grad_threshold: float = 3.5, loss_threshold: float = 2.5) -> np.ndarray:
-    """Loss indices where a gradient-norm spike is followed (next one or two points) by a loss rise.
+    """Loss spikes that come with a gradient-norm spike and are part of a dynamic, not one bad batch.
 
-    An oversized update raises the loss *after* it is applied; a bad sample (or a hard batch) raises
-    loss and gradient at the same step, so a loss already high at the gradient spike does not count.
-    Returns the index of the loss peak for each such event.
+    An oversized update raises the loss *after* it is applied, so the gradient is already elevated
+    the step before, or the loss stays high the step after while the model recovers. A bad sample
+    (or a merely hard batch) raises loss and gradient at its own step only. Returns loss indices.
     """
     found = grad_z(sig)
     if found is None:
         return np.array([], dtype=int)
     steps, gz = found
+    at = np.clip(np.searchsorted(steps, sig.steps), 0, len(steps) - 1)
+    aligned = steps[at] == sig.steps
+    g = np.where(aligned, gz[at], 0.0)
     events = []
-    for j in np.flatnonzero(gz > grad_threshold):
-        i = int(np.searchsorted(sig.steps, steps[j]))
-        if i >= sig.n or sig.z[i] > loss_threshold:
-            continue
-        window = sig.z[i + 1 : i + 3]
-        if len(window) and window.max() > loss_threshold:
-            peak = i + 1 + int(np.argmax(window))
-            if not events or peak > events[-1] + 2:
-                events.append(peak)
+    for i in np.flatnonzero((sig.z > loss_threshold) & (g > grad_threshold)):
+        before = g[i - 1] if i > 0 else 0.0
+        after = sig.z[i + 1] if i + 1 < sig.n else 0.0
+        if (before > 2.0 or after > 1.5) and (not events or i > events[-1] + 2):
+            events.append(int(i))
     return np.array(events, dtype=int)
 
 

@@ -59,7 +59,8 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         _, gz = grad_z(sig)  # type: ignore[misc]
         evidence.append(
             f"each follows a gradient-norm spike ({fmt(float(np.median(gz[gz > 3.5])))} robust stds above its"
-            " trend) one or two steps before: the oversized update throws the loss up, then it recovers"
+            " trend), with the gradient already high the step before or the loss still high the step after:"
+            " an oversized update, not one bad batch"
         )
         confidence = 0.85
     else:

@@ -20,7 +20,8 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "tra
     for r in log.steps:
         if r.step in logged:
             lr = f" lr: {r.lr:.4g}" if known(r.lr) else ""
-            lines.append(f"[epoch {r.epoch + 1}, batch {r.batch + 1}] loss: {r.loss:.4g}{lr}")
+            grad = f" grad_norm: {r.grad_norm:.4g}" if known(r.grad_norm) else ""
+            lines.append(f"[epoch {r.epoch + 1}, batch {r.batch + 1}] loss: {r.loss:.4g}{lr}{grad}")
         if r.step in evals:
             e = evals[r.step]
             where = "end" if r.batch == log.steps_per_epoch - 1 else f"batch {r.batch + 1}"

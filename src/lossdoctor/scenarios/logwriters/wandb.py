@@ -23,7 +23,9 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wan
     with_lr, with_val = has_lr(log), bool(log.evals)
     # HF's W&B integration logs a fractional `train/epoch` with every training row.
     header = ["_step", "_runtime", "_timestamp", "train/epoch", "train/loss"]
-    header += (["train/lr"] if with_lr else []) + (["val/loss"] if with_val else [])
+    with_grad = any(known(r.grad_norm) for r in log.steps)
+    header += (["train/lr"] if with_lr else []) + (["train/grad_norm"] if with_grad else [])
+    header += ["val/loss"] if with_val else []
     with path.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
@@ -39,6 +41,8 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wan
             row.append(fmt_csv(r.loss if train else None))
             if with_lr:
                 row.append(fmt_csv(r.lr if train and known(r.lr) else None))
+            if with_grad:
+                row.append(fmt_csv(r.grad_norm if train and known(r.grad_norm) else None))
             if with_val:
                 row.append(fmt_csv(val))
             writer.writerow(row)
