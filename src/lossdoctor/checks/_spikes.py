@@ -77,11 +77,11 @@ def grad_z(sig: RunSignals) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def grad_led_events(sig: RunSignals, grad_threshold: float = 3.5, loss_threshold: float = 2.5) -> np.ndarray:
-    """Loss spikes that come with a gradient-norm spike and are part of a dynamic, not one bad batch.
+    """Loss spikes that come with a gradient-norm spike that was already building the step before.
 
     An oversized update raises the loss *after* it is applied, so the gradient is already elevated
-    the step before, or the loss stays high the step after while the model recovers. A bad sample
-    (or a merely hard batch) raises loss and gradient at its own step only. Returns loss indices.
+    the step before the loss spikes. A bad sample (or a merely hard batch) raises loss and gradient
+    at its own step only. Returns loss indices.
     """
     found = grad_z(sig)
     if found is None:
@@ -93,8 +93,7 @@ def grad_led_events(sig: RunSignals, grad_threshold: float = 3.5, loss_threshold
     events = []
     for i in np.flatnonzero((sig.z > loss_threshold) & (g > grad_threshold)):
         before = g[i - 1] if i > 0 else 0.0
-        after = sig.z[i + 1] if i + 1 < sig.n else 0.0
-        if (before > 2.0 or after > 1.5) and (not events or i > events[-1] + 2):
+        if before > 2.0 and (not events or i > events[-1] + 2):
             events.append(int(i))
     return np.array(events, dtype=int)
 

@@ -59,8 +59,7 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         _, gz = grad_z(sig)  # type: ignore[misc]
         evidence.append(
             f"each follows a gradient-norm spike ({fmt(float(np.median(gz[gz > 3.5])))} robust stds above its"
-            " trend), with the gradient already high the step before or the loss still high the step after:"
-            " an oversized update, not one bad batch"
+            " trend), with the gradient already high the step before: an oversized update, not one bad batch"
         )
         confidence = 0.85
     else:
