@@ -27,6 +27,17 @@ class BoundaryAnomaly:
     median_z: float
     consistency: float
     epochs: int
+    same_sign: float = 0.0  # share of epochs departing in the common direction, whatever the size
+
+    @property
+    def t(self) -> float:
+        """The median departure in standard errors of a median over the epochs."""
+        return abs(self.median_z) * np.sqrt(self.epochs) / 1.25
+
+    @property
+    def established(self) -> bool:
+        """Large in most epochs, or modest but in the same direction in nearly all of them."""
+        return self.consistency >= MIN_CONSISTENCY or (self.same_sign >= 0.85 and self.t >= 5)
 
 
 def boundary_anomaly(sig: RunSignals, starts: np.ndarray) -> BoundaryAnomaly | None:
@@ -43,7 +54,7 @@ def boundary_anomaly(sig: RunSignals, starts: np.ndarray) -> BoundaryAnomaly | N
         med = float(np.median(z))
         same_sign = np.sign(z) == np.sign(med)
         consistency = float(np.mean(same_sign & (np.abs(z) >= ANOMALY_Z)))
-        candidate = BoundaryAnomaly(offset, idx, med, consistency, len(idx))
+        candidate = BoundaryAnomaly(offset, idx, med, consistency, len(idx), float(np.mean(same_sign)))
         if best is None or abs(med) * consistency > abs(best.median_z) * best.consistency:
             best = candidate
     return best
@@ -85,7 +96,8 @@ def is_isolated(sig: RunSignals, anomaly: BoundaryAnomaly) -> bool:
     neighbours = np.concatenate([anomaly.idx - 3, anomaly.idx + 3])
     neighbours = neighbours[(neighbours >= 0) & (neighbours < sig.n)]
     rest = float(np.median(np.abs(sig.z[neighbours]))) if len(neighbours) else 0.0
-    return abs(anomaly.median_z) >= 3.0 and abs(anomaly.median_z) >= 2.5 * rest
+    big_enough = abs(anomaly.median_z) >= 3.0 or anomaly.t >= 5
+    return big_enough and abs(anomaly.median_z) >= 2.5 * rest
 
 
 @check("partial_last_batch", "problem", "spike at the last, smaller batch of every epoch")
@@ -109,7 +121,7 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
         found = periodic_anomaly(sig)
         anomaly = found[1] if found else None
         inferred_period = found[0] if found else None
-    if anomaly is None or anomaly.epochs < 2 or anomaly.consistency < MIN_CONSISTENCY:
+    if anomaly is None or anomaly.epochs < 2 or not anomaly.established:
         return None
     if anomaly.offset not in (-2, -1, 0) or not is_isolated(sig, anomaly):
         return None
@@ -127,8 +139,9 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
         )
     else:
         assert epochs is not None
+        share = max(anomaly.consistency, anomaly.same_sign)
         evidence.append(
-            f"in {round(anomaly.consistency * anomaly.epochs)} of {anomaly.epochs} epochs the loss"
+            f"in {round(share * anomaly.epochs)} of {anomaly.epochs} epochs the loss"
             f" jumps {direction} {where} (epochs of {fmt(epochs.length)} steps, from the {epochs.source})"
         )
     size = f"{fmt(ratio)}× the trend there" if ratio is not None else f"{fmt(anomaly.median_z)} robust stds"
@@ -139,7 +152,7 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
     )
 
     confidence = 0.75 if inferred_period is None else 0.6
-    confidence *= min(1.0, 0.5 + anomaly.consistency / 2)
+    confidence *= min(1.0, 0.5 + max(anomaly.consistency, anomaly.same_sign) / 2)
     batch = _batch_size_evidence(sig, anomaly, ratio)
     if batch is False:
         return None  # full batches at the spikes: not a partial batch (a bad sample or schedule)
