@@ -69,7 +69,7 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
     x = np.arange(bins)
     two_level = np.where(x < j, np.mean(shape[:j]), np.mean(shape[j:]))
     ramp = np.polyval(np.polyfit(x, shape, 1), x)
-    if np.sum((shape - two_level) ** 2) > 0.5 * np.sum((shape - ramp) ** 2):
+    if np.sum((shape - two_level) ** 2) > 0.7 * np.sum((shape - ramp) ** 2):
         return None
     step = float(np.mean(shape[j : j + 2]) - np.mean(shape[j - 2 : j]))
     per_epoch = np.nanmean(prof[:, j:], axis=1) - np.nanmean(prof[:, :j], axis=1)
