@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lossdoctor.scenarios.records import EvalRecord, StepRecord, TrainLog
@@ -117,3 +118,37 @@ def _progress_line(
     if evals and evals[-1][1] == epoch:
         line += f"  val loss {evals[-1][2]:.4g}"
     return line
+
+
+def train_classifier(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_train: int,
+    *,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    train_y: torch.Tensor | None = None,
+    **options,
+) -> TrainLog:
+    """Cross-entropy on the first `n_train` samples (reshuffled every epoch), validation on the rest.
+
+    `train_y` replaces the training labels (e.g. with flipped ones) while validation keeps the clean
+    labels; `options` go to `train` (evals per epoch, scheduler, train mode, clipping...).
+    """
+    from lossdoctor.scenarios.data import loader
+
+    labels = y[:n_train] if train_y is None else train_y
+    return train(
+        model,
+        loader(x[:n_train], labels, batch_size=batch_size, seed=seed),
+        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+        optimizer,
+        epochs=epochs,
+        dataset_size=n_train,
+        batch_size=batch_size,
+        evaluate=lambda m: float(F.cross_entropy(m(x[n_train:]), y[n_train:])),
+        **options,
+    )

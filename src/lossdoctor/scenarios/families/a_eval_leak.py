@@ -11,13 +11,12 @@ the fixed twin (the loop calls `model.train()` before every step).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lossdoctor.scenarios.catalog import Family, Params, register
-from lossdoctor.scenarios.data import loader, shape_images
+from lossdoctor.scenarios.data import shape_images
 from lossdoctor.scenarios.families.a_data import clusters
 from lossdoctor.scenarios.families.a_models import ConvNet, mlp
-from lossdoctor.scenarios.loop import train
+from lossdoctor.scenarios.loop import train_classifier
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -28,15 +27,15 @@ def dropout_mlp_adam(seed: int, params: Params) -> TrainLog:
     x, y = clusters(n + 512, d, 6, seed, spread=1.4, label_noise=0.05)
     model = mlp(d, params["width"], 6, depth=2, dropout=params["dropout"])
     optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"])
-    return train(
+    return train_classifier(
         model,
-        loader(x[:n], y[:n], batch_size=batch, seed=seed),
-        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
         optimizer,
-        epochs=params["epochs"],
-        dataset_size=n,
+        x,
+        y,
+        n,
         batch_size=batch,
-        evaluate=lambda m: float(F.cross_entropy(m(x[n:]), y[n:])),
+        seed=seed,
+        epochs=params["epochs"],
         evals_per_epoch=params["evals_per_epoch"],
         train_mode=params.get("train_mode", "epoch_start"),  # the bug: no model.train() after the eval
     )
@@ -51,15 +50,15 @@ def batchnorm_cnn_sgd(seed: int, params: Params) -> TrainLog:
     images = images + 1.5 * torch.randn(images.shape, generator=g)
     model = ConvNet(size, params["width"], 4, batchnorm=True, dropout=params["dropout"])
     optimizer = torch.optim.SGD(model.parameters(), lr=params["lr"], momentum=0.9)
-    return train(
+    return train_classifier(
         model,
-        loader(images[:n], labels[:n], batch_size=batch, seed=seed),
-        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
         optimizer,
-        epochs=params["epochs"],
-        dataset_size=n,
+        images,
+        labels,
+        n,
         batch_size=batch,
-        evaluate=lambda m: float(F.cross_entropy(m(images[n:]), labels[n:])),
+        seed=seed,
+        epochs=params["epochs"],
         evals_per_epoch=params["evals_per_epoch"],
         train_mode=params.get("train_mode", "epoch_start"),
     )

@@ -8,13 +8,12 @@ epochs and then climbs for the rest of the run, as the model fits the flipped la
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lossdoctor.scenarios.catalog import Family, Params, register
-from lossdoctor.scenarios.data import loader, shape_images
+from lossdoctor.scenarios.data import shape_images
 from lossdoctor.scenarios.families.a_data import clusters, flip_labels
 from lossdoctor.scenarios.families.a_models import ConvNet, mlp
-from lossdoctor.scenarios.loop import train
+from lossdoctor.scenarios.loop import train_classifier
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -29,15 +28,15 @@ def mlp_adam(seed: int, params: Params) -> TrainLog:
     x, y = clusters(n + 512, d, 4, seed, spread=1.3, label_noise=params.get("label_noise", 0.2))
     model = mlp(d, params["width"], 4, depth=2)
     optimizer = torch.optim.Adam(model.parameters(), lr=params["lr"])
-    return train(
+    return train_classifier(
         model,
-        loader(x[:n], y[:n], batch_size=batch, seed=seed),
-        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
         optimizer,
-        epochs=params["epochs"],
-        dataset_size=n,
+        x,
+        y,
+        n,
         batch_size=batch,
-        evaluate=lambda m: float(F.cross_entropy(m(x[n:]), y[n:])),
+        seed=seed,
+        epochs=params["epochs"],
         evals_per_epoch=params.get("evals_per_epoch", 1),
     )
 
@@ -56,15 +55,16 @@ def cnn_sgd(seed: int, params: Params) -> TrainLog:
     train_labels = flip_labels(labels[:n], 4, params.get("label_noise", 0.3), seed)
     model = ConvNet(size, params["width"], 4)
     optimizer = torch.optim.SGD(model.parameters(), lr=params["lr"], momentum=0.9)
-    return train(
+    return train_classifier(
         model,
-        loader(images[:n], train_labels, batch_size=batch, seed=seed),
-        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
         optimizer,
-        epochs=params["epochs"],
-        dataset_size=n,
+        images,
+        labels,
+        n,
         batch_size=batch,
-        evaluate=lambda m: float(F.cross_entropy(m(images[n:]), labels[n:])),
+        seed=seed,
+        epochs=params["epochs"],
+        train_y=train_labels,
         evals_per_epoch=params.get("evals_per_epoch", 1),
     )
 

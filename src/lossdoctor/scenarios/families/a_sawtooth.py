@@ -12,13 +12,12 @@ benign (if validation worsened, it would be overfitting).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lossdoctor.scenarios.catalog import Family, Params, register
-from lossdoctor.scenarios.data import loader, markov_sequences
+from lossdoctor.scenarios.data import markov_sequences
 from lossdoctor.scenarios.families.a_data import teacher_labels
 from lossdoctor.scenarios.families.a_models import SequenceGRU, mlp
-from lossdoctor.scenarios.loop import train
+from lossdoctor.scenarios.loop import train_classifier
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -36,15 +35,15 @@ def gru_adam(seed: int, params: Params) -> TrainLog:
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=params["lr"], betas=(0.9, params.get("beta2", 0.95)), weight_decay=params.get("wd", 0.0)
     )
-    return train(
+    return train_classifier(
         model,
-        loader(hist[:n], nxt[:n], batch_size=batch, seed=seed),
-        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
         optimizer,
-        epochs=params["epochs"],
-        dataset_size=n,
+        hist,
+        nxt,
+        n,
         batch_size=batch,
-        evaluate=lambda m: float(F.cross_entropy(m(hist[n:]), nxt[n:])),
+        seed=seed,
+        epochs=params["epochs"],
         evals_per_epoch=params.get("evals_per_epoch", 2),
         clip=params.get("clip"),
     )
@@ -63,15 +62,15 @@ def mlp_adam(seed: int, params: Params) -> TrainLog:
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=params["lr"], betas=(0.9, params.get("beta2", 0.95)), weight_decay=params.get("wd", 0.0)
     )
-    return train(
+    return train_classifier(
         model,
-        loader(x[:n], y[:n], batch_size=batch, seed=seed),
-        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
         optimizer,
-        epochs=params["epochs"],
-        dataset_size=n,
+        x,
+        y,
+        n,
         batch_size=batch,
-        evaluate=lambda m: float(F.cross_entropy(m(x[n:]), y[n:])),
+        seed=seed,
+        epochs=params["epochs"],
         evals_per_epoch=params.get("evals_per_epoch", 1),
     )
 

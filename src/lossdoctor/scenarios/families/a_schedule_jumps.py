@@ -16,7 +16,7 @@ from lossdoctor.scenarios.catalog import Family, Params, register
 from lossdoctor.scenarios.data import loader, regression, shape_images
 from lossdoctor.scenarios.families.a_data import flip_labels
 from lossdoctor.scenarios.families.a_models import ConvNet, mlp
-from lossdoctor.scenarios.loop import train
+from lossdoctor.scenarios.loop import train, train_classifier
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -31,17 +31,18 @@ def multistep_cnn_sgd(seed: int, params: Params) -> TrainLog:
     model = ConvNet(size, params["width"], 4)
     optimizer = torch.optim.SGD(model.parameters(), lr=params["lr"], momentum=0.9, weight_decay=5e-4)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(params["milestones"]), gamma=0.1)
-    return train(
+    return train_classifier(
         model,
-        loader(images[:n], train_labels, batch_size=batch, seed=seed),
-        lambda m, b: F.cross_entropy(m(b[0]), b[1]),
         optimizer,
-        epochs=params["epochs"],
-        dataset_size=n,
+        images,
+        labels,
+        n,
         batch_size=batch,
+        seed=seed,
+        epochs=params["epochs"],
+        train_y=train_labels,
         scheduler=scheduler,
         scheduler_interval="epoch",
-        evaluate=lambda m: float(F.cross_entropy(m(images[n:]), labels[n:])),
     )
 
 
