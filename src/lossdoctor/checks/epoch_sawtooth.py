@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..findings import Finding
@@ -50,10 +52,14 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     rise = float(np.median(slopes_arr))
     se = float(np.std(slopes_arr, ddof=1) / np.sqrt(len(slopes_arr)))
     ramp = _rank_corr(shape)
-    # Significant across epochs (3 standard errors of the mean slope) and visible: at least half the
-    # step-to-step scatter, and 2% of the loss when the loss is positive (a 1% ramp shows on no plot).
+    # Significant across epochs (3 standard errors of the mean slope, or nearly every epoch rising:
+    # a one-sided sign test at 2%) and visible: at least half the step-to-step scatter, and 2% of the
+    # loss when the loss is positive (a 1% ramp shows on no plot).
     visible = max(0.5 * folded.noise, np.log10(1.02) if sig.log_space else 0.0)
-    if consistency < MIN_CONSISTENCY or rise < max(3 * se, visible) or ramp < MIN_RAMP:
+    ups = int(np.sum(slopes_arr > 0))
+    sign_p = sum(math.comb(len(slopes_arr), k) for k in range(ups, len(slopes_arr) + 1)) / 2 ** len(slopes_arr)
+    significant = rise >= 3 * se or sign_p <= 0.02  # the mean slope, or the sign test over epochs
+    if consistency < MIN_CONSISTENCY or not significant or rise < visible or ramp < MIN_RAMP:
         return None
     per_epoch = slopes_arr
     ratio = 10**rise if sig.log_space else None
