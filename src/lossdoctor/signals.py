@@ -237,6 +237,53 @@ class RunSignals:
         kept = np.abs(multiples - np.round(multiples)) * period <= max(1.0, 0.01 * period)
         return period, float(np.mean(kept & (np.round(multiples) >= 1)))
 
+    @cached_property
+    def folded(self):  # -> EpochFold | None (import kept local: epochs builds on this module)
+        """The loss folded by epoch (given or inferred), or None when the log cannot support it."""
+        from .epochs import fold
+
+        return fold(self)
+
+    @cached_property
+    def lr_jumps(self) -> list[tuple[int, float, float]]:
+        """(step, lr before, lr after) where the logged LR jumps rather than glides.
+
+        A jump is a change of at least ×1.5 between two logged points that is also far larger than
+        the changes around it, so warmup and the steep tail of a cosine are not jumps.
+        """
+        lr = self.lr
+        if lr is None or len(lr) < 5 or np.any(lr.values <= 0):
+            return []
+        d = np.abs(np.diff(np.log10(lr.values)))
+        jumps = []
+        for i in np.flatnonzero(d >= np.log10(1.5)):
+            around = np.concatenate([d[max(0, i - 5) : i], d[i + 1 : i + 6]])
+            if not len(around) or d[i] > 5 * float(np.median(around)):
+                jumps.append((int(lr.steps[i + 1]), float(lr.values[i]), float(lr.values[i + 1])))
+        return jumps
+
+    def level_shift(self, i: int, before: int, after: int) -> tuple[float, float] | None:
+        """Change of the loss level at point i: local straight-line fits on each side, compared at i.
+
+        Fitting lines (not medians) keeps a falling trend from passing for a jump. Returns
+        (change, standard error) in analysis units, or None when either side is too short.
+        """
+        lo, hi = max(0, i - before), min(self.n, i + after)
+        if i - lo < 4 or hi - i < 4:
+            return None
+        y = np.clip(self.y[lo:hi], *_clip_range(self.y[lo:hi], self.step_noise))
+        t = np.arange(lo, hi) - i
+        fits = []
+        for mask in (t < 0, t >= 0):
+            tt, yy = t[mask], y[mask]
+            slope, intercept = np.polyfit(tt, yy, 1)
+            resid = yy - (slope * tt + intercept)
+            sigma = max(robust_std(resid), 1e-12)
+            sxx = float(np.sum((tt - tt.mean()) ** 2)) or 1.0
+            fits.append((intercept, sigma * np.sqrt(1 / len(tt) + tt.mean() ** 2 / sxx)))
+        (a0, s0), (a1, s1) = fits
+        return float(a1 - a0), float(np.hypot(s0, s1))
+
     # -- trend summaries ---------------------------------------------------------------------------
     @cached_property
     def lag1_autocorr(self) -> float:
