@@ -284,6 +284,31 @@ class RunSignals:
         (a0, s0), (a1, s1) = fits
         return float(a1 - a0), float(np.hypot(s0, s1))
 
+    def course_change(self, i: int, before: int, after: int) -> tuple[float, float] | None:
+        """Does the loss leave its course at point i? Rank test of the detrended points after vs before.
+
+        The trend is a robust slope from the points before i (medians of their two halves), so a steady
+        fall does not count; the points after i, detrended by it, are compared with the points before
+        by a Mann-Whitney test, which heavy-tailed batch noise does not fool. Returns (z, shift of the
+        median) in analysis units (z < 0: lower than the course predicted), or None when a side has
+        fewer than 8 points. Catches a staircase step and a plateau that starts falling again.
+        """
+        lo, hi = max(0, i - before), min(self.n, i + after)
+        k = i - lo
+        if k < 8 or hi - i < 8:
+            return None
+        y, t = self.y[lo:hi], (np.arange(lo, hi) - i).astype(float)
+        half = k // 2
+        run_ = float(np.median(t[half:k]) - np.median(t[:half]))
+        slope = float(np.median(y[half:k]) - np.median(y[:half])) / run_ if run_ else 0.0
+        resid = y - slope * t
+        a, b = resid[:k], resid[k:]
+        ranks = np.argsort(np.argsort(resid)) + 1.0
+        na, nb = len(a), len(b)
+        u = float(ranks[k:].sum()) - nb * (nb + 1) / 2
+        z = (u - na * nb / 2) / np.sqrt(na * nb * (na + nb + 1) / 12)
+        return float(z), float(np.median(b) - np.median(a))
+
     # -- trend summaries ---------------------------------------------------------------------------
     @cached_property
     def lag1_autocorr(self) -> float:

@@ -12,12 +12,36 @@ from . import check
 MIN_SE = 3.0
 #: Points on each side of a jump used for the local fits, at most.
 MAX_WINDOW = 100
+#: A loss that leaves its course at a jump must do so by this many standard deviations of the rank test.
+MIN_COURSE_Z = 3.0
+
+
+def _course_change(sig: RunSignals, i: int, left: int, right: int, up: bool) -> float | None:
+    """The shift when the loss leaves its course at point i in the direction the LR change predicts.
+
+    A lower LR lets the loss fall below the course it was on (a plateau that starts falling again);
+    a higher LR (a warm restart) throws it above, and then also above the level just before the jump,
+    since the fast early fall of a run bends upwards away from a straight course by itself.
+    """
+    found = sig.course_change(i, left, right)
+    if found is None:
+        return None
+    z, shift = found
+    visible = np.log10(1.05) if sig.log_space else 0.25 * sig.step_noise
+    if up:
+        w = min(left, right, 20)
+        if z < MIN_COURSE_Z or np.median(sig.y[i : i + w]) <= np.median(sig.y[i - w : i]) + visible:
+            return None
+    elif z > -MIN_COURSE_Z:
+        return None
+    return shift if abs(shift) >= visible else None
 
 
 @check("lr_schedule_jumps", "benign", "loss jumps where the LR schedule jumps (expected)")
 def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     """Fires when the logged LR jumps (step decay, warm restarts) and the loss level changes at the
-    same steps by more than three standard errors (local line fits on each side).
+    same steps by more than three standard errors (local line fits on each side), or leaves the
+    course it was on in the direction the LR change predicts (a robust rank test, three sigmas).
 
     A drop of the LR lets the loss settle lower at once; a warm restart kicks it up. Both are the
     schedule doing its job. False positives: a loss change that coincides with an LR jump by chance
@@ -36,6 +60,10 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
         change = sig.level_shift(i, left, right)
         if change is not None and abs(change[0]) > MIN_SE * change[1]:
             followed.append((step, before, after, change[0]))
+            continue
+        course = _course_change(sig, i, left, right, up=after > before)
+        if course is not None:
+            followed.append((step, before, after, course))
     if not followed:
         return None
     evidence = []

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import os
+import pickle
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -133,16 +136,46 @@ def variants(split: Split, families: Mapping[str, Family] | None = None) -> list
 
 @functools.cache
 def train_variant(family: str, params: tuple[tuple[str, Any], ...], seed: int) -> TrainLog:
-    """Train once per (family, params, seed) per process."""
+    """Train once per (family, params, seed) per process (and once per source state with a disk cache)."""
     import torch
 
     _load_families()
+    cached = _disk_cache_path(family, params, seed)
+    if cached is not None and cached.exists():
+        return pickle.loads(cached.read_bytes())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return FAMILIES[family].train(seed, dict(params))
+        log = FAMILIES[family].train(seed, dict(params))
     finally:
         torch.set_num_threads(threads)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(log))
+        tmp.replace(cached)
+    return log
+
+
+def _disk_cache_path(family: str, params: tuple[tuple[str, Any], ...], seed: int) -> Path | None:
+    """Where `LOSSDOCTOR_SCENARIO_CACHE` keeps this run, keyed by the scenario sources so edits retrain.
+
+    Only for developing checks (the accuracy benchmark retrains 150 runs otherwise); tests never set it.
+    """
+    root = os.environ.get("LOSSDOCTOR_SCENARIO_CACHE")
+    if not root:
+        return None
+    key = hashlib.sha256(repr((family, params, seed, _sources_digest())).encode()).hexdigest()[:24]
+    return Path(root) / f"{key}.pkl"
+
+
+@functools.cache
+def _sources_digest() -> str:
+    """A digest of every scenario source file: any change to models, data or loops invalidates the cache."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def strip_to_loss(log: TrainLog) -> TrainLog:
