@@ -71,11 +71,19 @@ class RunSignals:
         self.run = run
         loss = run.loss
         self.all_steps = loss.steps
-        self.all_values = loss.values
-        finite = np.isfinite(loss.values)
+        #: Steps whose logged 0.0 stands for a NaN/inf that a filtering logger hid (HF's NaN filter).
+        self.hidden_nan_steps = np.array([], dtype=np.int64)
+        values = loss.values
+        if run.facts.nan_filtered:
+            hidden = _nan_logged_as_zero(values)
+            if hidden.any():
+                self.hidden_nan_steps = loss.steps[hidden]
+                values = np.where(hidden, np.nan, values)
+        self.all_values = values
+        finite = np.isfinite(values)
         self.nonfinite_steps = loss.steps[~finite]
         self.steps = loss.steps[finite]
-        self.values = loss.values[finite]
+        self.values = values[finite]
         #: Smallest positive loss, used in place of exact zeros: a log that rounds (HF keeps 4
         #: decimals) writes a loss below its precision as 0, which is "tiny", not "exactly zero".
         self.zero_floor: float | None = None
@@ -317,6 +325,35 @@ class RunSignals:
         if len(r) < 3 or np.std(r) == 0:
             return 0.0
         return float(np.corrcoef(r[:-1], r[1:])[0, 1])
+
+
+def decimal_resolution(values: np.ndarray) -> float | None:
+    """The rounding step of logged values (1e-4 for HF's 4 decimals), or None for full precision."""
+    finite = np.abs(values[np.isfinite(values)])
+    for k in range(1, 9):
+        scaled = finite * 10**k
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, scaled)):
+            return 10.0**-k
+    return None
+
+
+def _nan_logged_as_zero(values: np.ndarray) -> np.ndarray:
+    """Exact zeros among losses hundreds of rounding steps above zero: NaN/inf a filter wrote as 0.
+
+    HF's `logging_nan_inf_filter` adds the window's running mean in place of a NaN step's loss; with
+    one step per logging window that mean is 0, so each NaN step is logged as exactly 0.0. A real
+    loss does not fall from 0.2 to below the log's precision for one step and come straight back.
+    """
+    zero = values == 0
+    resolution = decimal_resolution(values)
+    if not zero.any() or resolution is None:
+        return np.zeros(len(values), dtype=bool)
+    out = np.zeros(len(values), dtype=bool)
+    for i in np.flatnonzero(zero):
+        around = values[max(0, i - 5) : i + 6]
+        around = around[np.isfinite(around) & (around > 0)]
+        out[i] = len(around) >= 3 and float(np.median(around)) >= 500 * resolution
+    return out
 
 
 def _clip_range(y: np.ndarray, noise: float) -> tuple[float, float]:

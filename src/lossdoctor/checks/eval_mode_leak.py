@@ -57,14 +57,15 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
     if not np.isfinite(prof).all(axis=0).any():
         return None
     shape = np.nanmedian(prof, axis=0)
-    best: tuple[int, float] | None = None
+    best: tuple[int, float, float] | None = None
     for j in range(3, bins - 3):  # each level spans several bins: a one-step spike is not a level
         change = float(np.mean(shape[j:]) - np.mean(shape[:j]))
-        if best is None or abs(change) > abs(best[1]):
-            best = (j, change)
+        explained = j * (bins - j) * change**2  # the split that leaves the least scatter (least squares)
+        if best is None or explained > best[2]:
+            best = (j, change, explained)
     if best is None:
         return None
-    j, change = best
+    j, change, _ = best
     # Two flat levels must explain the shape far better than a steady ramp (the re-exposure sawtooth).
     x = np.arange(bins)
     two_level = np.where(x < j, np.mean(shape[:j]), np.mean(shape[j:]))

@@ -12,6 +12,18 @@ from ._spikes import grad_led_events, grad_z, immediate_recovery, isolated_spike
 
 #: Share of loss spikes that must come with a gradient-norm spike when the log has grad norms.
 MIN_GRAD_SHARE = 0.5
+#: Without a gradient norm, the loss spikes must at least double the loss (median over spikes).
+MIN_BLIND_RATIO = 2.0
+
+
+def _off_epoch(sig: RunSignals, period: int) -> bool:
+    """Whether a period of gradient-led spikes is not the epoch: an RNN near its stability edge
+    explodes, resets and regrows in a cycle of its own, which has nothing to do with the data order."""
+    epochs = sig.epochs
+    if epochs is None:
+        return False
+    ratio = period / epochs.length if period >= epochs.length else epochs.length / period
+    return abs(ratio - round(ratio)) > 0.1
 
 
 @check("exploding_gradients", "problem", "sporadic loss spikes with gradient-norm spikes")
@@ -40,8 +52,11 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
             return None
     if not with_grad and immediate_recovery(sig, idx) >= 0.8:
         return None  # gone on the next step: a bad batch, not a bad update (outlier_batches)
+    if not with_grad and sig.log_space and np.median(10 ** sig.residual[idx]) < MIN_BLIND_RATIO:
+        return None  # with nothing but the loss, only a blow-up that doubles it is worth the name
     periodic = sig.infer_period(idx)
-    if periodic is not None and periodic[1] >= 0.7:
+    own_cycle = with_grad and len(idx) >= 5 and periodic is not None and _off_epoch(sig, periodic[0])
+    if periodic is not None and periodic[1] >= 0.7 and not own_cycle:
         return None  # a fixed period: the epoch (partial_last_batch, unshuffled data)
     found = per_epoch_counts(sig, idx)
     if found is not None:

@@ -36,7 +36,7 @@ def no_progress(sig: RunSignals) -> Finding | None:
     final activation that saturates. False positives: fine-tuning that starts at its best level,
     and a log that begins after the learning happened (resumed runs).
     """
-    if sig.n < (10 if sig.run.facts.step_unit == "epoch" else 40) or not sig.log_space:
+    if sig.n < (10 if sig.run.facts.step_unit == "epoch" else 24) or not sig.log_space:
         return None
     medians, se = sig.segments(10)
     head = float(np.median(sig.y[: max(1, sig.n // 20)]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import Finding
-from ..signals import RunSignals, fmt
+from ..signals import RunSignals, decimal_resolution, fmt
 from . import check
 from ._fix import for_framework
 
@@ -20,23 +20,20 @@ def climb_before(sig: RunSignals, step: int) -> float | None:
     before = int(np.searchsorted(sig.steps, step))
     if before < 8 or not sig.log_space:
         return None
-    # Medians of tenths of the history, and of the last half-tenth: a single huge loss printed just
-    # before the NaN is a spike, not a climb, and one lucky low stretch is not "the lowest level".
-    size = max(2, before // 10)
+    # Medians of tenths of the history (5 points at least), and of the last half-tenth: a single huge
+    # loss printed just before the NaN is a spike, not a climb, and one lucky low stretch is not "the
+    # lowest level". A rise within what the scatter of such medians allows is no climb either.
+    size = max(5, before // 10)
+    if before < 2 * size:
+        return None
     used = (before // size) * size
     lowest = float(np.min(np.median(sig.y[before - used : before].reshape(-1, size), axis=1)))
-    last = float(np.median(sig.y[before - max(2, size // 2) : before]))
+    tail = max(3, size // 2)
+    last = float(np.median(sig.y[before - tail : before]))
+    scatter = 1.25 * sig.noise * np.sqrt(1 / tail + 1 / size)  # std of a difference of two medians
+    if last - lowest < 3 * scatter:
+        return 1.0
     return float(10 ** (last - lowest))
-
-
-def decimal_resolution(values: np.ndarray) -> float | None:
-    """The rounding step of logged values (1e-4 for HF's 4 decimals), or None for full precision."""
-    finite = np.abs(values[np.isfinite(values)])
-    for k in range(1, 9):
-        scaled = finite * 10**k
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, scaled)):
-            return 10.0**-k
-    return None
 
 
 def frozen_at_zero(sig: RunSignals) -> tuple[int, int] | None:
@@ -79,10 +76,17 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
     values = sig.all_values[~np.isfinite(sig.all_values)]
     kinds = sorted({("NaN" if np.isnan(v) else ("+inf" if v > 0 else "-inf")) for v in values})
     first = int(bad[0])
+    hidden = len(sig.hidden_nan_steps)
     evidence = [
         f"{len(bad)} of {len(sig.all_values)} logged losses are {'/'.join(kinds)}; the first at step {first}"
         + (f", the last at step {int(bad[-1])}" if len(bad) > 1 else "")
     ]
+    if hidden:
+        evidence[0] = (
+            f"{hidden} logged losses are exactly 0.0 between losses hundreds of times larger (first at step"
+            f" {int(sig.hidden_nan_steps[0])}): Hugging Face's NaN filter logs 0.0 for a NaN/inf step"
+            " (set logging_nan_inf_filter=False to see them)"
+        ) + (f"; {len(bad) - hidden} more are {'/'.join(kinds)}" if len(bad) > hidden else "")
     rise = climb_before(sig, first)
     confidence = 0.9
     if rise is not None and rise >= 3:
