@@ -98,7 +98,7 @@ def test_unshuffled_profile_repeats_and_shuffled_twin_does_not(family: str) -> N
 def test_multistep_loss_steps_down_at_lr_decays() -> None:
     ratios = []
     for params, seed, log in runs("schedule_multistep_cnn_sgd"):
-        changes = lr_change_ratios(log)
+        changes = lr_change_ratios(log, width=log.steps_per_epoch // 2)  # half an epoch: past the batch noise
         assert [s for s, _, _ in changes] == [m * log.steps_per_epoch for m in params["milestones"]]
         assert all(kind == "down" for _, kind, _ in changes)
         assert changes[0][2] < 0.95, (params, seed, changes)

@@ -219,14 +219,26 @@ class RunSignals:
         change = np.flatnonzero(np.diff(whole) > 0) + 1
         if len(change) < 1:
             return None
-        starts = found.steps[change]
-        if len(starts) >= 2:
-            length = float(np.median(np.diff(starts)))
+        # Where the epoch value crosses each whole number, by linear interpolation between the two
+        # logged points around it: a log written every few steps (HF's logging_steps) with fractional
+        # epochs still places each start to the step, and the epoch length is not rounded to the
+        # logging interval.
+        e0, e1 = found.values[change - 1], found.values[change]
+        s0, s1 = found.steps[change - 1].astype(float), found.steps[change].astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = np.clip((whole[change] - e0) / (e1 - e0), 0.0, 1.0)
+        exact = np.where(np.isfinite(fraction), s0 + fraction * (s1 - s0), s1)
+        # Fractional values count epochs done (HF: epoch = step / steps_per_epoch), so the step that
+        # reaches k closes epoch k and the next one opens k + 1; whole labels name the epoch a step is in.
+        if np.any(np.abs(found.values - np.round(found.values)) > 1e-6):
+            exact = exact + 1
+        if len(exact) >= 2:
+            length = float(np.median(np.diff(exact)))
         else:
-            length = float(starts[0] - found.steps[0]) if starts[0] > found.steps[0] else 0.0
+            length = float(exact[0] - found.steps[0]) if exact[0] > found.steps[0] else 0.0
         if length < 2:
             return None
-        return EpochInfo(length, starts.astype(np.int64), "epoch series")
+        return EpochInfo(length, np.round(exact).astype(np.int64), "epoch series")
 
     def infer_period(self, idx: np.ndarray) -> tuple[int, float] | None:
         """A period (in steps) that spacing of the events at `idx` keeps, and the share that keeps it."""

@@ -72,6 +72,16 @@ def _val_rise(sig: RunSignals) -> tuple[float, float] | None:
     return (best, last) if best > 0 and last >= best * VAL_RISE else None
 
 
+def _lr_lowered_or_jumping(sig: RunSignals) -> bool:
+    """Whether the schedule, not the step size, shapes the end of the run: an LR that jumps (step
+    decay, warm restarts) or ends ten times below its peak. A stall under a decayed LR is no sign of
+    steps too large."""
+    lr = sig.lr
+    if lr is None or not len(lr):
+        return False
+    return bool(sig.lr_jumps) or float(lr.values[-1]) <= 0.1 * float(np.max(lr.values))
+
+
 @check("lr_too_high", "problem", "learning rate too high: the loss climbs or diverges")
 def lr_too_high(sig: RunSignals) -> Finding | None:
     """Fires when the loss climbs well above its best level and stays there, when it reaches
@@ -117,7 +127,7 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.extend([best_step, int(sig.steps[-1])])
             confidence = max(confidence, 0.8 if up >= np.log10(3) else 0.7)
-        elif not near_zero and up >= -se and val_rise is not None:
+        elif not near_zero and up >= -se and val_rise is not None and not _lr_lowered_or_jumping(sig):
             # The training loss stopped improving early while validation worsens: too-large steps keep
             # it bouncing around instead of settling (overfitting would need a falling training loss).
             evidence.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,8 @@ from ._fix import for_framework
 ANOMALY_Z = 2.5
 #: Share of epochs that must show the anomaly, with the same sign, at the same position.
 MIN_CONSISTENCY = 0.6
+#: Largest chance of seeing that many anomalous epochs at one position from noise alone.
+MAX_CHANCE = 2e-3
 
 
 @dataclass
@@ -36,13 +39,25 @@ class BoundaryAnomaly:
 
     @property
     def established(self) -> bool:
-        """Large in most epochs, or modest but in the same direction in nearly all of them."""
-        return self.consistency >= MIN_CONSISTENCY or (self.same_sign >= 0.85 and self.t >= 5)
+        """Large in most epochs (and more often than chance allows: a robust z of 2.5 happens at about
+        one step in twenty), or modest but in the same direction in nearly all of them."""
+        hits = round(self.consistency * self.epochs)
+        by_chance = sum(math.comb(self.epochs, k) * 0.05**k * 0.95 ** (self.epochs - k)
+                        for k in range(hits, self.epochs + 1))
+        large = self.consistency >= MIN_CONSISTENCY and by_chance <= MAX_CHANCE
+        return large or (self.same_sign >= 0.85 and self.t >= 5)
 
 
 def boundary_anomaly(sig: RunSignals, starts: np.ndarray) -> BoundaryAnomaly | None:
-    """The position around the epoch starts where the loss departs most, and most consistently."""
-    first_of_epoch = np.searchsorted(sig.steps, starts, side="left")
+    """The position around the epoch starts where the loss departs most, and most consistently.
+
+    When each logged loss is a mean over a window of steps (HF's logging_steps), the last batch of
+    an epoch sits in the first logged point at or after it, so that point counts as the epoch's last.
+    """
+    if (sig.run.facts.loss_window or 1) > 1:
+        first_of_epoch = np.searchsorted(sig.steps, starts - 1, side="left") + 1
+    else:
+        first_of_epoch = np.searchsorted(sig.steps, starts, side="left")
     first_of_epoch = first_of_epoch[(first_of_epoch > 1) & (first_of_epoch < sig.n - 1)]
     if len(first_of_epoch) < 2:
         return None
