@@ -43,10 +43,14 @@ def immediate_recovery(sig: RunSignals, idx: np.ndarray) -> float:
 def per_epoch_counts(sig: RunSignals, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(spike count per complete epoch, position of each spike within its epoch as a fraction)."""
     info = sig.epochs
-    if info is None or len(info.starts) < 4:
+    if info is None or len(info.starts) < 2:
         return None
     starts = info.starts
     first, last = sig.steps[0], sig.steps[-1]
+    # The first epoch has no start mark of its own; a log that begins with it covers it whole.
+    opening = starts[0] - round(info.length)
+    if opening >= first - 1:
+        starts = np.concatenate([[opening], starts])
     complete = [k for k in range(1, len(starts)) if starts[k - 1] >= first and starts[k] <= last + 1]
     if len(complete) < 3:
         return None
