@@ -207,6 +207,32 @@ def demo(
     render_text(run_diagnosis(read(log)), console)
 
 
+@app.command()
+def serve(
+    run_dir: Annotated[str, typer.Argument(help="The run directory (or log file) a training run is writing.")],
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (0 picks a free one).")] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; the default serves this machine only.")
+    ] = "127.0.0.1",
+    loss_key: Annotated[
+        str | None, typer.Option("--loss-key", help="The column/tag that holds the training loss.")
+    ] = None,
+    mute: Annotated[list[str] | None, typer.Option("--mute", help="A check id to skip (repeatable).")] = None,
+) -> None:
+    """A local dashboard of a run being recorded: the HTML report, refreshed as steps arrive, with live warnings."""
+    from .report.extras import MissingReportExtra
+    from .serve import serve as run_server
+
+    if not Path(run_dir).exists():
+        print(f"lossdoctor: {run_dir} does not exist yet; the dashboard waits for it", file=sys.stderr)
+    try:
+        run_server(run_dir, host=host, port=port, loss_key=loss_key, mute=mute or ())
+    except MissingReportExtra as exc:
+        raise _fail(str(exc).replace("--format html", "serve")) from None
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 @app.command("checks")
 def list_checks() -> None:
     """List every check: its id, severity, and what it looks at (including its false-positive modes)."""
