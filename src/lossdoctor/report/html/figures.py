@@ -20,6 +20,8 @@ from ...signals import EpochInfo, RunSignals
 from .downsample import keep_steps, minmax_indices
 from .plotdata import floats, ints, thin
 
+#: Causes whose evidence is a pattern within the epoch (their focus plot folds the loss by epoch).
+PERIODIC = frozenset({"partial_last_batch", "unshuffled_data", "epoch_sawtooth", "eval_mode_leak", "outlier_batches"})
 #: Finding steps marked per finding on the main plot (more are thinned evenly).
 MAX_MARKS = 3000
 #: Epoch start lines drawn at most; beyond that every k-th start is drawn, or the plot turns grey.
@@ -122,6 +124,14 @@ def epoch_lines(info: EpochInfo, name: str, axis: str, first: int, last: int) ->
     }
 
 
+def constant_range(series: Series) -> dict[str, Any]:
+    """A constant series (a fixed lr, a fixed batch size) centred in its panel instead of Plotly's ±1."""
+    v = series.values[np.isfinite(series.values)]
+    if not len(v) or v.min() != v.max() or v[0] == 0:
+        return {}
+    return {"range": [float(v[0] - abs(v[0]) / 2), float(v[0] + abs(v[0]) / 2)], "type": "linear"}
+
+
 def _panel_domains(count: int) -> list[tuple[float, float]]:
     """Vertical domains, loss first and tallest; the others share what is left."""
     if count == 1:
@@ -173,10 +183,15 @@ def main_figure(run: Run, findings: Sequence[Finding], colours: Sequence[str],
                          "y": floats(values), "yaxis": "y",
                          "marker": {"symbol": "x", "size": 10, "color": "#000000"},
                          "hovertemplate": "step %{x}<br>loss is NaN or inf<extra></extra>"})
-        for rank, (finding, colour) in enumerate(zip(findings, colours, strict=True), 1):
+        # The top finding is drawn last, on top, where findings mark the same steps; the legend keeps rank order.
+        ranked = list(enumerate(zip(findings, colours, strict=True), 1))
+        for rank, (finding, colour) in reversed(ranked):
             if finding.steps:
-                data.append(finding_marks(finding, rank, colour, loss))
+                data.append(dict(finding_marks(finding, rank, colour, loss), legendrank=1000 + rank))
         info, name = epoch_starts(sig)
+        # Inferred epochs are drawn only when a finding stands on a period: otherwise they are guesses.
+        if info is not None and info.source == "inferred" and not any(f.id in PERIODIC for f in findings):
+            info = None
         if info is not None:
             over = f"y{len(panels) + 2}"
             layout[f"yaxis{len(panels) + 2}"] = {"overlaying": "y", "range": [0, 1], "visible": False,
@@ -186,6 +201,7 @@ def main_figure(run: Run, findings: Sequence[Finding], colours: Sequence[str],
         series = run.series[name]
         layout[f"yaxis{i}"] = {"domain": domains[i - 1], "title": {"text": title},
                                "type": "log" if log and use_log_axis(series) else "linear"}
+        layout[f"yaxis{i}"].update(constant_range(series))
         data.append(series_trace(series, name, "#555555", f"y{i}", width=1.2))
     return {"data": data, "layout": layout}
 

@@ -17,6 +17,7 @@ from ...findings import Finding
 from ...run import GRAD_NORM, LOSS, LR, VAL_LOSS, Run, Series
 from ...signals import RunSignals
 from .figures import (
+    PERIODIC,
     RAW_COLOUR,
     TREND_COLOUR,
     VAL_COLOUR,
@@ -27,13 +28,11 @@ from .figures import (
 )
 from .plotdata import floats, ints
 
-#: Causes whose evidence is a pattern within the epoch.
-PERIODIC = {"partial_last_batch", "unshuffled_data", "epoch_sawtooth", "eval_mode_leak", "outlier_batches"}
 #: Causes whose evidence lives in a second series, drawn on a right-hand axis.
 SECOND_SERIES = {"lr_schedule_jumps": LR, "lr_too_high": GRAD_NORM, "exploding_gradients": GRAD_NORM,
                  "overfitting": VAL_LOSS}
 #: Folded points drawn at most (a random sample beyond that; the finding's own steps are always drawn).
-MAX_FOLDED_POINTS = 6000
+MAX_FOLDED_POINTS = 2000
 
 
 def _layout(title: str, log: bool, right: str | None = None, right_log: bool = False,

@@ -161,6 +161,7 @@
       runSection(root, page.run, { live: live });
     }
     root.setAttribute("data-rendered", "true");
+    root.setAttribute("data-rendered-ms", String(Math.round(performance.now())));  /* for benchmarks */
   }
 
   function poll(page) {
