@@ -4,6 +4,9 @@ waits gracefully for a log that is not there yet, and binds to this machine only
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -108,3 +111,27 @@ def test_server_serves_the_page_and_answers_polls(server: tuple[str, Path, LiveR
     with pytest.raises(urllib.error.HTTPError) as missing:
         get(url + "/etc/passwd")
     assert missing.value.code == 404
+
+
+def test_serve_command_listens_on_this_machine_only(tmp_path: Path) -> None:
+    log = tmp_path / "metrics.jsonl"
+    append(log, LOG_LINES[:100])
+    proc = subprocess.Popen([sys.executable, "-m", "lossdoctor", "serve", str(log), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert found, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        page = json.loads(get(f"http://127.0.0.1:{found.group(1)}/api/page")[2])
+        assert page["run"]["last_step"] == last_step(LOG_LINES[:100])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_command_says_in_one_line_when_the_port_is_taken(server: tuple[str, Path, LiveRun]) -> None:
+    port = server[0].rsplit(":", 1)[1]
+    done = subprocess.run([sys.executable, "-m", "lossdoctor", "serve", str(server[1]), "--port", port],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and len(done.stderr.strip().splitlines()) == 1

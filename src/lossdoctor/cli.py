@@ -119,7 +119,7 @@ def _write_file(write: Callable[[], Path]) -> None:
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}") from None
-    print(f"wrote {written}", file=sys.stderr)
+    typer.echo(f"wrote {written}")
 
 
 def _diagnose_one(path: str, loss_key: str | None, mute: Sequence[str]) -> tuple[Run, Diagnosis]:

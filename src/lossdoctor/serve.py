@@ -157,7 +157,8 @@ def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8000, loss_key:
     require_plotly()
     server = make_server(LiveRun(path, loss_key, mute), host, port)
     shown_host = f"[{host}]" if ":" in host else host
-    print(f"lossdoctor dashboard for {path}: http://{shown_host}:{server.server_address[1]}/  (Ctrl-C stops)")
+    print(f"lossdoctor dashboard for {path}: http://{shown_host}:{server.server_address[1]}/  (Ctrl-C stops)",
+          flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
