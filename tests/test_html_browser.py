@@ -67,8 +67,10 @@ def test_report_opens_offline_with_plots_and_one_card_per_finding(browser: Any, 
         assert cards[0] == "partial_last_batch"
         first = w.page.locator(".card").first
         assert "fix" in first.inner_text() and "drop_last=True" in first.locator("pre.fix").inner_text()
-        # every card has its own focused plot, drawn
+        # every card has its own focused plot, drawn when it scrolls into view
         for i in range(len(cards)):
+            w.page.locator(f"#finding-{i + 1} .plot").scroll_into_view_if_needed()
+            w.page.wait_for_selector(f"#finding-{i + 1} .plot[data-drawn-ms]", timeout=10_000)
             assert drawn_points(w.page, f"#finding-{i + 1}") > 0
         # the finding's steps are marked on the main plot in the card's colour
         marks = w.page.evaluate(

@@ -141,3 +141,18 @@ def test_a_million_step_report_is_under_10_mb_and_keeps_every_spike() -> None:
     assert set(lone.tolist()) <= set(loss["x"])
     for finding in result.findings:
         assert set(finding.steps) <= set(loss["x"])  # each marked step sits on the drawn curve
+
+
+@pytest.mark.parametrize(("blocked", "fmt", "extra"), [("plotly", "html", "lossdoctor[html]"),
+                                                       ("matplotlib", "png", "lossdoctor[png]")])
+def test_a_missing_extra_is_named_in_one_line(tmp_path: Path, blocked: str, fmt: str, extra: str) -> None:
+    """As if the optional package were not installed: Python refuses the import of a None module entry."""
+    code = (f"import sys; sys.modules[{blocked!r}] = None; sys.argv = ['lossdoctor'] + sys.argv[1:]; "
+            "from lossdoctor.cli import main; main()")
+    out = tmp_path / f"report.{fmt}"
+    log = str(EXAMPLES / "healthy_cnn_jsonl" / "metrics.jsonl")
+    done = subprocess.run([sys.executable, "-c", code, "diagnose", log, "--format", fmt, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert extra in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.iterdir())  # no half-written file left behind

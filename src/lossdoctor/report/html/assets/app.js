@@ -20,10 +20,31 @@
     Plotly.react(div, fig.data, layout, CONFIG);
   }
 
-  function plotInto(parent, cls, fig, revision) {
+  function draw(div, fig, revision) {
+    plot(div, fig, revision);
+    div.setAttribute("data-drawn-ms", String(Math.round(performance.now())));  /* for tests and benchmarks */
+  }
+
+  /* Plots below the fold are drawn when they come near the screen: a page with many cards opens fast. */
+  var lazy = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (!entry.isIntersecting) return;
+      lazy.unobserve(entry.target);
+      draw(entry.target, entry.target.__figure, entry.target.__revision);
+    });
+  }, { rootMargin: "400px" }) : null;
+
+  function plotInto(parent, cls, fig, revision, deferred) {
     var div = el("div", "plot " + cls);
     parent.appendChild(div);
-    plot(div, fig, revision);
+    if (deferred && lazy) {
+      div.__figure = fig;
+      div.__revision = revision;
+      div.style.height = ((fig.layout && fig.layout.height) || 300) + "px";
+      lazy.observe(div);
+    } else {
+      draw(div, fig, revision);
+    }
     return div;
   }
 
@@ -60,7 +81,7 @@
       pre.appendChild(el("code", null, c.fix.join("\n")));
       box.appendChild(pre);
     }
-    if (c.focus) plotInto(box, "focus", c.focus, "focus-" + c.id);
+    if (c.focus) plotInto(box, "focus", c.focus, "focus-" + c.id, true);
   }
 
   function runSection(root, m, opts) {
