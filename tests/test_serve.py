@@ -135,3 +135,15 @@ def test_serve_command_says_in_one_line_when_the_port_is_taken(server: tuple[str
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_foreign_host_name_is_refused(server: tuple[str, Path, LiveRun]) -> None:
+    """DNS rebinding: a page served as evil.example that resolves to 127.0.0.1 must not read the run."""
+    url = server[0]
+    request = urllib.request.Request(url + "/api/page", headers={"Host": "evil.example:8000"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+    request = urllib.request.Request(url + "/api/page", headers={"Host": "localhost:8000"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.status == 200

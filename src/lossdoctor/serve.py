@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, urlparse
 #: How often the page asks for news, and the least time between two re-reads of a growing run.
 POLL_MS = 2000
 MIN_REREAD_S = 1.0
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 #: Files looked at for changes in a run directory (a store, a log, event files), at most.
 MAX_WATCHED = 2000
 
@@ -113,6 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
     live: LiveRun
 
     def do_GET(self) -> None:
+        if not self._host_allowed():
+            self.send_error(HTTPStatus.FORBIDDEN, "unexpected Host header")
+            return
         url = urlparse(self.path)
         if url.path in ("/", "/index.html"):
             from .report.html.page import html_page
@@ -127,6 +132,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(body, "application/json")
         else:
             self.send_error(HTTPStatus.NOT_FOUND)
+
+    def _host_allowed(self) -> bool:
+        """On a loopback address, answer only requests addressed to it: a web page that rebinds its own
+        DNS name to 127.0.0.1 must not read the run (DNS rebinding)."""
+        bound = self.server.server_address[0]
+        if bound not in LOOPBACK:
+            return True
+        host = self.headers.get("Host") or ""
+        name = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+        return name in LOOPBACK_NAMES
 
     def _send(self, body: bytes, kind: str) -> None:
         self.send_response(HTTPStatus.OK)

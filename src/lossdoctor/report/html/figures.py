@@ -67,13 +67,13 @@ def series_trace(series: Series, name: str, colour: str, axis: str, wanted: Sequ
     """A line trace of `series`, min/max-downsampled, keeping the steps in `wanted`."""
     idx = keep_steps(series.steps, minmax_indices(series.values, buckets), wanted)
     return {
-        "type": "scatter", "mode": "lines", "name": _safe(name), "x": ints(series.steps[idx]),
+        "type": "scatter", "mode": "lines", "name": plain_text(name), "x": ints(series.steps[idx]),
         "y": floats(series.values[idx]), "yaxis": axis, "line": {"color": colour, "width": width},
-        "hovertemplate": f"step %{{x}}<br>{_safe(name)} %{{y:.5g}}<extra></extra>",
+        "hovertemplate": f"step %{{x}}<br>{plain_text(name)} %{{y:.5g}}<extra></extra>",
     }
 
 
-def _safe(text: str) -> str:
+def plain_text(text: str) -> str:
     """Plotly renders a small HTML subset in hover templates: keep tag and template characters literal."""
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("%{", "%&#123;").replace("{", "&#123;").replace("}", "&#125;"))
@@ -100,9 +100,9 @@ def finding_marks(finding: Finding, rank: int, colour: str, loss: Series, axis: 
     steps, values = value_at(loss, thin(finding.steps, MAX_MARKS))
     label = f"#{rank} {finding.id}"
     return {
-        "type": "scatter", "mode": "markers", "name": _safe(label), "x": steps, "y": floats(values), "yaxis": axis,
+        "type": "scatter", "mode": "markers", "name": plain_text(label), "x": steps, "y": floats(values), "yaxis": axis,
         "marker": {"color": colour, "size": 9, "symbol": "circle-open", "line": {"width": 2, "color": colour}},
-        "hovertemplate": f"{_safe(label)}<br>step %{{x}}<br>loss %{{y:.5g}}<extra></extra>",
+        "hovertemplate": f"{plain_text(label)}<br>step %{{x}}<br>loss %{{y:.5g}}<extra></extra>",
     }
 
 

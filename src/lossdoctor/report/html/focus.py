@@ -21,8 +21,8 @@ from .figures import (
     RAW_COLOUR,
     TREND_COLOUR,
     VAL_COLOUR,
-    _safe,
     finding_marks,
+    plain_text,
     series_trace,
     use_log_axis,
 )
@@ -38,7 +38,7 @@ MAX_FOLDED_POINTS = 2000
 def _layout(title: str, log: bool, right: str | None = None, right_log: bool = False,
             x_title: str = "step") -> dict[str, Any]:
     layout: dict[str, Any] = {
-        "title": {"text": _safe(title), "font": {"size": 13}, "x": 0, "xanchor": "left"},
+        "title": {"text": plain_text(title), "font": {"size": 13}, "x": 0, "xanchor": "left"},
         "height": 300, "margin": {"l": 60, "r": 60 if right else 20, "t": 40, "b": 45},
         "hovermode": "closest", "showlegend": True,
         "legend": {"orientation": "h", "y": -0.25, "x": 0},
@@ -47,7 +47,7 @@ def _layout(title: str, log: bool, right: str | None = None, right_log: bool = F
         "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff",
     }
     if right:
-        layout["yaxis2"] = {"title": {"text": _safe(right)}, "overlaying": "y", "side": "right",
+        layout["yaxis2"] = {"title": {"text": plain_text(right)}, "overlaying": "y", "side": "right",
                             "type": "log" if right_log else "linear", "showgrid": False}
     return layout
 
@@ -97,7 +97,8 @@ def _folded(sig: RunSignals, finding: Finding, colour: str, rank: int) -> dict[s
         data.append({"type": "scatter", "mode": "markers", "name": f"{label} steps",
                      "x": floats(within[idx]), "y": floats(ratio[idx]), "customdata": ints(sig.steps[idx]),
                      "marker": {"color": colour, "size": 8, "symbol": "circle-open", "line": {"width": 2}},
-                     "hovertemplate": f"{_safe(label)}<br>step %{{customdata}}<br>{name} %{{y:.4g}}<extra></extra>"})
+                     "hovertemplate": f"{plain_text(label)}<br>step %{{customdata}}<br>{name} %{{y:.4g}}"
+                                      "<extra></extra>"})
     title = f"loss folded by position in the epoch ({len(folded.complete)} epochs of {length:g} steps, " \
             f"{folded.info.source})"
     layout = _layout(title, False, x_title="step within the epoch")
