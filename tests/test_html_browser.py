@@ -158,3 +158,23 @@ def test_crafted_tags_in_a_log_are_shown_as_text_and_run_no_script(browser: Any,
         assert w.page.locator("img").count() == 0
         shown = w.page.inner_text(".source")
         assert PAYLOAD_SCRIPT in shown and PAYLOAD_TAG in shown  # visible as the literal text it is
+
+
+def test_a_crafted_parameter_name_reaches_the_plots_as_text(browser: Any, tmp_path: Path) -> None:
+    """Names also pass through Plotly (legend, hover), which renders a subset of HTML: they stay text."""
+    out = tmp_path / "sweep.html"
+    sweep = [str(p) for p in SWEEP]
+    name = "<script>alert(1)</script>"  # a parameter name cannot hold "=" or ","
+    param = f"{name}=1e-3,1e-2,5e-2"
+    cli = subprocess.run([sys.executable, "-m", "lossdoctor", "diagnose", *sweep, "--param", param, "--format",
+                          "html", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    with open_page(browser) as w:
+        w.page.goto(out.as_uri())
+        wait_rendered(w.page)
+        assert w.page.evaluate("() => window.__pwned") is None and w.dialogs == [] and w.blocked == []
+        assert w.page.locator("img").count() == 0
+        assert w.page.locator("script").count() == 3
+        legend = w.page.locator(".plot.overlay .legend").text_content()
+        assert f"({name}=0.001)" in legend
+        assert name in w.page.inner_text("table.comparison")
