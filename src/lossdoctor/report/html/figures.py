@@ -2,8 +2,8 @@
 
 All panels share one step axis, so zooming into a spike shows what the lr and the gradient norm did
 there. Epoch starts are light vertical lines; each finding's steps are marked in the finding's colour.
-The trend drawn is the one the checks measure against (`RunSignals.trend`), so "4× the trend there"
-in a card's evidence can be read off the plot.
+The trend drawn is a rolling median over about 1/30 of the run: smooth enough to show the direction
+through small-batch noise, while a one-step spike cannot move it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from ...epochs import infer_epochs
 from ...findings import Finding
 from ...run import BATCH_SIZE, GRAD_NORM, LOSS, LR, VAL_LOSS, Run, Series
-from ...signals import EpochInfo, RunSignals
+from ...signals import EpochInfo, RunSignals, rolling_median
 from .downsample import keep_steps, minmax_indices
 from .plotdata import floats, ints, thin
 
@@ -40,6 +40,17 @@ def signals_of(run: Run) -> RunSignals | None:
     if loss is None or not np.isfinite(loss.values).any():
         return None
     return RunSignals(run)
+
+
+def trend_points(n: int) -> int:
+    """Window of the drawn trend: about 1/30 of the run, so the eye sees the direction, not the noise."""
+    return int(np.clip(n // 30, 7, 5001)) | 1
+
+
+def display_trend(sig: RunSignals) -> Series:
+    """A rolling median of the loss (in log space for positive losses), in loss units."""
+    smooth = rolling_median(sig.y, trend_points(sig.n))
+    return Series(sig.steps, 10**smooth if sig.log_space else smooth)
 
 
 def use_log_axis(series: Series) -> bool:
@@ -167,9 +178,8 @@ def main_figure(run: Run, findings: Sequence[Finding], colours: Sequence[str],
                            "type": "log" if use_log_axis(loss) else "linear"}
         data.append(series_trace(loss, "loss", RAW_COLOUR, "y", marked))
         if sig is not None and sig.n >= 3:
-            trend = 10**sig.trend if sig.log_space else sig.trend
-            data.append(series_trace(Series(sig.steps, trend), "trend (rolling median)", TREND_COLOUR, "y",
-                                     width=2, buckets=1000))
+            name = f"trend (rolling median of {trend_points(sig.n)} points)"
+            data.append(series_trace(display_trend(sig), name, TREND_COLOUR, "y", width=2, buckets=1000))
         val = run.get(VAL_LOSS)
         if val is not None:
             trace = series_trace(val, "validation loss", VAL_COLOUR, "y", width=2)
@@ -222,8 +232,7 @@ def overlay_figure(runs: Sequence[Run], labels: Sequence[str], colours: Sequence
         data.append(raw)
         sig = signals_of(run)
         if sig is not None and sig.n >= 3:
-            trend = 10**sig.trend if sig.log_space else sig.trend
-            line = series_trace(Series(sig.steps, trend), f"{label} trend", colour, "y", width=2.5, buckets=1000)
+            line = series_trace(display_trend(sig), f"{label} trend", colour, "y", width=2.5, buckets=1000)
             line["legendgroup"] = label
             data.append(line)
     layout = {

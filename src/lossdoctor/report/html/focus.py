@@ -125,9 +125,11 @@ def focus_figure(run: Run, sig: RunSignals | None, finding: Finding, colour: str
         shown = loss
     data = [series_trace(shown, "loss", RAW_COLOUR, "y", finding.steps, buckets=1200)]
     if sig is not None and sig.n >= 3:
+        # the checks' own trend here: a card's "× the trend there" is read off this line
         keep = (sig.steps >= shown.steps[0]) & (sig.steps <= shown.steps[-1])
         trend = 10**sig.trend[keep] if sig.log_space else sig.trend[keep]
-        data.append(series_trace(Series(sig.steps[keep], trend), "trend", TREND_COLOUR, "y", width=2, buckets=600))
+        data.append(series_trace(Series(sig.steps[keep], trend), "local trend", TREND_COLOUR, "y", width=2,
+                                 buckets=600))
     right = None
     right_log = False
     if second is not None and second_name == VAL_LOSS:

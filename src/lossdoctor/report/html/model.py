@@ -28,10 +28,10 @@ def calm_reasons(run: Run, diagnosis: Diagnosis) -> list[str]:
     if sig is None or sig.n < 3:
         return []
     reasons: list[str] = []
-    start, end = sig.trend[0], sig.trend[-1]
-    if sig.log_space:
-        start, end = 10**start, 10**end
-    reasons.append(f"the loss trend goes from {fmt(float(start))} to {fmt(float(end))} over {sig.n} logged points")
+    medians, _ = sig.segments(10)
+    start, end = (10**medians[0], 10**medians[-1]) if sig.log_space else (medians[0], medians[-1])
+    reasons.append(f"the loss goes from {fmt(float(start))} (median of the first tenth) to {fmt(float(end))}"
+                   f" (last tenth) over {sig.n} logged points")
     if sig.log_space:
         reasons.append(f"step-to-step scatter around the trend is about ±{100 * np.log(10) * sig.step_noise:.1f}%,"
                        " the ordinary noise of minibatch training")
