@@ -39,12 +39,21 @@ def test_dashboard_updates_when_steps_arrive(browser: Any, tmp_path: Path) -> No
             before = w.page.evaluate(loss_points)
             assert "no warnings so far" in w.page.inner_text(".live-warnings")
             version = w.page.get_attribute("#app", "data-version")
+            # zoom into the first steps by dragging a box on the main plot, as a user would
+            box = w.page.locator(".plot.main .nsewdrag").first.bounding_box()
+            w.page.mouse.move(box["x"] + 5, box["y"] + 5)
+            w.page.mouse.down()
+            w.page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] - 5, steps=5)
+            w.page.mouse.up()
+            x_range = "() => document.querySelector('.plot.main')._fullLayout.xaxis.range"
+            zoomed = w.page.evaluate(x_range)
             end = last_step(LOG_LINES[:300])
             append(log, LOG_LINES[150:300] + [nan_line(end + i) for i in (1, 2, 3)])
             w.page.wait_for_function(f"() => document.querySelector('#app').dataset.version !== '{version}'",
                                      timeout=15_000)
             wait_rendered(w.page)
             assert w.page.evaluate(loss_points) > before
+            assert w.page.evaluate(x_range) == zoomed  # the new steps did not undo the zoom
             warnings = w.page.inner_text(".live-warnings")
             assert "numerical_instability" in warnings and f"first seen at step {end + 3}" in warnings
             w.page.wait_for_function(

@@ -34,8 +34,22 @@
     });
   }, { rootMargin: "400px" }) : null;
 
+  /* Plots of the previous render by key: a live update redraws them in place (Plotly.react with the same
+     uirevision), so a zoom or a hidden legend entry survives new steps arriving. */
+  var previous = {};
+  var current = {};
+
   function plotInto(parent, cls, fig, revision, deferred) {
+    var old = previous[revision];
+    if (old && old.hasAttribute("data-drawn-ms")) {
+      delete previous[revision];
+      current[revision] = old;
+      parent.appendChild(old);
+      draw(old, fig, revision);
+      return old;
+    }
     var div = el("div", "plot " + cls);
+    current[revision] = div;
     parent.appendChild(div);
     if (deferred && lazy) {
       div.__figure = fig;
@@ -168,6 +182,8 @@
 
   function render(page, live) {
     var root = document.getElementById("app");
+    previous = current;
+    current = {};
     root.textContent = "";
     var top = el("header", "top");
     top.appendChild(el("h1", null, "lossdoctor"));
@@ -181,6 +197,11 @@
     } else {
       runSection(root, page.run, { live: live });
     }
+    Object.keys(previous).forEach(function (key) {  /* plots that are gone: free Plotly's state */
+      if (previous[key].hasAttribute("data-drawn-ms")) Plotly.purge(previous[key]);
+      if (lazy) lazy.unobserve(previous[key]);
+    });
+    previous = {};
     root.setAttribute("data-rendered", "true");
     root.setAttribute("data-rendered-ms", String(Math.round(performance.now())));  /* for benchmarks */
   }
