@@ -62,7 +62,7 @@
     return div;
   }
 
-  function card(parent, c, live) {
+  function card(parent, c, live, key) {
     var box = el("section", "card " + c.severity);
     parent.appendChild(box);  /* in the document before plotting, so the plot takes the card's width */
     box.id = "finding-" + c.rank;
@@ -95,7 +95,7 @@
       pre.appendChild(el("code", null, c.fix.join("\n")));
       box.appendChild(pre);
     }
-    if (c.focus) plotInto(box, "focus", c.focus, "focus-" + c.id, true);
+    if (c.focus) plotInto(box, "focus", c.focus, key + "-focus-" + c.id, true);
   }
 
   function runSection(root, m, opts) {
@@ -131,7 +131,7 @@
     plotInto(root, "main", m.main, opts.revision || "main");
     var cards = el("div", "cards");
     root.appendChild(cards);
-    (m.cards || []).forEach(function (c) { card(cards, c, opts.live); });
+    (m.cards || []).forEach(function (c) { card(cards, c, opts.live, opts.revision || "main"); });
     (m.notes || []).forEach(function (n) { root.appendChild(el("p", "note", "note: " + n)); });
   }
 
