@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshots/: the HTML report of each seed scenario's example log, in headless chromium.
+"""Regenerate docs/screenshots/: the HTML report of each seed scenario's example log, and the live dashboard,
+in headless chromium.
 
 The logs in examples/ are real runs of the seed scenarios (see examples/make_examples.py). Run from the
 repository root (needs the html and browser extras and Debian's chromium):
@@ -58,7 +59,40 @@ def main() -> None:
             target = OUT / f"{name}.png"
             page.screenshot(path=str(target), clip={"x": 0, "y": 0, "width": WIDTH, "height": HEIGHT})
             print(f"{target.relative_to(ROOT)}  {target.stat().st_size / 1e3:.0f} kB")
+        dashboard(page, Path(tmp))
         browser.close()
+
+
+def dashboard(page, folder: Path) -> None:
+    """The live dashboard of a run written in two halves: the second half brings a live warning."""
+    import threading
+
+    from lossdoctor.serve import LiveRun, make_server
+
+    lines = (EXAMPLES / "lr_sweep_gru" / "lr5e-2.jsonl").read_text().splitlines(keepends=True)
+    run_dir = folder / "my-run"
+    run_dir.mkdir()
+    log = run_dir / "metrics.jsonl"
+    log.write_text("".join(lines[: len(lines) // 2]))
+    os.chdir(folder)  # the page shows the path as typed: runs/my-run, not a temporary folder
+    server = make_server(LiveRun("my-run", min_interval=0.0), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page.context.set_offline(False)
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.wait_for_selector("#app[data-rendered=true]")
+        version = page.get_attribute("#app", "data-version")
+        with log.open("a") as f:
+            f.writelines(lines[len(lines) // 2 :])
+        page.wait_for_function(f"() => document.querySelector('#app').dataset.version !== '{version}'")
+        page.wait_for_timeout(2500)  # the status line's next poll
+        target = OUT / "dashboard.png"
+        page.screenshot(path=str(target), clip={"x": 0, "y": 0, "width": WIDTH, "height": 1000})
+        print(f"{target.relative_to(ROOT)}  {target.stat().st_size / 1e3:.0f} kB")
+    finally:
+        server.shutdown()
+        server.server_close()
+        os.chdir(ROOT)
 
 
 if __name__ == "__main__":
