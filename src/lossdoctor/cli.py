@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,6 +29,8 @@ app = typer.Typer(
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
+    png = "png"
 
 
 class FailOn(StrEnum):
@@ -63,20 +65,28 @@ def diagnose(
             "e.g. lr=1e-3,1e-2,5e-2 (one value per run, in order).",
         ),
     ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="The file to write with --format html or png.")
+    ] = None,
 ) -> None:
     """Diagnose a training log: the verdict, the ranked causes with evidence, and the fix.
 
     Given several runs of one model (an LR sweep), also say how the fluctuation changes with the
     hyper-parameter that differs between them.
     """
+    _check_out(output, out)
     if len(paths) > 1:
-        _diagnose_many(paths, output, loss_key, mute or (), fail_on, param)
+        _diagnose_many(paths, output, loss_key, mute or (), fail_on, param, out)
         return
     if param is not None:
         raise _fail("--param relates several runs; give two or more logs")
     path = paths[0]
-    result = _diagnose_one(path, loss_key, mute or ())[1]
-    if output is OutputFormat.json:
+    run, result = _diagnose_one(path, loss_key, mute or ())
+    if out is not None:
+        from .report.files import write_report
+
+        _write_file(lambda: write_report(output.value, out, run, result))
+    elif output is OutputFormat.json:
         from .report.json import render as render_json
 
         typer.echo(render_json(result))
@@ -86,6 +96,30 @@ def diagnose(
         render_text(result, Console())
     if fail_on is FailOn.problem and result.verdict == "problem":
         raise typer.Exit(code=1)
+
+
+def _check_out(output: OutputFormat, out: Path | None) -> None:
+    """HTML and PNG are files: they need --out; text and JSON go to stdout."""
+    if output in (OutputFormat.html, OutputFormat.png):
+        if out is None:
+            raise _fail(f"--format {output.value} writes a file: give --out, e.g. --out report.{output.value}")
+        if out.is_dir():
+            raise _fail(f"--out {out}: is a directory; give a file name, e.g. {out / ('report.' + output.value)}")
+    elif out is not None:
+        raise _fail(f"--out is for --format html or png; --format {output.value} prints to stdout")
+
+
+def _write_file(write: Callable[[], Path]) -> None:
+    """Write a report file, turning a missing extra or an unwritable path into the one-line error."""
+    from .report.extras import MissingReportExtra
+
+    try:
+        written = write()
+    except MissingReportExtra as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {written}")
 
 
 def _diagnose_one(path: str, loss_key: str | None, mute: Sequence[str]) -> tuple[Run, Diagnosis]:
@@ -111,6 +145,7 @@ def _diagnose_many(
     mute: Sequence[str],
     fail_on: FailOn,
     param: str | None,
+    out: Path | None = None,
 ) -> None:
     """Diagnose every run, then compare them; one unreadable run stops all with exit code 2."""
     from .compare import compare, parse_param
@@ -128,7 +163,11 @@ def _diagnose_many(
         if os.environ.get("LOSSDOCTOR_DEBUG"):
             raise
         raise _fail(f"could not compare these runs ({type(exc).__name__}: {exc})") from None
-    if output is OutputFormat.json:
+    if out is not None:
+        from .report.files import write_report_many
+
+        _write_file(lambda: write_report_many(output.value, out, runs, results, comparison))
+    elif output is OutputFormat.json:
         from .report.compare_json import render_many as render_json
 
         typer.echo(render_json(results, comparison))
@@ -166,6 +205,32 @@ def demo(
     from .report.terminal import render as render_text
 
     render_text(run_diagnosis(read(log)), console)
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[str, typer.Argument(help="The run directory (or log file) a training run is writing.")],
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (0 picks a free one).")] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; the default serves this machine only.")
+    ] = "127.0.0.1",
+    loss_key: Annotated[
+        str | None, typer.Option("--loss-key", help="The column/tag that holds the training loss.")
+    ] = None,
+    mute: Annotated[list[str] | None, typer.Option("--mute", help="A check id to skip (repeatable).")] = None,
+) -> None:
+    """A local dashboard of a run being recorded: the HTML report, refreshed as steps arrive, with live warnings."""
+    from .report.extras import MissingReportExtra
+    from .serve import serve as run_server
+
+    if not Path(run_dir).exists():
+        print(f"lossdoctor: {run_dir} does not exist yet; the dashboard waits for it", file=sys.stderr)
+    try:
+        run_server(run_dir, host=host, port=port, loss_key=loss_key, mute=mute or ())
+    except MissingReportExtra as exc:
+        raise _fail(str(exc).replace("--format html", "serve")) from None
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @app.command("checks")
