@@ -4,16 +4,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# Imported eagerly, not lazily: `lossdoctor.diagnose` is also a submodule, and a lazy attribute would be
+# replaced by the module object the first time anything imports `lossdoctor.diagnose`. Neither pulls torch.
+from .diagnose import diagnose
+from .readers import read
+
 __all__ = ["__version__", "diagnose", "read"]
-
-
-def __getattr__(name: str):  # lazy: `import lossdoctor` stays cheap and torch-free
-    if name == "diagnose":
-        from .diagnose import diagnose
-
-        return diagnose
-    if name == "read":
-        from .readers import read
-
-        return read
-    raise AttributeError(name)
