@@ -13,7 +13,7 @@ from . import check
 #: Share of epochs that must end higher than they start.
 MIN_CONSISTENCY = 0.75
 #: Rank correlation of the mean within-epoch profile with position: a ramp, not a single step.
-MIN_RAMP = 0.6
+MIN_RAMP = 0.5
 
 
 def _rank_corr(a: np.ndarray) -> float:
@@ -52,13 +52,13 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     rise = float(np.median(slopes_arr))
     se = float(np.std(slopes_arr, ddof=1) / np.sqrt(len(slopes_arr)))
     ramp = _rank_corr(shape)
-    # Significant across epochs (3 standard errors of the mean slope, or nearly every epoch rising:
-    # a one-sided sign test at 2%) and visible: at least half the step-to-step scatter, and 2% of the
-    # loss when the loss is positive (a 1% ramp shows on no plot).
+    # Significant across epochs (2.5 standard errors of the mean slope, one-sided since only a rise
+    # counts, or nearly every epoch rising: a one-sided sign test at 2%) and visible: at least half the
+    # step-to-step scatter, and 2% of the loss when the loss is positive (a 1% ramp shows on no plot).
     visible = max(0.5 * folded.noise, np.log10(1.02) if sig.log_space else 0.0)
     ups = int(np.sum(slopes_arr > 0))
     sign_p = sum(math.comb(len(slopes_arr), k) for k in range(ups, len(slopes_arr) + 1)) / 2 ** len(slopes_arr)
-    significant = rise >= 3 * se or sign_p <= 0.02  # the mean slope, or the sign test over epochs
+    significant = rise >= 2.5 * se or sign_p <= 0.02  # the mean slope, or the sign test over epochs
     if consistency < MIN_CONSISTENCY or not significant or rise < visible or ramp < MIN_RAMP:
         return None
     per_epoch = slopes_arr
