@@ -52,3 +52,4 @@ def test_rnn_explosion_cycle_is_exploding_gradients(tmp_path: Path) -> None:
     first = d.findings[0]
     assert (d.verdict, first.id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
     assert any("gradient-norm spike" in e for e in first.evidence)
+    assert "lr_too_high" not in [f.id for f in d.findings]  # the hard pair's exploding side
