@@ -55,8 +55,9 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     followed = []
     for k, (step, before, after) in enumerate(jumps):
         i = idx[k]
-        left = min(MAX_WINDOW, i - bounds[k] if k == 0 else (i - bounds[k]) // 2)
-        right = min(MAX_WINDOW, sig.n - i if k == len(jumps) - 1 else (bounds[k + 2] - i) // 2)
+        # Each side runs up to the neighbouring jump: the loss between two jumps answers to the LR there.
+        left = min(MAX_WINDOW, i - bounds[k])
+        right = min(MAX_WINDOW, bounds[k + 2] - i)
         change = sig.level_shift(i, left, right)
         if change is not None and abs(change[0]) > MIN_SE * change[1]:
             followed.append((step, before, after, change[0]))
