@@ -71,6 +71,10 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     else:
         evidence.append("the log does not name the optimizer; this pattern is typical of Adam/RMSProp")
     confidence = 0.9 if "adam" in optimizer or "rmsprop" in optimizer else 0.8
+    recorded = _recorded_adam_state(sig, first_tiny, peak_step)
+    if recorded:
+        evidence.extend(recorded)
+        confidence = 0.97
     steps = sorted({low_step, peak_step} | {int(s) for s in sig.steps[low_idx::max(1, (sig.n - low_idx) // 20)]})
     return Finding(
         id="adam_near_convergence",
@@ -92,3 +96,28 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         ),
         steps=steps,
     )
+
+
+def _recorded_adam_state(sig: RunSignals, first_tiny: int, peak_step: int) -> list[str]:
+    """What the recorder saw of Adam's state during the climb: eps against sqrt(v̂), and the step size."""
+    out = []
+    below = sig.run.get("adam_v_below_eps")
+    if below is not None:
+        during = below.values[(below.steps >= first_tiny) & (below.steps <= peak_step)]
+        before = below.values[below.steps < first_tiny]
+        if len(during) and float(np.nanmax(during)) > 0:
+            out.append(
+                f"recorded Adam state: up to {float(np.nanmax(during)):.0%} of the weights had sqrt(v̂) below eps"
+                f" during the climb (before it: {float(np.nanmedian(before)) if len(before) else 0.0:.0%}), so"
+                " eps, not the gradient, sets their step"
+            )
+    step = sig.run.get("adam_effective_lr")
+    if step is not None:
+        early = step.values[step.steps < first_tiny]
+        late = step.values[(step.steps >= first_tiny) & (step.steps <= peak_step)]
+        if len(early) and len(late) and np.nanmedian(early) > 0:
+            growth = float(np.nanmax(late) / np.nanmedian(early))
+            if growth > 1.5:
+                out.append(f"Adam's effective step size lr/(sqrt(v̂)+eps) grew ×{fmt(growth)} from early training"
+                           " to the climb")
+    return out

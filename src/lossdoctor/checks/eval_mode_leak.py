@@ -6,6 +6,7 @@ import numpy as np
 
 from ..epochs import EpochFold
 from ..findings import Finding
+from ..run import Series
 from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
@@ -14,6 +15,8 @@ from ._fix import for_framework
 MIN_CONSISTENCY = 0.8
 #: Share of the level difference that must happen right at the evaluation step (a step, not a ramp).
 MIN_ABRUPTNESS = 0.5
+#: The recorder's series: 1.0 while model.training was on at the step, 0.0 in eval mode.
+TRAIN_MODE = "train_mode"
 
 
 def _FIX(sig: RunSignals) -> list[str]:
@@ -142,8 +145,12 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     BatchNorm on running statistics until the loop calls `model.train()` at the next epoch.
     Evaluation steps come from where the validation loss is logged. False positives: an LR schedule
     or data change at the evaluation step; a log without a validation series gives no evaluation
-    steps and this check stays silent.
+    steps and this check stays silent. A recorded `train_mode` series (lossdoctor.watch) settles it
+    directly: the steps trained with model.training off, or none.
     """
+    mode = sig.run.get(TRAIN_MODE)
+    if mode is not None:
+        return _from_recorded_mode(sig, mode)  # the recorder saw model.training: no need to infer it
     folded = sig.folded
     val = sig.val
     if folded is None or folded.info.source == "inferred":
@@ -179,4 +186,41 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=_FIX(sig),
         steps=steps,
+    )
+
+
+def _from_recorded_mode(sig: RunSignals, mode: Series) -> Finding | None:
+    """The recorded mode of every training step: stretches trained in eval mode, and what they cost."""
+    off = mode.values < 0.5
+    if not off.any():
+        return None
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], off.astype(int), [0]])))
+    stretches = [(int(mode.steps[a]), int(mode.steps[b - 1])) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    evidence = [
+        f"the recorder saw model.training off on {int(off.sum())} of {len(off)} training steps, in"
+        f" {len(stretches)} stretch(es): "
+        + ", ".join(f"steps {a}–{b}" for a, b in stretches[:4])
+        + (" …" if len(stretches) > 4 else ""),
+    ]
+    eval_steps = mode.steps[off]
+    at = np.isin(sig.steps, eval_steps)
+    if at.any() and (~at).any():
+        shift = float(np.median(sig.residual[at]) - np.median(sig.residual[~at]))
+        size = f"×{fmt(10**shift)}" if sig.log_space else f"by {shift:+.3g}"
+        evidence.append(f"on those steps the training loss sits {size} against its trend elsewhere"
+                        " (dropout off, BatchNorm on running statistics)")
+    if sig.epochs is not None and len(stretches) >= 2:
+        starts = sig.epochs.starts
+        back = sum(1 for _, b in stretches if np.any(np.abs(starts - (b + 1)) <= 1))
+        evidence.append(f"{back} of {len(stretches)} stretches end where an epoch starts (model.train() is"
+                        " called there again)")
+    evidence.append("if the eval mode is on purpose (frozen BatchNorm statistics), mute this check")
+    return Finding(
+        id="eval_mode_leak",
+        severity="problem",
+        confidence=0.97,
+        title="The model trained in eval mode on part of the steps",
+        evidence=evidence,
+        fix=_FIX(sig),
+        steps=[a for a, _ in stretches[:200]],
     )

@@ -171,6 +171,12 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
     if lr is not None and len(lr):
         first, last = float(lr.values[0]), float(lr.values[-1])
         evidence.append(f"learning rate: {fmt(first)} at the start, {fmt(last)} at the end")
+    ratio = sig.run.get("update_ratio")
+    if ratio is not None and np.isfinite(ratio.values).any():
+        typical = float(np.nanmedian(ratio.values))
+        evidence.append(f"recorded update/weight ratio |Δw|/|w|: median {fmt(typical)} (healthy runs sit near 1e-3)")
+        if typical >= 1e-2:
+            confidence = min(0.97, confidence + 0.1)
     return Finding(
         id="lr_too_high",
         severity="problem",

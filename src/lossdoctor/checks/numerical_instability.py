@@ -100,6 +100,11 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
             f"the loss was at a normal level just before (×{fmt(rise)} its lowest earlier level):"
             " a numerical fault in the loss or a sudden overflow, not a slow divergence"
         )
+    flags = sig.run.get("grad_nonfinite")
+    if flags is not None and np.nansum(flags.values) > 0:
+        bad_grads = flags.steps[flags.values > 0.5]
+        evidence.append(f"the recorder saw NaN/inf gradients on {len(bad_grads)} steps, the first at step"
+                        f" {int(bad_grads[0])}")
     after = sig.steps[sig.steps > first]
     if len(after) and len(bad) < len(sig.all_values):
         evidence.append(f"training logged {len(after)} finite losses after it")

@@ -55,6 +55,15 @@ def small_batch_noise(sig: RunSignals) -> Finding | None:
     if batch:
         evidence.append(f"batch size {fmt(batch)}")
         confidence = 0.85 if batch <= 64 else 0.6
+    noise_scale = sig.run.get("gradient_noise_scale")
+    if noise_scale is not None and batch and np.isfinite(noise_scale.values).any():
+        b_simple = float(np.nanmedian(noise_scale.values[len(noise_scale.values) // 2 :]))
+        if b_simple > batch:
+            evidence.append(
+                f"recorded gradient noise scale B_simple ≈ {fmt(b_simple)} samples, ×{fmt(b_simple / batch)} the"
+                f" batch of {fmt(batch)}: below it, gradient noise dominates each step (McCandlish et al. 2018)"
+            )
+            confidence = max(confidence, 0.9)
     val = sig.val
     if val is not None and len(val) >= 3:
         best = float(np.min(val.values))
