@@ -265,3 +265,10 @@ def test_tensorboard_without_the_extra_names_it(tmp_path: Path) -> None:
             "except MissingExtraError as e:\n    print(e.reason)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'lossdoctor[tensorboard]'" in out.stdout
+
+
+def test_optimizer_named_by_lightning_lr_monitor_key() -> None:
+    """Lightning's LearningRateMonitor names the optimizer in its key (`lr-AdamW`): the checks use it."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    assert read(str(examples / "small_batch_noise_lightning")).facts.optimizer == "AdamW"
+    assert read(str(examples / "partial_last_batch_hf")).facts.optimizer is None  # HF does not record it

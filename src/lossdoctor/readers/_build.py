@@ -6,13 +6,14 @@ the "no loss" errors live here once, so every format behaves the same.
 
 from __future__ import annotations
 
+import re
 from array import array
 
 import numpy as np
 
 from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
-from lossdoctor.run import EPOCH, LOSS, VAL_LOSS, Run, RunFacts, Series
+from lossdoctor.run import EPOCH, LOSS, LR, VAL_LOSS, Run, RunFacts, Series
 
 
 class Columns:
@@ -81,6 +82,12 @@ def listing(names: list[str], limit: int = 25) -> str:
     return shown_names + more if names else "none"
 
 
+def optimizer_from_lr_key(key: str) -> str | None:
+    """The optimizer's class name from a Lightning `LearningRateMonitor` key (`lr-AdamW`, `lr-SGD/pg1`)."""
+    match = re.fullmatch(r"(?:.*/)?lr-([A-Za-z][A-Za-z0-9_]*)(?:/pg\d+)?", key)
+    return match.group(1) if match else None
+
+
 def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None, *,
               loss_key: str | None = None) -> Run:
     """Name the collected series by the `keys.py` rule and check that a loss is there."""
@@ -123,6 +130,8 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
     if LOSS not in mapping and LOSS not in derived:
         raise LogReadError(path, f"no loss series found; keys present: {listing(names)}")
 
+    if facts.optimizer is None and LR in mapping:
+        facts.optimizer = optimizer_from_lr_key(mapping[LR])
     series: dict[str, Series] = {}
     by_key = {key: canonical for canonical, key in mapping.items()}
     for key in names:
