@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "diagnose", "read"]
+__all__ = ["__version__", "diagnose", "read", "watch"]
 
 
 def __getattr__(name: str):  # lazy: `import lossdoctor` stays cheap and torch-free
@@ -16,4 +16,8 @@ def __getattr__(name: str):  # lazy: `import lossdoctor` stays cheap and torch-f
         from .readers import read
 
         return read
+    if name == "watch":  # needs torch: imported only when asked for
+        from .record.recorder import watch
+
+        return watch
     raise AttributeError(name)

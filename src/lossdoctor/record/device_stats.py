@@ -109,9 +109,10 @@ def adam_stats(optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
                 step = state.get("step")
                 if v is None or step is None:
                     continue
-                t = float(step) if not isinstance(step, torch.Tensor) or step.device.type == "cpu" else None
-                correction = (1.0 - beta2**t) if t else 1.0
-                root = (v.detach().float() / max(correction, 1e-30)).sqrt_()
+                # bias correction as a tensor op: reading `step` on the host would sync when it lives on the GPU
+                t = step.detach().float() if isinstance(step, torch.Tensor) else torch.tensor(float(step))
+                correction = (1.0 - torch.pow(beta2, t)).clamp_min(1e-30).to(v.device)
+                root = (v.detach().float() / correction).sqrt_()
                 sums.append(torch.stack([(root / eps).sum(), (root < eps).sum().float(),
                                          (lr / (root + eps)).sum()]))
                 count += v.numel()

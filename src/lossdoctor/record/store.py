@@ -51,7 +51,7 @@ class StoreWriter:
     `sqlite3.Error`/`OSError`: the recorder decides what to do with them (report once, keep going).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 1.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 0.2) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
