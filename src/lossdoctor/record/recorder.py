@@ -18,7 +18,6 @@ Any fault inside the recorder is reported once on stderr and never reaches the t
 from __future__ import annotations
 
 import atexit
-import contextlib
 import math
 import os
 import sys
@@ -35,6 +34,7 @@ import torch
 from lossdoctor.record import device_stats as ds
 from lossdoctor.record.distributed import all_reduce_mean, is_ddp, syncs_gradients, unwrap, world
 from lossdoctor.record.live import Block, LiveChecks
+from lossdoctor.record.loader_facts import loader_facts
 from lossdoctor.record.noise_scale import GradientNoiseScale
 from lossdoctor.record.store import STORE_NAME, Point, StoreWriter
 
@@ -148,7 +148,7 @@ class Recorder:
                                       "grad_norm": "pre-clip, measured when backward() finishes"}
         if self._optimizer is not None:
             self._meta["optimizer"] = type(self._optimizer).__name__
-        self._meta.update(_loader_facts(loader))
+        self._meta.update(loader_facts(loader))
         self._meta.update(meta or {})
         self._steps_per_epoch = self._meta.get("steps_per_epoch")
         if hooks:
@@ -181,6 +181,12 @@ class Recorder:
             row.extra = {**(row.extra or {}), **clean}
         else:
             self._pending_extra = {**(self._pending_extra or {}), **clean}
+
+    def add_facts(self, facts: Mapping[str, Any]) -> None:
+        """Facts about the run for the store's meta (loader length, batch size, drop_last…)."""
+        self._meta.update(facts)
+        if facts.get("steps_per_epoch"):
+            self._steps_per_epoch = facts["steps_per_epoch"]
 
     def set_epoch(self, epoch: float) -> None:
         """Mark the epoch that the next steps belong to (an alternative to `step(..., epoch=)`)."""
@@ -523,23 +529,6 @@ def _lr(group: Mapping[str, Any]) -> float:
     if isinstance(lr, torch.Tensor):
         return float(lr) if lr.device.type == "cpu" else math.nan  # a CUDA lr would need a sync
     return float(lr)
-
-
-def _loader_facts(loader: Any) -> dict[str, Any]:
-    """Length, batch size and drop_last of a DataLoader: what the partial-last-batch check needs."""
-    if loader is None:
-        return {}
-    facts: dict[str, Any] = {}
-    with contextlib.suppress(TypeError):
-        facts["steps_per_epoch"] = len(loader)
-    for key in ("batch_size", "drop_last"):
-        value = getattr(loader, key, None)
-        if isinstance(value, bool | int):
-            facts[key] = value
-    dataset = getattr(loader, "dataset", None)
-    with contextlib.suppress(TypeError):
-        facts["dataset_size"] = len(dataset)  # type: ignore[arg-type]
-    return facts
 
 
 def _version() -> str:
