@@ -157,17 +157,18 @@ class Recorder:
 
     # -- public API --------------------------------------------------------------------------------
     def step(self, loss: Any = None, *, batch_size: int | None = None, epoch: float | None = None,
-             step: int | None = None) -> None:
+             step: int | None = None, lr: float | None = None) -> None:
         """Record one optimizer step: call it after `optimizer.step()` (once per step, not per micro-batch).
 
         `loss` may be a tensor (it stays on the device) or a number; `batch_size` is the number of samples
         this step used (`len(x)`; the sum over micro-batches under accumulation); `epoch` the epoch index
-        (else derived from the loader given to `watch`); `step` overrides the internal step counter.
+        (else derived from the loader given to `watch`); `step` overrides the internal step counter; `lr`
+        is for optimizers that are not `torch.optim` ones (else the lr of each param group is read).
         """
         if self._closed:
             return
         try:
-            self._record(loss, batch_size, epoch, step)
+            self._record(loss, batch_size, epoch, step, lr)
         except Exception as exc:  # never stop the user's training
             self._fault("step", exc)
 
@@ -291,10 +292,13 @@ class Recorder:
                 if found is not None:
                     self._grad = found
                     self._grad_after_clip = True
-            if self._update_every and self._step % self._update_every == 0:
-                self._updates.before(self._params)
+            self._snapshot()
         except Exception as exc:
             self._fault("hook", exc)
+
+    def _snapshot(self) -> None:
+        if self._update_every and self._step % self._update_every == 0:
+            self._updates.before(self._params)
 
     def _after_optimizer_step(self, *_: Any) -> None:
         try:
@@ -304,13 +308,17 @@ class Recorder:
 
     # Update tracking without a torch optimizer (Keras): the integration calls these two around the step.
     def before_update(self) -> None:
-        self._before_optimizer_step()
+        try:
+            self._snapshot()
+        except Exception as exc:
+            self._fault("hook", exc)
 
     def after_update(self) -> None:
         self._after_optimizer_step()
 
     # -- per step ----------------------------------------------------------------------------------
-    def _record(self, loss: Any, batch_size: int | None, epoch: float | None, step: int | None) -> None:
+    def _record(self, loss: Any, batch_size: int | None, epoch: float | None, step: int | None,
+                lr: float | None) -> None:
         index = len(self._rows)
         host_loss = math.nan
         loss_t = self._nan
@@ -340,6 +348,8 @@ class Recorder:
             self._epoch = float(number // self._steps_per_epoch)
         mode = math.nan if self._model is None else float(self._model.training)
         lrs = tuple(_lr(g) for g in self._optimizer.param_groups) if self._optimizer is not None else ()
+        if lr is not None:
+            lrs = (float(lr), *lrs[1:])
         extra, self._pending_extra = self._pending_extra, None
         self._rows.append(_HostRow(number, math.nan if batch_size is None else float(batch_size), mode,
                                    self._epoch, max(self._backwards, 1), host_loss, lrs, extra,
