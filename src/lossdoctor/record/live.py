@@ -54,18 +54,20 @@ class LiveChecks:
     _last_epoch: float = math.nan
     _pending_last: tuple[int, float, float] | None = None
     _ratios: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+    _epoch_losses: list[float] = field(default_factory=list)
+    _odd_last: list[float] = field(default_factory=list)
 
     def observe(self, block: Block) -> list[tuple[int, str, str]]:
         out: list[tuple[int, str, str]] = []
         for i in range(len(block.steps)):
-            for kind, message in self._one(block, i):
+            for kind, message, *at in self._one(block, i):  # `at`: the step it concerns, when earlier
                 if kind not in self.fired and kind not in self.mute:
                     self.fired.add(kind)
-                    out.append((int(block.steps[i]), kind, message))
+                    out.append((int(at[0]) if at else int(block.steps[i]), kind, message))
         return out
 
-    def _one(self, b: Block, i: int) -> list[tuple[str, str]]:
-        found: list[tuple[str, str]] = []
+    def _one(self, b: Block, i: int) -> list[tuple]:
+        found: list[tuple] = []
         step, loss, grad = int(b.steps[i]), float(b.loss[i]), float(b.grad_norm[i])
         found += self._epoch_end(b, i, step)
         if b.train_mode[i] == 0:
@@ -103,7 +105,7 @@ class LiveChecks:
         start = float(np.median(self._early)) if self._early else math.nan
         climbing = self._best_level > 0 and tail > 2.0 * self._best_level and tail > start
         big_steps = len(self._ratios) >= 20 and float(np.median(self._ratios)) > _UPDATE_RATIO_HIGH
-        if climbing or (big_steps and tail > self._best_level * 1.2):
+        if tail > start and (climbing or (big_steps and tail > self._best_level * 1.5)):
             why = (f"the loss level {tail:.4g} is {tail / self._best_level:.2g}× its best {self._best_level:.4g}"
                    if climbing else f"the loss level rose to {tail:.4g} from its best {self._best_level:.4g}")
             steps = (f"; the median update/weight ratio is {float(np.median(self._ratios)):.2g} "
@@ -112,29 +114,40 @@ class LiveChecks:
                           "the learning rate is probably too high"))
         return found
 
-    def _epoch_end(self, b: Block, i: int, step: int) -> list[tuple[str, str]]:
-        """A smaller batch at the last step of an epoch whose loss jumps: the partial-last-batch bug."""
-        found: list[tuple[str, str]] = []
-        size, epoch = float(b.batch_size[i]), float(b.epoch[i])
+    def _epoch_end(self, b: Block, i: int, step: int) -> list[tuple]:
+        """A smaller last batch whose loss stands out in several epochs in a row: the partial-last-batch bug.
+
+        One epoch proves little in a noisy run; the loss of the short batch being in the top (or bottom)
+        tenth of its epoch, and ≥ 1.5× (or ≤ 1/1.5×) the epoch's median, three epochs running, happens by
+        chance about once in a thousand runs.
+        """
+        found: list[tuple] = []
+        size, epoch, loss = float(b.batch_size[i]), float(b.epoch[i]), float(b.loss[i])
         if self._pending_last is not None:  # the step after a smaller batch: was it the epoch's last?
             last_step, last_size, last_loss = self._pending_last
-            recent = np.fromiter(self._recent, dtype=float)[:-1]
             ended = epoch != self._last_epoch if math.isfinite(epoch) else size >= self._max_batch
-            if ended and len(recent) >= 10:
-                level = float(np.median(recent[-50:]))
-                scale = max(1.4826 * float(np.median(np.abs(recent[-50:] - level))), 1e-12)
-                if abs(last_loss - level) > 6 * scale:
+            losses = np.array(self._epoch_losses[:-1])
+            if ended and len(losses) >= 5 and math.isfinite(last_loss):
+                median = float(np.median(losses))
+                ratio = last_loss / median if median > 0 else math.nan
+                rank = float(np.mean(losses < last_loss))
+                odd = (rank >= 0.9 and ratio >= 1.5) or (rank <= 0.1 and 0 < ratio <= 1 / 1.5)
+                self._odd_last = [*self._odd_last, ratio][-3:] if odd else []
+                if len(self._odd_last) == 3:
                     found.append(("partial_last_batch",
                                   f"step {last_step}: the last batch of the epoch holds {last_size:.0f} samples "
-                                  f"instead of {self._max_batch:.0f} and its loss {last_loss:.4g} is "
-                                  f"{last_loss / level:.3g}× the recent median: the loss is normalised by the "
-                                  "wrong batch size (or use drop_last=True)"))
+                                  f"instead of {self._max_batch:.0f}, and in 3 epochs in a row its loss stood out "
+                                  f"({float(np.median(self._odd_last)):.3g}× the epoch's median): the loss is "
+                                  "normalised by the wrong batch size (or use drop_last=True)", last_step))
             self._pending_last = None
+        if math.isfinite(epoch) and epoch != self._last_epoch:
+            self._epoch_losses = []
         if math.isfinite(epoch):
             self._last_epoch = epoch
+        self._epoch_losses.append(loss)
         if math.isfinite(size):
             if 0 < size < self._max_batch:
-                self._pending_last = (step, size, float(b.loss[i]))
+                self._pending_last = (step, size, loss)
             else:
                 self._pending_last = None
             self._max_batch = max(self._max_batch, size)
