@@ -22,6 +22,8 @@ _WINDOW = 200
 _MIN_HISTORY = 30
 #: A spike is this many robust standard deviations above the recent median (and 1.5× it).
 _SPIKE_Z = 8.0
+#: The recent level and scale are recomputed every this many steps (a median per step would cost too much).
+_REFRESH = 5
 #: Update/weight ratio above which steps are too large to be healthy (typical runs sit near 1e-3).
 _UPDATE_RATIO_HIGH = 3e-2
 
@@ -55,6 +57,8 @@ class LiveChecks:
     _pending_last: tuple[int, float, float] | None = None
     _ratios: deque[float] = field(default_factory=lambda: deque(maxlen=50))
     _epoch_losses: list[float] = field(default_factory=list)
+    _level: tuple[float, float] | None = None
+    _age: int = 0
     _odd_last: list[float] = field(default_factory=list)
 
     def observe(self, block: Block) -> list[tuple[int, str, str]]:
@@ -93,26 +97,39 @@ class LiveChecks:
         return found
 
     def _spike_and_climb(self, step: int, loss: float) -> list[tuple[str, str]]:
+        """Spikes against the recent level, and a climb of the level; statistics refreshed every few steps."""
         found: list[tuple[str, str]] = []
-        recent = np.fromiter(self._recent, dtype=float)
-        level = float(np.median(recent))
-        scale = max(1.4826 * float(np.median(np.abs(recent - level))), 1e-12 * max(abs(level), 1.0))
+        if {"loss_spike", "lr_too_high"} <= self.fired:
+            return found
+        self._age += 1
+        if self._level is None or self._age >= _REFRESH:
+            self._age = 0
+            recent = np.fromiter(self._recent, dtype=float)
+            level = float(np.median(recent))
+            scale = max(1.4826 * float(np.median(np.abs(recent - level))), 1e-12 * max(abs(level), 1.0))
+            self._level = (level, scale)
+            found += self._climb(step, float(np.median(recent[-_MIN_HISTORY:])))
+        level, scale = self._level
         if loss > level + _SPIKE_Z * scale and abs(loss) > 1.5 * abs(level):
             found.append(("loss_spike", f"step {step}: loss spike to {loss:.4g}, {loss / level:.3g}× the recent "
                           f"median {level:.4g} ({(loss - level) / scale:.0f} robust stds)"))
-        tail = float(np.median(recent[-_MIN_HISTORY:]))
+        return found
+
+    def _climb(self, step: int, tail: float) -> list[tuple[str, str]]:
         self._best_level = min(self._best_level, tail)
         start = float(np.median(self._early)) if self._early else math.nan
-        climbing = self._best_level > 0 and tail > 2.0 * self._best_level and tail > start
+        rise = tail / self._best_level if self._best_level > 0 else math.nan
         big_steps = len(self._ratios) >= 20 and float(np.median(self._ratios)) > _UPDATE_RATIO_HIGH
-        if tail > start and (climbing or (big_steps and tail > self._best_level * 1.5)):
-            why = (f"the loss level {tail:.4g} is {tail / self._best_level:.2g}× its best {self._best_level:.4g}"
-                   if climbing else f"the loss level rose to {tail:.4g} from its best {self._best_level:.4g}")
-            steps = (f"; the median update/weight ratio is {float(np.median(self._ratios)):.2g} "
-                     "(healthy runs sit near 1e-3)" if self._ratios else "")
-            found.append(("lr_too_high", f"step {step}: {why} and above where it started{steps}: "
-                          "the learning rate is probably too high"))
-        return found
+        climbing = rise > 3.0 or (tail > start and rise > 2.0)
+        if not (climbing or (tail > start and big_steps and rise > 1.5)):
+            return []
+        where = " and above where it started" if tail > start else ""
+        why = (f"the loss level {tail:.4g} is {tail / self._best_level:.2g}× its best {self._best_level:.4g}"
+               if climbing else f"the loss level rose to {tail:.4g} from its best {self._best_level:.4g}")
+        steps = (f"; the median update/weight ratio is {float(np.median(self._ratios)):.2g} "
+                 "(healthy runs sit near 1e-3)" if self._ratios else "")
+        return [("lr_too_high", f"step {step}: {why}{where}{steps}: "
+                 "the learning rate is probably too high")]
 
     def _epoch_end(self, b: Block, i: int, step: int) -> list[tuple]:
         """A smaller last batch whose loss stands out in several epochs in a row: the partial-last-batch bug.

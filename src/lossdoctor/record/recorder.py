@@ -39,7 +39,7 @@ from lossdoctor.record.noise_scale import GradientNoiseScale
 from lossdoctor.record.store import STORE_NAME, Point, StoreWriter
 
 #: Columns of the device buffer, one row per step.
-_COLS = ("loss", "grad_norm", "weight_norm", "update_norm", "local_grad_sq", "micro_grad_sq")
+_COLS = ("loss", "grad_norm", "weight_norm", "update_norm", "local_grad_sq", "micro_grad_norm")
 _LOSS, _GRAD, _WEIGHT, _UPDATE, _LOCAL_SQ, _MICRO_SQ = range(len(_COLS))
 #: Points kept in memory while the store cannot be written (then the oldest are dropped).
 _MAX_UNWRITTEN = 2_000_000
@@ -273,7 +273,7 @@ class Recorder:
             self._grad = (total, found[1])
             self._grad_after_clip = False
             if self._backwards == 1:
-                self._micro_sq = total**2
+                self._micro_sq = total  # squared on the host at flush time: no extra kernel per step
         except Exception as exc:
             self._fault("hook", exc)
 
@@ -467,7 +467,7 @@ class Recorder:
             elif self.world_size == 1 and micro[i] > 1 and np.isfinite(table[i, _MICRO_SQ]):
                 k = micro[i]
                 # the first micro-batch's .grad holds g/k when the loss is divided by k (the usual way)
-                small_sq = table[i, _MICRO_SQ] * (k * k if self._averages else 1.0)
+                small_sq = table[i, _MICRO_SQ] ** 2 * (k * k if self._averages else 1.0)
                 big_sq = big_sq if self._averages else big_sq / (k * k)
                 b_small = b_big / k
             else:
