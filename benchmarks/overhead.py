@@ -3,14 +3,15 @@
 Goal: at most 3% on steps of 5 ms or more, as little as possible on a 1 ms step.
 
 Method: two identical copies of each model and optimizer, one watched, one not, trained in the same
-process on the same batches. The arms alternate in short blocks (the order flips every round), so both
-see the same machine load; each step is timed on its own, and the ratio of the per-arm medians is the
+process on the same batches. The arms alternate step by step (the order flips every round), so both see
+the same machine load; each step is timed on its own, and the ratio of the per-arm medians is the
 overhead. Threads are pinned (`torch.set_num_threads`) so both arms run under the same conditions.
 Everything the recorder does is included: hooks, device-side norms, weight snapshot and update norm,
-per-layer norms and Adam statistics every 10 steps, flushes to SQLite every 50 steps, live checks.
+per-layer norms, Adam statistics and the update/weight ratio every 10 steps (also every step, as a
+variant), flushes to SQLite every 50 steps, live checks.
 
     .venv/bin/python benchmarks/overhead.py                 # all workloads
-    .venv/bin/python benchmarks/overhead.py --rounds 20 --json out.json
+    .venv/bin/python benchmarks/overhead.py --scale 0.3 --json out.json   # fewer steps
 """
 
 from __future__ import annotations
@@ -93,50 +94,57 @@ def _arm(model: nn.Module, recorder: lossdoctor.record.Recorder | None, loss_fn:
     return step
 
 
-def measure(work: Workload, rounds: int, block: int, options: dict) -> dict:
+def measure(work: Workload, steps: int, options: dict) -> dict:
     torch.manual_seed(0)
     base = work.model()
     run_dir = tempfile.mkdtemp(prefix="lossdoctor-overhead-")
     plain = _arm(copy.deepcopy(base), None, work.loss)
-    watched = _arm(copy.deepcopy(base), lambda m, o: lossdoctor.watch(m, o, run_dir=run_dir, warn=False,
-                                                                      **options), work.loss)
+    control = options.pop("control", False)  # an A/A run: the second arm is not watched either
+    watch = None if control else (lambda m, o: lossdoctor.watch(m, o, run_dir=run_dir, warn=False, **options))
+    watched = _arm(copy.deepcopy(base), watch, work.loss)
     gen = torch.Generator().manual_seed(1)
-    batches = [work.batch(gen) for _ in range(block)]
+    batches = [work.batch(gen) for _ in range(16)]
     for arm in (plain, watched):  # warm-up: allocator, first flush, lazy inits
-        for x, y in batches:
-            arm(x, y)
+        for _ in range(60):
+            arm(*batches[0])
     times: dict[str, list[float]] = {"plain": [], "watched": []}
-    for r in range(rounds):
+    for r in range(steps):
+        x, y = batches[r % len(batches)]
         order = [("plain", plain), ("watched", watched)]
         for name, arm in order if r % 2 == 0 else order[::-1]:
-            times[name] += [arm(x, y) for x, y in batches]
+            times[name].append(arm(x, y))
     watched.close()  # type: ignore[attr-defined]
     plain_ms = statistics.median(times["plain"]) * 1e3
     watched_ms = statistics.median(times["watched"]) * 1e3
-    return {"workload": work.name, "options": options, "steps_per_arm": len(times["plain"]),
-            "plain_ms": plain_ms, "watched_ms": watched_ms, "overhead": watched_ms / plain_ms - 1}
+    mean_ratio = statistics.fmean(times["watched"]) / statistics.fmean(times["plain"])
+    return {"workload": work.name, "options": {**options, "control": control}, "steps_per_arm": steps,
+            "plain_ms": plain_ms, "watched_ms": watched_ms, "overhead": watched_ms / plain_ms - 1,
+            "overhead_of_means": mean_ratio - 1}
+
+
+#: Steps per arm: enough for a stable median on a shared machine (scaled by --scale).
+STEPS = {"cnn": 600, "transformer": 600, "mlp": 4000}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=30, help="alternating blocks per arm")
-    parser.add_argument("--block", type=int, default=20, help="steps per block")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of steps per arm")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads for both arms")
     parser.add_argument("--json", help="write the raw results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = []
-    print(f"torch {torch.__version__}, {args.threads} thread(s), device cpu, {args.rounds} rounds × {args.block} "
-          "steps per arm")
-    print(f"{'workload':44} {'options':22} {'plain ms':>9} {'watched ms':>11} {'overhead':>9}")
+    print(f"torch {torch.__version__}, {args.threads} thread(s), device cpu; arms alternate step by step")
+    print(f"{'workload':42} {'arm B':16} {'steps':>6} {'A ms':>8} {'B ms':>8} {'B/A-1':>7} {'of means':>9}")
     for work in WORKLOADS:
-        variants = [{}] if not work.name.startswith("mlp") else [{}, {"update_every": 10}]
-        for options in variants:
-            res = measure(work, args.rounds, args.block, options)
+        steps = max(20, int(STEPS[work.name.split()[0]] * args.scale))
+        for options in ({"control": True}, {}, {"update_every": 1}):
+            shown = "unwatched (A/A)" if options.get("control") else \
+                ",".join(f"{k}={v}" for k, v in options.items()) or "watch defaults"
+            res = measure(work, steps, dict(options))
             results.append(res)
-            shown = ",".join(f"{k}={v}" for k, v in options.items()) or "defaults"
-            print(f"{work.name:44} {shown:22} {res['plain_ms']:9.3f} {res['watched_ms']:11.3f} "
-                  f"{res['overhead']:+9.1%}")
+            print(f"{work.name:42} {shown:16} {steps:6d} {res['plain_ms']:8.3f} {res['watched_ms']:8.3f} "
+                  f"{res['overhead']:+7.1%} {res['overhead_of_means']:+9.1%}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -147,7 +147,7 @@ def test_locked_database_loses_nothing_once_the_lock_is_gone(tmp_path, capsys) -
     err = capsys.readouterr().err
     assert err.count("could not write") == 1 and "writable again" in err
     steps = read_store(tmp_path / "lossdoctor.db").series["loss"][0]
-    assert steps == list(range(25))
+    assert steps.tolist() == list(range(25))
 
 
 def test_unusable_run_dir_never_raises_into_training(tmp_path, capsys) -> None:

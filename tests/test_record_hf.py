@@ -55,7 +55,7 @@ def test_trainer_callback_records_every_step(tmp_path) -> None:
     trainer.train()
     content = read_store(tmp_path / "run" / "lossdoctor.db")
     steps, loss = content.series["loss"]
-    assert steps == list(range(1, 11))  # 9 batches of 8 per epoch, 2 per step: 5 steps per epoch
+    assert steps.tolist() == list(range(1, 11))  # 9 batches of 8 per epoch, 2 per step: 5 steps per epoch
     logged = {e["step"]: e for e in trainer.state.log_history if "loss" in e and "grad_norm" in e}
     # HF's own per-step figures (logging_steps=1): its loss (the mean over the step's micro-batches; some
     # HF versions log their sum instead when the model takes num_items_in_batch) and its pre-clip norm
@@ -65,9 +65,10 @@ def test_trainer_callback_records_every_step(tmp_path) -> None:
     grad_steps, grad = content.series["grad_norm"]
     np.testing.assert_allclose(grad, [logged[s]["grad_norm"] for s in grad_steps], rtol=1e-3)
     assert min(grad) > 1e-2  # far above max_grad_norm=1e-3: recorded before clipping
-    assert content.series["batch_size"][1][:5] == [16.0, 16.0, 16.0, 16.0, 8.0]  # the epoch's last step: 1 batch
-    assert content.series["micro_batches"][1][:5] == [2.0, 2.0, 2.0, 2.0, 1.0]
-    assert content.series["epoch"][1] == [0.0] * 5 + [1.0] * 5
+    # the last step of an epoch gets one batch of 8
+    assert content.series["batch_size"][1][:5].tolist() == [16.0, 16.0, 16.0, 16.0, 8.0]
+    assert content.series["micro_batches"][1][:5].tolist() == [2.0, 2.0, 2.0, 2.0, 1.0]
+    assert content.series["epoch"][1].tolist() == [0.0] * 5 + [1.0] * 5
     assert content.meta["framework"] == "huggingface" and content.meta["gradient_accumulation_steps"] == 2
     assert content.meta["steps_per_epoch"] == 5 and content.meta["drop_last"] is False
     run = lossdoctor.read(tmp_path / "run")

@@ -52,14 +52,14 @@ def test_lightning_callback_records_every_optimizer_step(tmp_path) -> None:
     trainer.fit(module, train, val)
     content = read_store(tmp_path / "run" / "lossdoctor.db")
     steps, loss = content.series["loss"]
-    assert steps == list(range(15))  # 9 batches per epoch, 2 per step: 5 optimizer steps per epoch
+    assert steps.tolist() == list(range(15))  # 9 batches per epoch, 2 per step: 5 optimizer steps per epoch
     ref_steps, ref_loss, ref_norm = zip(*module.seen, strict=True)
-    assert list(ref_steps) == steps
+    assert list(ref_steps) == steps.tolist()
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-4)
     np.testing.assert_allclose(content.series["grad_norm"][1], ref_norm, rtol=1e-4)
     assert min(ref_norm) > 1e-2  # pre-clip: clipping to 1e-3 happens after
-    assert content.series["batch_size"][1][:5] == [20.0, 20.0, 20.0, 20.0, 10.0]
-    assert content.series["epoch"][1] == [0.0] * 5 + [1.0] * 5 + [2.0] * 5
+    assert content.series["batch_size"][1][:5].tolist() == [20.0, 20.0, 20.0, 20.0, 10.0]
+    assert content.series["epoch"][1].tolist() == [0.0] * 5 + [1.0] * 5 + [2.0] * 5
     assert len(content.series["val_loss"][0]) == 3
     assert content.meta["framework"] == "lightning" and content.meta["steps_per_epoch"] == 5
     assert content.meta["optimizer"] == "Adam" and "adam_effective_lr" in content.series

@@ -26,7 +26,8 @@ def test_each_step_records_loss_batch_lr_prenorm_update_and_mode(tmp_path) -> No
     model = mlp()
     opt = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.05},
                            {"params": model[2].parameters(), "lr": 0.01}], momentum=0.9)
-    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, loader=loader, flush_every=7, detail_every=3)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, loader=loader, flush_every=7, detail_every=3,
+                           update_every=1)
     expected: dict[str, list[float]] = {"loss": [], "grad_norm": [], "update_ratio": [], "batch_size": []}
     modes = []
     for epoch in range(3):

@@ -31,7 +31,7 @@ def read(name: str, path: Path, *, loss_key: str | None = None) -> Run:
         content = read_store(path)
     except sqlite3.DatabaseError as e:
         if "no such table" in str(e):
-            raise LogReadError(name, "an SQLite database, but not a lossdoctor run store (no points table)") \
+            raise LogReadError(name, "an SQLite database, but not a lossdoctor run store (no chunks table)") \
                 from None
         raise LogReadError(name, f"cannot read the run store: {e}") from None
     if not content.series:

@@ -93,7 +93,8 @@ def adam_stats(optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
 
     Why these settle the near-convergence question: while √v̂ ≫ eps, Adam's step stays about `lr` however
     small the gradient gets, so the effective step size lr/(√v̂+eps) grows as the loss approaches zero;
-    when √v̂ falls to eps, eps takes over and damps it. Computed every few steps only.
+    when √v̂ falls to eps, eps takes over and damps it. Computed every few steps only, a handful of kernels
+    per parameter group (its second moments are flattened into one vector first).
     """
     sums: list[torch.Tensor] = []
     count = 0
@@ -103,19 +104,19 @@ def adam_stats(optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
             beta2 = float(group["betas"][1])
             if isinstance(lr, torch.Tensor):
                 lr = lr.detach()
-            for p in group["params"]:
-                state = optimizer.state.get(p, {})
-                v = state.get("exp_avg_sq")
-                step = state.get("step")
-                if v is None or step is None:
-                    continue
-                # bias correction as a tensor op: reading `step` on the host would sync when it lives on the GPU
-                t = step.detach().float() if isinstance(step, torch.Tensor) else torch.tensor(float(step))
-                correction = (1.0 - torch.pow(beta2, t)).clamp_min(1e-30).to(v.device)
-                root = (v.detach().float() / correction).sqrt_()
-                sums.append(torch.stack([(root / eps).sum(), (root < eps).sum().float(),
-                                         (lr / (root + eps)).sum()]))
-                count += v.numel()
+            states = [optimizer.state.get(p, {}) for p in group["params"]]
+            found = [(st["exp_avg_sq"], st["step"]) for st in states if "exp_avg_sq" in st and "step" in st]
+            if not found:
+                continue
+            v = torch.cat([sq.detach().reshape(-1).float() for sq, _ in found])
+            # bias correction as a tensor op: reading `step` on the host would sync when it lives on the GPU
+            step = found[0][1]
+            t = step.detach().float() if isinstance(step, torch.Tensor) else torch.tensor(float(step))
+            correction = (1.0 - torch.pow(beta2, t)).clamp_min(1e-30).to(v.device)
+            root = v.div_(correction).sqrt_()
+            sums.append(torch.stack([root.sum() / eps, (root < eps).sum().float(),
+                                     (lr / (root + eps)).sum()]))
+            count += v.numel()
     if not sums:
         return None
     return torch.stack(sums).sum(0) / max(count, 1)

@@ -36,13 +36,13 @@ from lossdoctor.record.distributed import all_reduce_mean, is_ddp, syncs_gradien
 from lossdoctor.record.live import Block, LiveChecks
 from lossdoctor.record.loader_facts import loader_facts
 from lossdoctor.record.noise_scale import GradientNoiseScale
-from lossdoctor.record.store import STORE_NAME, Point, StoreWriter
+from lossdoctor.record.store import STORE_NAME, Chunks, StoreWriter
 
 #: Columns of the device buffer, one row per step.
 _COLS = ("loss", "grad_norm", "weight_norm", "update_norm", "local_grad_sq", "micro_grad_norm")
 _LOSS, _GRAD, _WEIGHT, _UPDATE, _LOCAL_SQ, _MICRO_SQ = range(len(_COLS))
-#: Points kept in memory while the store cannot be written (then the oldest are dropped).
-_MAX_UNWRITTEN = 2_000_000
+#: Flushes kept in memory while the store cannot be written (then the oldest are dropped).
+_MAX_UNWRITTEN_FLUSHES = 10_000
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Recorder:
         flush_every: int = 50,
         flush_secs: float = 30.0,
         detail_every: int = 10,
-        update_every: int = 1,
+        update_every: int = 10,
         accumulation_averages: bool = True,
         scaler: Any = None,
         warn: bool = True,
@@ -119,7 +119,7 @@ class Recorder:
         self._layers: list[tuple[int, torch.Tensor]] = []
         self._adam: list[tuple[int, torch.Tensor]] = []
         self._in_flight: list[_Flush] = []
-        self._unwritten: list[Point] = []
+        self._unwritten: list[Chunks] = []
         self._events: list[tuple[int, str, str]] = []
         self._writer: StoreWriter | None = None
         self._faults: set[str] = set()
@@ -394,17 +394,17 @@ class Recorder:
                                           [s for s, _ in self._adam], len(self._params)))
             self._rows, self._layers, self._adam = [], [], []
             self._last_flush = time.monotonic()
-        points: list[Point] = []
+        chunks: list[Chunks] = []
         while self._in_flight and (wait or self._in_flight[0].event is None or self._in_flight[0].event.query()):
             done = self._in_flight.pop(0)
             if done.event is not None:
                 done.event.synchronize()
-            points += self._points(done)
-        if points or self._unwritten or self._events:
-            self._write(points)
+            chunks.append(self._chunks(done))
+        if chunks or self._unwritten or self._events:
+            self._write(chunks)
 
-    def _points(self, done: _Flush) -> list[Point]:
-        """Turn one copied block into named points, and run the live checks over it."""
+    def _chunks(self, done: _Flush) -> Chunks:
+        """Turn one copied block into named series, and run the live checks over it."""
         values = done.host.numpy().astype(np.float64)
         n, k = len(done.rows), len(_COLS)
         table = values[: n * k].reshape(n, k)
@@ -432,30 +432,33 @@ class Recorder:
         for g in range(max((len(r.lrs) for r in done.rows), default=0)):
             lr = np.array([r.lrs[g] if g < len(r.lrs) else math.nan for r in done.rows])
             columns["lr" if g == 0 else f"lr/group{g}"] = lr
-        points: list[Point] = []
+        chunk: Chunks = {}
         for name, column in columns.items():
             keep = has_loss if name == "loss" else (has_grad if name == "grad_norm" else ~np.isnan(column))
-            if not keep.any():
-                continue
-            points += zip([name] * int(keep.sum()), steps[keep].tolist(), column[keep].tolist(), strict=True)
+            if keep.any():
+                chunk[name] = (steps[keep], column[keep])
+        extras: dict[str, tuple[list[int], list[float]]] = {}
         for r in done.rows:
-            if r.extra:
-                points += [(name, r.step, v) for name, v in r.extra.items()]
-        offset = 0
-        for step in done.layer_steps:
-            per = rest[offset: offset + done.n_layers]
-            points += [(f"grad_norm/{name}", step, float(v)) for name, v in zip(self._names, per, strict=True)]
-            offset += done.n_layers
-        for step in done.adam_steps:
-            points += [(name, step, float(v)) for name, v in zip(ds.ADAM_STATS, rest[offset: offset + 3],
-                                                                 strict=True)]
-            offset += 3
+            for name, v in (r.extra or {}).items():
+                extras.setdefault(name, ([], []))[0].append(r.step)
+                extras[name][1].append(v)
+        chunk.update({name: (np.array(s, dtype=np.int64), np.array(v)) for name, (s, v) in extras.items()})
+        if done.layer_steps:
+            k = len(done.layer_steps)
+            per = rest[: k * done.n_layers].reshape(k, done.n_layers)
+            layer_steps = np.array(done.layer_steps, dtype=np.int64)
+            chunk.update({f"grad_norm/{name}": (layer_steps, per[:, j]) for j, name in enumerate(self._names)})
+        if done.adam_steps:
+            start = len(done.layer_steps) * done.n_layers
+            stats = rest[start: start + 3 * len(done.adam_steps)].reshape(-1, 3)
+            adam_steps = np.array(done.adam_steps, dtype=np.int64)
+            chunk.update({name: (adam_steps, stats[:, j]) for j, name in enumerate(ds.ADAM_STATS)})
         block = Block(steps, loss, grad, nonfinite, batch, mode, epoch, ratio)
         for event in self.live.observe(block):
             self._events.append(event)
             if self._warn and self._writes:
                 print(f"lossdoctor: warning [{event[1]}] {event[2]}", file=sys.stderr, flush=True)
-        return points
+        return chunk
 
     def _noise_scale(self, table: np.ndarray, batch: np.ndarray, micro: np.ndarray) -> np.ndarray:
         """B_simple after each step that offered two batch sizes (DDP ranks, or accumulated micro-batches)."""
@@ -475,16 +478,15 @@ class Recorder:
             out[i] = self.noise_scale.update(small_sq, b_small, big_sq, b_big)
         return out
 
-    def _write(self, points: list[Point], *, final: bool = False) -> None:
-        """Commit to the store (rank 0 only); on failure keep the points and try again next flush."""
+    def _write(self, chunks: list[Chunks], *, final: bool = False) -> None:
+        """Commit to the store (rank 0 only); on failure keep the chunks and try again next flush."""
         if not self._writes:
             self._events.clear()
             return
-        self._unwritten += points
-        if len(self._unwritten) > _MAX_UNWRITTEN:
-            cut = len(self._unwritten) - _MAX_UNWRITTEN
-            self._dropped += cut
-            del self._unwritten[:cut]
+        self._unwritten += chunks
+        while len(self._unwritten) > _MAX_UNWRITTEN_FLUSHES:
+            dropped = self._unwritten.pop(0)
+            self._dropped += sum(len(steps) for steps, _ in dropped.values())
         meta = dict(self._meta)
         if self._dropped:
             meta["dropped_points"] = self._dropped
@@ -553,8 +555,9 @@ def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
 
     Options: `loader` (a DataLoader: its length, batch size and drop_last, and epochs from the step
     count), `flush_every` (steps, default 50), `flush_secs` (default 30), `detail_every` (per-layer
-    gradient norms and Adam statistics, default every 10 steps), `update_every` (update/weight ratio,
-    default every step; 0 turns it off and saves a copy of the weights), `scaler` (a `torch.amp.GradScaler`,
+    gradient norms and Adam statistics, default every 10 steps), `update_every` (update/weight ratio and
+    weight norm, default every 10 steps; 1 for every step, at the cost of a copy of the weights per step;
+    0 turns it off and saves the copy of the weights it keeps), `scaler` (a `torch.amp.GradScaler`,
     so norms are unscaled), `accumulation_averages` (the loss is divided by the number of accumulated
     micro-batches, the usual way; default True), `warn` (live warnings, default True), `mute` (warning ids).
     """

@@ -7,20 +7,23 @@ were never committed: at most the last flush interval.
 Layout (long format, so a new series needs no schema change):
 
 - ``meta(key, value)``: JSON values (framework, optimizer, batch size, loader length, drop_last …);
-- ``series(id, name)`` and ``points(series, step, value)``: every scalar, NaN stored as NULL;
+- ``series(id, name)`` and ``chunks(series, steps, vals)``: each flush writes one chunk per series, its
+  steps (int64) and values (float64, NaN and inf kept) as little-endian arrays: a few rows per flush
+  instead of one per point, which keeps a flush cheap enough to run inside the training loop;
 - ``events(step, kind, message, time)``: the live warnings, in the order they fired.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 #: The file name the recorder writes inside the run directory; the folder reader looks for it first.
 STORE_NAME = "lossdoctor.db"
@@ -30,13 +33,13 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS points (series INTEGER NOT NULL, step INTEGER NOT NULL, value REAL);
-CREATE INDEX IF NOT EXISTS points_by_series ON points (series, step);
+CREATE TABLE IF NOT EXISTS chunks (series INTEGER NOT NULL, steps BLOB NOT NULL, vals BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS events (step INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
                                    time REAL NOT NULL);
 """
 
-Point = tuple[str, int, float]
+#: Series name -> (steps, values) of one flush.
+Chunks = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def store_path(run_dir: str | os.PathLike[str]) -> Path:
@@ -67,22 +70,23 @@ class StoreWriter:
             self._db.close()
             raise
 
-    def write(self, points: Iterable[Point], *, meta: Mapping[str, Any] | None = None,
+    def write(self, chunks: Iterable[Chunks], *, meta: Mapping[str, Any] | None = None,
               events: Iterable[tuple[int, str, str]] = ()) -> None:
-        """Commit one flush: new points, updated meta entries and events, in a single transaction."""
+        """Commit flushes: their chunks, updated meta entries and events, in a single transaction."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             rows = []
-            for name, step, value in points:
-                sid = self._ids.get(name)
-                if sid is None:
-                    sid = db.execute("INSERT OR IGNORE INTO series (name) VALUES (?)", (name,)).lastrowid
-                    if not sid:
+            for chunk in chunks:
+                for name, (steps, values) in chunk.items():
+                    sid = self._ids.get(name)
+                    if sid is None:
+                        db.execute("INSERT OR IGNORE INTO series (name) VALUES (?)", (name,))
                         sid = db.execute("SELECT id FROM series WHERE name = ?", (name,)).fetchone()[0]
-                    self._ids[name] = sid
-                rows.append((sid, step, value if math.isfinite(value) or math.isinf(value) else None))
-            db.executemany("INSERT INTO points (series, step, value) VALUES (?, ?, ?)", rows)
+                        self._ids[name] = sid
+                    rows.append((sid, np.ascontiguousarray(steps, dtype="<i8").tobytes(),
+                                 np.ascontiguousarray(values, dtype="<f8").tobytes()))
+            db.executemany("INSERT INTO chunks (series, steps, vals) VALUES (?, ?, ?)", rows)
             if meta:
                 db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                                [(k, json.dumps(v)) for k, v in meta.items()])
@@ -109,7 +113,7 @@ class StoreWriter:
 class StoreContent:
     """Everything a store holds, read in one consistent snapshot (a live writer may go on meanwhile)."""
 
-    def __init__(self, meta: dict[str, Any], series: dict[str, tuple[list[int], list[float]]],
+    def __init__(self, meta: dict[str, Any], series: dict[str, tuple[np.ndarray, np.ndarray]],
                  events: list[tuple[int, str, str]]) -> None:
         self.meta = meta
         self.series = series
@@ -120,7 +124,7 @@ def read_store(path: str | os.PathLike[str]) -> StoreContent:
     """Read a store, also while a recorder is writing it. Raises `sqlite3.Error` when it is not one."""
     db = _connect_read_only(Path(path))
     try:
-        db.execute("BEGIN")  # one snapshot for all three tables
+        db.execute("BEGIN")  # one snapshot for all tables
         meta = {}
         for key, value in db.execute("SELECT key, value FROM meta"):
             try:
@@ -128,18 +132,20 @@ def read_store(path: str | os.PathLike[str]) -> StoreContent:
             except ValueError:
                 meta[key] = value
         names = dict(db.execute("SELECT id, name FROM series"))
-        series: dict[str, tuple[list[int], list[float]]] = {name: ([], []) for name in names.values()}
-        for sid, step, value in db.execute("SELECT series, step, value FROM points ORDER BY series, step"):
+        parts: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+        for sid, steps, vals in db.execute("SELECT series, steps, vals FROM chunks ORDER BY rowid"):
             name = names.get(sid)
-            if name is None:
+            if name is None or len(steps) // 8 != len(vals) // 8:
                 continue
-            steps, values = series[name]
-            steps.append(step)
-            values.append(math.nan if value is None else value)
+            got = parts.setdefault(name, ([], []))
+            got[0].append(np.frombuffer(steps, dtype="<i8"))
+            got[1].append(np.frombuffer(vals, dtype="<f8"))
         events = [tuple(row) for row in db.execute("SELECT step, kind, message FROM events ORDER BY rowid")]
         db.execute("COMMIT")
     finally:
         db.close()
+    series = {name: (np.concatenate(s).astype(np.int64), np.concatenate(v).astype(np.float64))
+              for name, (s, v) in parts.items()}
     return StoreContent(meta, series, events)  # type: ignore[arg-type]
 
 
