@@ -177,3 +177,25 @@ def test_gradient_accumulation_counts_micro_batches_and_records_the_accumulated_
     np.testing.assert_array_equal(got["micro_batches"][1], 3)
     assert "loss" not in got  # no loss given: nothing is invented
     assert math.isfinite(got["gradient_noise_scale"][1][-1])
+
+
+def test_backward_that_misses_the_hooked_parameters_falls_back_then_hooks_all(tmp_path) -> None:
+    """Only a few parameters carry the end-of-backward hook; a backward through none of them is caught."""
+    torch.manual_seed(0)
+    layers = torch.nn.ModuleList(torch.nn.Linear(4, 4) for _ in range(6))  # 12 parameters, 4 hooked
+    opt = torch.optim.SGD(layers.parameters(), lr=0.01)
+    rec = lossdoctor.watch(layers, opt, run_dir=tmp_path, flush_every=10)
+    x = torch.randn(8, 4)
+    pre_clip = []
+    for _ in range(3):
+        opt.zero_grad()
+        layers[1](x).pow(2).mean().backward()  # layer 1 only: parameters 2 and 3, which carry no hook
+        pre_clip.append(torch.nn.utils.clip_grad_norm_(layers.parameters(), 1e-3).item())
+        opt.step()
+        rec.step(None, batch_size=8)
+    rec.close()
+    content = read_store(tmp_path / "lossdoctor.db")
+    grad = content.series["grad_norm"][1]
+    assert grad[0] == pytest.approx(1e-3, rel=1e-3)  # the first step could only be measured after clipping
+    np.testing.assert_allclose(grad[1:], pre_clip[1:], rtol=1e-5)  # then every parameter has a hook
+    assert "after clipping at some steps" in content.meta["grad_norm"]

@@ -15,8 +15,8 @@ Params = Sequence[torch.Tensor]
 
 def _norms(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Per-tensor 2-norms as one float32 vector (one fused kernel per device and dtype)."""
-    norms = torch._foreach_norm(list(tensors), 2, dtype=torch.float32)
-    return torch.stack(norms)
+    with torch.no_grad():  # a gradient that itself requires grad (create_graph=True) builds no graph here
+        return torch.stack(torch._foreach_norm(list(tensors), 2, dtype=torch.float32))
 
 
 def grad_norms(params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -28,7 +28,7 @@ def grad_norms(params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
     present = [i for i, p in enumerate(params) if p.grad is not None]
     if not present:
         return None
-    grads = [params[i].grad.detach() for i in present]  # type: ignore[union-attr]
+    grads = [params[i].grad for i in present]
     dense = [g if not g.is_sparse else g.coalesce().values() for g in grads]
     found = _norms(dense)
     if len(present) == len(params):
@@ -36,7 +36,8 @@ def grad_norms(params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
     else:
         per = torch.zeros(len(params), dtype=torch.float32, device=found.device)
         per[torch.tensor(present, device=found.device)] = found
-    return torch.linalg.vector_norm(per), per
+    with torch.no_grad():
+        return torch.linalg.vector_norm(per), per
 
 
 class UpdateMeter:

@@ -142,6 +142,7 @@ class Recorder:
         self._grad_after_clip = False
         self._pending_extra: dict[str, float] | None = None
         self._handles: list[Any] = []
+        self._hooked: set[int] = set()
         self._meta: dict[str, Any] = {"framework": framework, "lossdoctor_version": _version(),
                                       "started": time.time(), "world_size": self.world_size,
                                       "flush_every": self._flush_every, "parameters": self._names,
@@ -232,12 +233,25 @@ class Recorder:
 
     # -- the hooks ---------------------------------------------------------------------------------
     def _install_hooks(self) -> None:
-        for p in self._params:
-            if p.requires_grad:
-                self._handles.append(p.register_post_accumulate_grad_hook(self._on_grad))
+        self._grad_hooks(everywhere=False)
         if self._optimizer is not None:
             self._handles.append(self._optimizer.register_step_pre_hook(self._before_optimizer_step))
             self._handles.append(self._optimizer.register_step_post_hook(self._after_optimizer_step))
+
+    def _grad_hooks(self, *, everywhere: bool) -> None:
+        """Post-accumulate-grad hooks that detect the end of each backward pass.
+
+        One hook that fires is enough (it queues the end-of-backward callback), and each costs a call into
+        Python per backward, so only four parameters spread over the model get one; when a backward passes
+        none of them (frozen or unused layers), the step falls back to measuring at `optimizer.step()` and
+        every parameter gets a hook from then on.
+        """
+        trainable = [i for i, p in enumerate(self._params) if p.requires_grad]
+        chosen = set(trainable) if everywhere or len(trainable) <= 4 else \
+            {trainable[0], trainable[len(trainable) // 3], trainable[2 * len(trainable) // 3], trainable[-1]}
+        for i in sorted(chosen - self._hooked):
+            self._handles.append(self._params[i].register_post_accumulate_grad_hook(self._on_grad))
+        self._hooked |= chosen
 
     def _on_grad(self, _param: torch.Tensor) -> None:
         if self._queued or self._closed:
@@ -356,6 +370,8 @@ class Recorder:
                                    has_loss=loss is not None, has_grad=self._grad is not None))
         if self._grad_after_clip:
             self._meta["grad_norm"] = "after clipping at some steps: no backward pass was seen before the step"
+            if self._handles:
+                self._grad_hooks(everywhere=True)
         self._grad = self._update = self._local_sq = self._micro_sq = None
         self._backwards = 0
         self._step = number + 1
