@@ -15,8 +15,10 @@ Params = Sequence[torch.Tensor]
 
 def _norms(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Per-tensor 2-norms as one float32 vector (one fused kernel per device and dtype)."""
-    with torch.no_grad():  # a gradient that itself requires grad (create_graph=True) builds no graph here
-        return torch.stack(torch._foreach_norm(list(tensors), 2, dtype=torch.float32))
+    if any(t.requires_grad for t in tensors):  # gradients of create_graph=True: build no graph here
+        with torch.no_grad():
+            return torch.stack(torch._foreach_norm(list(tensors), 2, dtype=torch.float32))
+    return torch.stack(torch._foreach_norm(list(tensors), 2, dtype=torch.float32))
 
 
 def grad_norms(params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -36,8 +38,7 @@ def grad_norms(params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
     else:
         per = torch.zeros(len(params), dtype=torch.float32, device=found.device)
         per[torch.tensor(present, device=found.device)] = found
-    with torch.no_grad():
-        return torch.linalg.vector_norm(per), per
+    return torch.linalg.vector_norm(per), per
 
 
 class UpdateMeter:

@@ -268,7 +268,7 @@ class Recorder:
         self._queued = False
         try:
             self._backwards += 1
-            if syncs_gradients(self._model) and self.world_size > 1:
+            if self.world_size > 1 and syncs_gradients(self._model):
                 found = ds.grad_norms(self._params)
                 self._local_sq = None if found is None else self._unscaled(found[0]) ** 2
                 # runs after DDP's own end-of-backward callback has written the all-reduced gradients
