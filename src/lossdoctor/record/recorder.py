@@ -24,7 +24,6 @@ import sys
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,43 +31,15 @@ import numpy as np
 import torch
 
 from lossdoctor.record import device_stats as ds
+from lossdoctor.record.assemble import COLS, LOCAL_SQ, LOSS, Flush, HostRow, assemble
 from lossdoctor.record.distributed import all_reduce_mean, is_ddp, syncs_gradients, unwrap, world
-from lossdoctor.record.live import Block, LiveChecks
+from lossdoctor.record.live import LiveChecks
 from lossdoctor.record.loader_facts import loader_facts
 from lossdoctor.record.noise_scale import GradientNoiseScale
 from lossdoctor.record.store import STORE_NAME, Chunks, StoreWriter
 
-#: Columns of the device buffer, one row per step.
-_COLS = ("loss", "grad_norm", "weight_norm", "update_norm", "local_grad_sq", "micro_grad_norm")
-_LOSS, _GRAD, _WEIGHT, _UPDATE, _LOCAL_SQ, _MICRO_SQ = range(len(_COLS))
 #: Flushes kept in memory while the store cannot be written (then the oldest are dropped).
 _MAX_UNWRITTEN_FLUSHES = 10_000
-
-
-@dataclass
-class _HostRow:
-    step: int
-    batch_size: float
-    train_mode: float
-    epoch: float
-    micro_batches: int
-    loss: float
-    lrs: tuple[float, ...]
-    extra: dict[str, float] | None
-    has_loss: bool
-    has_grad: bool
-
-
-@dataclass
-class _Flush:
-    """A device→host copy in flight (on CUDA it completes asynchronously; `event` says when)."""
-
-    rows: list[_HostRow]
-    host: torch.Tensor
-    event: Any
-    layer_steps: list[int]
-    adam_steps: list[int]
-    n_layers: int
 
 
 class Recorder:
@@ -113,12 +84,12 @@ class Recorder:
         self._writes = self.rank == 0
         device = self._params[0].device
         self._device = device
-        self._dev = torch.full((self._flush_every, len(_COLS)), math.nan, dtype=torch.float32, device=device)
+        self._dev = torch.full((self._flush_every, len(COLS)), math.nan, dtype=torch.float32, device=device)
         self._nan = torch.tensor(math.nan, dtype=torch.float32, device=device)
-        self._rows: list[_HostRow] = []
+        self._rows: list[HostRow] = []
         self._layers: list[tuple[int, torch.Tensor]] = []
         self._adam: list[tuple[int, torch.Tensor]] = []
-        self._in_flight: list[_Flush] = []
+        self._in_flight: list[Flush] = []
         self._unwritten: list[Chunks] = []
         self._events: list[tuple[int, str, str]] = []
         self._writer: StoreWriter | None = None
@@ -137,7 +108,7 @@ class Recorder:
         self._backwards = 0
         self._grad: tuple[torch.Tensor, torch.Tensor] | None = None
         self._local_sq: torch.Tensor | None = None
-        self._micro_sq: torch.Tensor | None = None
+        self._micro_norm: torch.Tensor | None = None
         self._update: tuple[torch.Tensor, torch.Tensor] | None = None
         self._grad_after_clip = False
         self._pending_extra: dict[str, float] | None = None
@@ -287,7 +258,7 @@ class Recorder:
             self._grad = (total, found[1])
             self._grad_after_clip = False
             if self._backwards == 1:
-                self._micro_sq = total  # squared on the host at flush time: no extra kernel per step
+                self._micro_norm = total  # squared on the host at flush time: no extra kernel per step
         except Exception as exc:
             self._fault("hook", exc)
 
@@ -346,7 +317,7 @@ class Recorder:
         grad, per = self._grad if self._grad is not None else (self._nan, None)
         update, weight = self._update if self._update is not None else (self._nan, self._nan)
         local_sq = self._local_sq if self._local_sq is not None else self._nan
-        micro_sq = self._micro_sq if (self._micro_sq is not None and self._backwards > 1) else self._nan
+        micro_sq = self._micro_norm if (self._micro_norm is not None and self._backwards > 1) else self._nan
         torch.stack([loss_t, grad, weight, update, local_sq, micro_sq], out=self._dev[index])
 
         number = self._step if step is None else int(step)
@@ -365,14 +336,14 @@ class Recorder:
         if lr is not None:
             lrs = (float(lr), *lrs[1:])
         extra, self._pending_extra = self._pending_extra, None
-        self._rows.append(_HostRow(number, math.nan if batch_size is None else float(batch_size), mode,
+        self._rows.append(HostRow(number, math.nan if batch_size is None else float(batch_size), mode,
                                    self._epoch, max(self._backwards, 1), host_loss, lrs, extra,
                                    has_loss=loss is not None, has_grad=self._grad is not None))
         if self._grad_after_clip:
             self._meta["grad_norm"] = "after clipping at some steps: no backward pass was seen before the step"
             if self._handles:
                 self._grad_hooks(everywhere=True)
-        self._grad = self._update = self._local_sq = self._micro_sq = None
+        self._grad = self._update = self._local_sq = self._micro_norm = None
         self._backwards = 0
         self._step = number + 1
         full = len(self._rows) >= self._flush_every
@@ -389,10 +360,10 @@ class Recorder:
             if self.world_size > 1:  # a collective: every rank flushes at the same step counts
                 host_side = torch.tensor([[r.loss, r.batch_size] for r in rows], dtype=torch.float32,
                                          device=self._device)
-                loss = torch.where(torch.isnan(block[:, _LOSS]), host_side[:, 0], block[:, _LOSS])
-                sums = all_reduce_mean(torch.stack([loss, block[:, _LOCAL_SQ], host_side[:, 1]], 1))
+                loss = torch.where(torch.isnan(block[:, LOSS]), host_side[:, 0], block[:, LOSS])
+                sums = all_reduce_mean(torch.stack([loss, block[:, LOCAL_SQ], host_side[:, 1]], 1))
                 block = block.clone()
-                block[:, _LOSS], block[:, _LOCAL_SQ] = sums[:, 0], sums[:, 1]
+                block[:, LOSS], block[:, LOCAL_SQ] = sums[:, 0], sums[:, 1]
                 for r, b in zip(rows, (sums[:, 2] * self.world_size).cpu().tolist(), strict=True):
                     r.batch_size = b  # the batch the step used on all ranks together
             parts = [block.reshape(-1)]
@@ -406,7 +377,7 @@ class Recorder:
                 event.record()
             else:
                 host, event = payload.clone(), None
-            self._in_flight.append(_Flush(rows, host, event, [s for s, _ in self._layers],
+            self._in_flight.append(Flush(rows, host, event, [s for s, _ in self._layers],
                                           [s for s, _ in self._adam], len(self._params)))
             self._rows, self._layers, self._adam = [], [], []
             self._last_flush = time.monotonic()
@@ -419,80 +390,15 @@ class Recorder:
         if chunks or self._unwritten or self._events:
             self._write(chunks)
 
-    def _chunks(self, done: _Flush) -> Chunks:
+    def _chunks(self, done: Flush) -> Chunks:
         """Turn one copied block into named series, and run the live checks over it."""
-        values = done.host.numpy().astype(np.float64)
-        n, k = len(done.rows), len(_COLS)
-        table = values[: n * k].reshape(n, k)
-        rest = values[n * k:]
-        steps = np.array([r.step for r in done.rows], dtype=np.int64)
-        loss = np.where(np.isnan(table[:, _LOSS]), [r.loss for r in done.rows], table[:, _LOSS])
-        batch = np.array([r.batch_size for r in done.rows])
-        mode = np.array([r.train_mode for r in done.rows])
-        epoch = np.array([r.epoch for r in done.rows])
-        micro = np.array([r.micro_batches for r in done.rows], dtype=np.float64)
-        grad, weight, update = table[:, _GRAD], table[:, _WEIGHT], table[:, _UPDATE]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = update / weight
-        has_loss = np.array([r.has_loss for r in done.rows], dtype=bool)
-        has_grad = np.array([r.has_grad for r in done.rows], dtype=bool)
-        nonfinite = np.where(has_grad, (~np.isfinite(grad)).astype(np.float64), math.nan)
-        loss = np.where(has_loss, loss, math.nan)
-        gns = self._noise_scale(table, batch, micro)
-        columns: dict[str, np.ndarray] = {"loss": loss, "batch_size": batch, "grad_norm": grad,
-                                          "weight_norm": weight, "update_norm": update, "update_ratio": ratio,
-                                          "grad_nonfinite": nonfinite, "train_mode": mode, "epoch": epoch,
-                                          "gradient_noise_scale": gns}
-        if (micro > 1).any():
-            columns["micro_batches"] = micro
-        for g in range(max((len(r.lrs) for r in done.rows), default=0)):
-            lr = np.array([r.lrs[g] if g < len(r.lrs) else math.nan for r in done.rows])
-            columns["lr" if g == 0 else f"lr/group{g}"] = lr
-        chunk: Chunks = {}
-        for name, column in columns.items():
-            keep = has_loss if name == "loss" else (has_grad if name == "grad_norm" else ~np.isnan(column))
-            if keep.any():
-                chunk[name] = (steps[keep], column[keep])
-        extras: dict[str, tuple[list[int], list[float]]] = {}
-        for r in done.rows:
-            for name, v in (r.extra or {}).items():
-                extras.setdefault(name, ([], []))[0].append(r.step)
-                extras[name][1].append(v)
-        chunk.update({name: (np.array(s, dtype=np.int64), np.array(v)) for name, (s, v) in extras.items()})
-        if done.layer_steps:
-            k = len(done.layer_steps)
-            per = rest[: k * done.n_layers].reshape(k, done.n_layers)
-            layer_steps = np.array(done.layer_steps, dtype=np.int64)
-            chunk.update({f"grad_norm/{name}": (layer_steps, per[:, j]) for j, name in enumerate(self._names)})
-        if done.adam_steps:
-            start = len(done.layer_steps) * done.n_layers
-            stats = rest[start: start + 3 * len(done.adam_steps)].reshape(-1, 3)
-            adam_steps = np.array(done.adam_steps, dtype=np.int64)
-            chunk.update({name: (adam_steps, stats[:, j]) for j, name in enumerate(ds.ADAM_STATS)})
-        block = Block(steps, loss, grad, nonfinite, batch, mode, epoch, ratio)
+        chunk, block = assemble(done, self._names, self.noise_scale, world_size=self.world_size,
+                                accumulation_averages=self._averages)
         for event in self.live.observe(block):
             self._events.append(event)
             if self._warn and self._writes:
                 print(f"lossdoctor: warning [{event[1]}] {event[2]}", file=sys.stderr, flush=True)
         return chunk
-
-    def _noise_scale(self, table: np.ndarray, batch: np.ndarray, micro: np.ndarray) -> np.ndarray:
-        """B_simple after each step that offered two batch sizes (DDP ranks, or accumulated micro-batches)."""
-        out = np.full(len(table), math.nan)
-        for i in range(len(table)):
-            big_sq, b_big = table[i, _GRAD] ** 2, batch[i]
-            if self.world_size > 1 and np.isfinite(table[i, _LOCAL_SQ]) and micro[i] == 1:
-                small_sq, b_small = table[i, _LOCAL_SQ], b_big / self.world_size
-            elif self.world_size == 1 and micro[i] > 1 and np.isfinite(table[i, _MICRO_SQ]):
-                k = micro[i]
-                # the first micro-batch's .grad holds g/k when the loss is divided by k (the usual way)
-                small_sq = table[i, _MICRO_SQ] ** 2 * (k * k if self._averages else 1.0)
-                big_sq = big_sq if self._averages else big_sq / (k * k)
-                b_small = b_big / k
-            else:
-                continue
-            out[i] = self.noise_scale.update(small_sq, b_small, big_sq, b_big)
-        return out
 
     def _write(self, chunks: list[Chunks], *, final: bool = False) -> None:
         """Commit to the store (rank 0 only); on failure keep the chunks and try again next flush."""
