@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Any
 
 import keras
@@ -42,7 +43,7 @@ class LossdoctorCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         if keras.backend.backend() != "torch":
             print("lossdoctor: the Keras callback records with the torch backend only "
-                  f"(this one is {keras.backend.backend()!r}); not recording")
+                  f"(this one is {keras.backend.backend()!r}); not recording", file=sys.stderr)
             return
         params = [(v.path, v.value) for v in self.model.trainable_weights]
         optimizer = getattr(self.model, "optimizer", None)
