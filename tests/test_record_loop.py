@@ -199,3 +199,28 @@ def test_backward_that_misses_the_hooked_parameters_falls_back_then_hooks_all(tm
     assert grad[0] == pytest.approx(1e-3, rel=1e-3)  # the first step could only be measured after clipping
     np.testing.assert_allclose(grad[1:], pre_clip[1:], rtol=1e-5)  # then every parameter has a hook
     assert "after clipping at some steps" in content.meta["grad_norm"]
+
+
+def _short_run(run_dir, steps: int, **options) -> None:
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    rec = lossdoctor.watch(model, opt, run_dir=run_dir, flush_every=5, **options)
+    x, y = regression_data(32).tensors
+    for step in range(steps):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rec.step(loss, batch_size=32, step=step + options.get("resume", 0) * 100)
+    rec.close()
+
+
+def test_a_new_run_in_the_same_directory_sets_the_old_store_aside(tmp_path, capsys) -> None:
+    _short_run(tmp_path, 12)
+    _short_run(tmp_path, 7)
+    assert "moved it to lossdoctor.prev-1.db" in capsys.readouterr().err
+    assert _series(tmp_path)["loss"][0].tolist() == list(range(7))
+    assert read_store(tmp_path / "lossdoctor.prev-1.db").series["loss"][0].tolist() == list(range(12))
+    assert lossdoctor.read(tmp_path).num_steps == 7  # the folder reader never mixes in the old run
+    _short_run(tmp_path, 3, resume=True)  # a resumed run appends (its steps continue at 100)
+    assert _series(tmp_path)["loss"][0].tolist() == [*range(7), 100, 101, 102]

@@ -36,7 +36,7 @@ from lossdoctor.record.distributed import all_reduce_mean, is_ddp, syncs_gradien
 from lossdoctor.record.live import LiveChecks
 from lossdoctor.record.loader_facts import loader_facts
 from lossdoctor.record.noise_scale import GradientNoiseScale
-from lossdoctor.record.store import STORE_NAME, Chunks, StoreWriter
+from lossdoctor.record.store import STORE_NAME, Chunks, StoreWriter, set_aside
 
 #: Flushes kept in memory while the store cannot be written (then the oldest are dropped).
 _MAX_UNWRITTEN_FLUSHES = 10_000
@@ -64,6 +64,7 @@ class Recorder:
         framework: str = "pytorch",
         meta: Mapping[str, Any] | None = None,
         hooks: bool = True,
+        resume: bool = False,
     ) -> None:
         if not params:
             raise ValueError("lossdoctor.watch: the model has no trainable parameters")
@@ -80,6 +81,7 @@ class Recorder:
         self._averages = accumulation_averages
         self._scaler = scaler
         self._warn = warn
+        self._resume = resume
         self.rank, self.world_size = world()
         self._writes = self.rank == 0
         device = self._params[0].device
@@ -93,6 +95,7 @@ class Recorder:
         self._unwritten: list[Chunks] = []
         self._events: list[tuple[int, str, str]] = []
         self._writer: StoreWriter | None = None
+        self._opened = False
         self._faults: set[str] = set()
         self._dropped = 0
         self._closed = False
@@ -414,6 +417,12 @@ class Recorder:
             meta["dropped_points"] = self._dropped
         try:
             if self._writer is None:
+                if not self._resume and not self._opened:
+                    moved = set_aside(self.path)
+                    if moved is not None:
+                        print(f"lossdoctor: {self.path} held an earlier run; moved it to {moved.name} "
+                              "(watch(..., resume=True) appends instead)", file=sys.stderr, flush=True)
+                self._opened = True
                 self._writer = StoreWriter(self.path)
             self._writer.write(self._unwritten, meta=meta, events=self._events)
         except Exception as exc:
@@ -481,7 +490,9 @@ def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
     weight norm, default every 10 steps; 1 for every step, at the cost of a copy of the weights per step;
     0 turns it off and saves the copy of the weights it keeps), `scaler` (a `torch.amp.GradScaler`,
     so norms are unscaled), `accumulation_averages` (the loss is divided by the number of accumulated
-    micro-batches, the usual way; default True), `warn` (live warnings, default True), `mute` (warning ids).
+    micro-batches, the usual way; default True), `warn` (live warnings, default True), `mute` (warning ids),
+    `resume` (append to the store an earlier run left in `run_dir`; by default that store is renamed
+    `lossdoctor.prev-N.db` and the new run starts a fresh one).
     """
     inner = unwrap(model)
     params = [(name, p) for name, p in inner.named_parameters() if p.requires_grad]

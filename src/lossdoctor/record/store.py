@@ -47,6 +47,25 @@ def store_path(run_dir: str | os.PathLike[str]) -> Path:
     return Path(run_dir) / STORE_NAME
 
 
+def set_aside(path: Path) -> Path | None:
+    """Rename an existing store (with its WAL) to `lossdoctor.prev-N.db`, so a new run starts clean.
+
+    The folder reader only reads `lossdoctor.db`, so a set-aside store never mixes into the new run's
+    diagnosis, and nothing is deleted. Returns the new name, or None when there was no store.
+    """
+    if not path.exists():
+        return None
+    n = 1
+    while (target := path.with_name(f"lossdoctor.prev-{n}.db")).exists():
+        n += 1
+    for suffix in ("-wal", "-shm"):  # the WAL keeps its committed pages under the new name
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    path.rename(target)
+    return target
+
+
 class StoreWriter:
     """Appends flushes to the store; each `write` is one transaction (all of it lands, or none).
 
