@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import lossdoctor
+from lossdoctor.diagnose import diagnose
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,6 @@ def test_diagnosis_of_a_recorded_run_uses_the_actual_batch_sizes(tmp_path) -> No
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     module.main(str(tmp_path / "run"))  # the seed-003 bug, recorded live
-    result = lossdoctor.diagnose(lossdoctor.read(tmp_path / "run"))
+    result = diagnose(lossdoctor.read(tmp_path / "run"))
     assert result.verdict == "problem" and result.findings[0].id == "partial_last_batch"
     assert any("holds 8 samples instead of 32" in line for line in result.findings[0].evidence)

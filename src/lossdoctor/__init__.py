@@ -11,6 +11,9 @@ def __getattr__(name: str):  # lazy: `import lossdoctor` stays cheap and torch-f
     if name == "diagnose":
         from .diagnose import diagnose
 
+        # importing the submodule bound `lossdoctor.diagnose` to the module: bind the function instead,
+        # or the second `lossdoctor.diagnose(run)` would call a module
+        globals()["diagnose"] = diagnose
         return diagnose
     if name == "read":
         from .readers import read
