@@ -9,4 +9,12 @@ __version__ = "0.1.0"
 from .diagnose import diagnose
 from .readers import read
 
-__all__ = ["__version__", "diagnose", "read"]
+__all__ = ["__version__", "diagnose", "read", "watch"]
+
+
+def __getattr__(name: str):  # `watch` needs torch: imported only when asked for
+    if name == "watch":
+        from .record.recorder import watch
+
+        return watch
+    raise AttributeError(name)

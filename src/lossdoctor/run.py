@@ -64,6 +64,8 @@ class RunFacts:
     loss_window: int = 1
     #: The logger replaced NaN/inf losses by a window mean (HF `logging_nan_inf_filter=True`).
     nan_filtered: bool = False
+    #: The data loader drops its last partial batch (known from a live recording); None when unknown.
+    drop_last: bool | None = None
     #: Plain-language remarks a reader makes about what the format hides or how it was decoded.
     notes: list[str] = field(default_factory=list)
 
@@ -94,3 +96,17 @@ class Run:
         """Number of logged loss points (what the JSON contract calls `steps`)."""
         found = self.get(LOSS)
         return 0 if found is None else len(found)
+
+#: Series that only a live recording (`lossdoctor.watch`, `lossdoctor.record`) provides.
+TRAIN_MODE = "train_mode"  # 1.0 while model.training was on at the step, 0.0 in eval mode
+WEIGHT_NORM = "weight_norm"  # global L2 norm of the trainable weights after the step
+UPDATE_NORM = "update_norm"  # global L2 norm of the step's weight change |Δw|
+UPDATE_RATIO = "update_ratio"  # |Δw| / |w|: healthy runs sit near 1e-3, far above means the LR is too high
+GRAD_NONFINITE = "grad_nonfinite"  # 1.0 when some gradient held NaN/inf at the step
+MICRO_BATCHES = "micro_batches"  # backward passes accumulated into the step (gradient accumulation)
+ADAM_SQRT_V_OVER_EPS = "adam_sqrt_v_over_eps"  # mean over weights of sqrt(v̂)/eps (Adam family)
+ADAM_V_BELOW_EPS = "adam_v_below_eps"  # share of weights whose sqrt(v̂) < eps: eps dominates their step
+ADAM_EFFECTIVE_LR = "adam_effective_lr"  # mean lr / (sqrt(v̂) + eps): Adam's per-weight step size
+GRADIENT_NOISE_SCALE = "gradient_noise_scale"  # B_simple = tr(Σ)/|G|² (McCandlish et al. 2018), EMA
+#: Per-layer gradient norms are `grad_norm/<parameter name>`, every few steps.
+LAYER_GRAD_NORM_PREFIX = "grad_norm/"

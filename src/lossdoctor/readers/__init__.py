@@ -1,7 +1,8 @@
 """Log readers: `read(path)` detects the format from the content and returns a `Run`.
 
 Formats: hf_trainer_state, lightning_csv, keras_csv, keras_batch_csv, yolo_csv, csv, jsonl,
-tensorboard, text, wandb_csv. Every failure is a `LogReadError` with a one-line reason.
+tensorboard, text, wandb_csv, lossdoctor_store (the live recorder's SQLite store). Every failure is a
+`LogReadError` with a one-line reason.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from lossdoctor.run import Run
 __all__ = ["FORMATS", "read", "read_all"]
 
 FORMATS = ("hf_trainer_state", "lightning_csv", "keras_csv", "keras_batch_csv", "yolo_csv", "csv", "jsonl",
-           "tensorboard", "text", "wandb_csv")
+           "tensorboard", "text", "wandb_csv", "lossdoctor_store")
 
 
 def read_all(path: str | os.PathLike[str], *, loss_key: str | None = None) -> list[Run]:

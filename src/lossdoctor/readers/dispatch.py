@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from lossdoctor.errors import LogReadError
-from lossdoctor.readers import csv_logs, hf, jsonl, tensorboard, text
+from lossdoctor.readers import csv_logs, hf, jsonl, lossdoctor_store, tensorboard, text
 from lossdoctor.readers._build import listing
 from lossdoctor.readers._io import HEAD_BYTES, MAX_JSON_BYTES, encoding_of, file_size, head, open_text
 from lossdoctor.readers.sniff import sniff
@@ -47,6 +47,8 @@ def read_all_file(name: str, path: Path, *, loss_key: str | None = None) -> list
         raise LogReadError(name, "empty file" if not data else "empty file (only whitespace)")
     if tensorboard.looks_like(data):
         return [tensorboard.read(name, [path], loss_key=loss_key)]
+    if lossdoctor_store.looks_like(data):
+        return [lossdoctor_store.read(name, path, loss_key=loss_key)]
     encoding = encoding_of(path, data)
     complete = len(data) < HEAD_BYTES
     decoded = data.decode(encoding, errors="replace")

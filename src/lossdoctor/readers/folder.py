@@ -11,8 +11,8 @@ from lossdoctor.readers.dispatch import read_all_file
 from lossdoctor.run import Run
 
 #: File-name patterns of logs, in order of preference when two logs are equally informative.
-_PATTERNS = ("trainer_state.json", "events.out.tfevents.*", "metrics.csv", "*.jsonl", "*.csv", "*.log",
-             "*.txt", "*.out", "*.json")
+_PATTERNS = ("lossdoctor.db", "trainer_state.json", "events.out.tfevents.*", "metrics.csv", "*.jsonl", "*.csv",
+             "*.log", "*.txt", "*.out", "*.json")
 _MAX_DEPTH = 4
 _MAX_CANDIDATES = 24
 
@@ -41,7 +41,7 @@ def _find(root: Path) -> list[tuple[int, list[Path]]]:
 def read_folder(name: str, root: Path, *, loss_key: str | None = None) -> Run:
     candidates = _find(root)
     if not candidates:
-        raise LogReadError(name, "directory without logs (no trainer_state.json, events.out.tfevents.*, "
+        raise LogReadError(name, "directory without logs (no lossdoctor.db, trainer_state.json, events.out.tfevents.*, "
                            "metrics.csv, *.jsonl, *.csv, *.log, *.txt found)")
     best: tuple[tuple[int, int, int], Run, str] | None = None
     problems: list[str] = []

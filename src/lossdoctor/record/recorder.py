@@ -1,0 +1,500 @@
+"""The recorder: per-step statistics of a PyTorch training loop, gathered on the device, flushed in batches.
+
+Timeline of one optimizer step, and what the recorder does at each point:
+
+1. `loss.backward()`: a post-accumulate-grad hook on the parameters queues one callback that runs when
+   the backward pass has finished, *before* the user's code clips: it takes the pre-clip gradient norms
+   (global and per parameter) with `torch._foreach_norm`. Under DDP that callback queues a second one,
+   which runs after DDP has written the all-reduced gradients back: the global gradient norm.
+2. `optimizer.step()`: a step pre-hook snapshots the weights, a post-hook measures |Δw| and |w|.
+3. `rec.step(loss, batch_size=…)`: one `torch.stack` writes this step's device scalars into a row of a
+   device buffer; host facts (batch size, lr per group, `model.training`, epoch) go to a Python list.
+4. Every `flush_every` steps (or `flush_secs`): one device→host copy, the live checks, one SQLite
+   transaction. Nothing calls `.item()` per step.
+
+Any fault inside the recorder is reported once on stderr and never reaches the training loop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import sys
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lossdoctor.record import device_stats as ds
+from lossdoctor.record.assemble import COLS, LOCAL_SQ, LOSS, Flush, HostRow, assemble
+from lossdoctor.record.distributed import all_reduce_mean, is_ddp, syncs_gradients, unwrap, world
+from lossdoctor.record.live import LiveChecks
+from lossdoctor.record.loader_facts import loader_facts
+from lossdoctor.record.noise_scale import GradientNoiseScale
+from lossdoctor.record.store import STORE_NAME, Chunks, StoreWriter, set_aside
+
+#: Flushes kept in memory while the store cannot be written (then the oldest are dropped).
+_MAX_UNWRITTEN_FLUSHES = 10_000
+
+
+class Recorder:
+    """Records a training run into `run_dir/lossdoctor.db`. Create it with `lossdoctor.watch`."""
+
+    def __init__(
+        self,
+        params: Sequence[tuple[str, torch.Tensor]],
+        run_dir: str | os.PathLike[str],
+        *,
+        optimizer: torch.optim.Optimizer | None = None,
+        model: torch.nn.Module | None = None,
+        loader: Any = None,
+        flush_every: int = 50,
+        flush_secs: float = 30.0,
+        detail_every: int = 10,
+        update_every: int = 10,
+        accumulation_averages: bool = True,
+        scaler: Any = None,
+        warn: bool = True,
+        mute: Iterable[str] = (),
+        framework: str = "pytorch",
+        meta: Mapping[str, Any] | None = None,
+        hooks: bool = True,
+        resume: bool = False,
+    ) -> None:
+        if not params:
+            raise ValueError("lossdoctor.watch: the model has no trainable parameters")
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / STORE_NAME
+        self._names = [name for name, _ in params]
+        self._params = [p for _, p in params]
+        self._model = model
+        self._optimizer = _innermost(optimizer)
+        self._flush_every = max(1, int(flush_every))
+        self._flush_secs = float(flush_secs)
+        self._detail_every = max(1, int(detail_every))
+        self._update_every = max(0, int(update_every))
+        self._averages = accumulation_averages
+        self._scaler = scaler
+        self._warn = warn
+        self._resume = resume
+        self.rank, self.world_size = world()
+        self._writes = self.rank == 0
+        device = self._params[0].device
+        self._device = device
+        self._dev = torch.full((self._flush_every, len(COLS)), math.nan, dtype=torch.float32, device=device)
+        self._nan = torch.tensor(math.nan, dtype=torch.float32, device=device)
+        self._rows: list[HostRow] = []
+        self._layers: list[tuple[int, torch.Tensor]] = []
+        self._adam: list[tuple[int, torch.Tensor]] = []
+        self._in_flight: list[Flush] = []
+        self._unwritten: list[Chunks] = []
+        self._events: list[tuple[int, str, str]] = []
+        self._writer: StoreWriter | None = None
+        self._opened = False
+        self._faults: set[str] = set()
+        self._dropped = 0
+        self._closed = False
+        self._last_flush = time.monotonic()
+        self.live = LiveChecks(mute=frozenset(mute))
+        self.noise_scale = GradientNoiseScale()
+        self._updates = ds.UpdateMeter()
+        self._adam_family = ds.is_adam_family(self._optimizer)
+        # per-step state filled by the hooks
+        self._step = 0
+        self._epoch: float = math.nan
+        self._queued = False
+        self._backwards = 0
+        self._grad: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._local_sq: torch.Tensor | None = None
+        self._micro_norm: torch.Tensor | None = None
+        self._update: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._grad_after_clip = False
+        self._pending_extra: dict[str, float] | None = None
+        self._handles: list[Any] = []
+        self._hooked: set[int] = set()
+        self._meta: dict[str, Any] = {"framework": framework, "lossdoctor_version": _version(),
+                                      "started": time.time(), "world_size": self.world_size,
+                                      "flush_every": self._flush_every, "parameters": self._names,
+                                      "grad_norm": "pre-clip, measured when backward() finishes"}
+        if self._optimizer is not None:
+            self._meta["optimizer"] = type(self._optimizer).__name__
+        self._meta.update(loader_facts(loader))
+        self._meta.update(meta or {})
+        self._steps_per_epoch = self._meta.get("steps_per_epoch")
+        if hooks:
+            self._install_hooks()
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    # -- public API --------------------------------------------------------------------------------
+    def step(self, loss: Any = None, *, batch_size: int | None = None, epoch: float | None = None,
+             step: int | None = None, lr: float | None = None) -> None:
+        """Record one optimizer step: call it after `optimizer.step()` (once per step, not per micro-batch).
+
+        `loss` may be a tensor (it stays on the device) or a number; `batch_size` is the number of samples
+        this step used (`len(x)`; the sum over micro-batches under accumulation); `epoch` the epoch index
+        (else derived from the loader given to `watch`); `step` overrides the internal step counter; `lr`
+        is for optimizers that are not `torch.optim` ones (else the lr of each param group is read).
+        """
+        if self._closed:
+            return
+        try:
+            self._record(loss, batch_size, epoch, step, lr)
+        except Exception as exc:  # never stop the user's training
+            self._fault("step", exc)
+
+    def log(self, **values: float) -> None:
+        """Record host-side scalars at the current step, e.g. `rec.log(val_loss=v)` after an evaluation."""
+        clean = {k: float(v) for k, v in values.items() if isinstance(v, int | float | np.floating | np.integer)}
+        if not clean or self._closed:
+            return
+        if self._rows:
+            row = self._rows[-1]
+            row.extra = {**(row.extra or {}), **clean}
+        else:
+            self._pending_extra = {**(self._pending_extra or {}), **clean}
+
+    def add_facts(self, facts: Mapping[str, Any]) -> None:
+        """Facts about the run for the store's meta (loader length, batch size, drop_last…)."""
+        self._meta.update(facts)
+        if facts.get("steps_per_epoch"):
+            self._steps_per_epoch = facts["steps_per_epoch"]
+
+    def set_epoch(self, epoch: float) -> None:
+        """Mark the epoch that the next steps belong to (an alternative to `step(..., epoch=)`)."""
+        self._epoch = float(epoch)
+
+    def flush(self) -> None:
+        """Copy what the device holds to the host, run the live checks and commit to the store."""
+        try:
+            self._flush(wait=True)
+        except Exception as exc:
+            self._fault("flush", exc)
+
+    def close(self) -> None:
+        """Flush, remove the hooks and finish the store. Safe to call twice."""
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._meta["finished"] = time.time()
+        if math.isfinite(self.noise_scale.b_simple):
+            self._meta["gradient_noise_scale"] = self.noise_scale.b_simple
+        try:
+            self._write([], final=True)
+            if self._writer is not None:
+                self._writer.close()
+        except Exception as exc:
+            self._fault("write", exc)
+        self._writer = None
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def steps_recorded(self) -> int:
+        return self._step
+
+    # -- the hooks ---------------------------------------------------------------------------------
+    def _install_hooks(self) -> None:
+        self._grad_hooks(everywhere=False)
+        if self._optimizer is not None:
+            self._handles.append(self._optimizer.register_step_pre_hook(self._before_optimizer_step))
+            self._handles.append(self._optimizer.register_step_post_hook(self._after_optimizer_step))
+
+    def _grad_hooks(self, *, everywhere: bool) -> None:
+        """Post-accumulate-grad hooks that detect the end of each backward pass.
+
+        One hook that fires is enough (it queues the end-of-backward callback), and each costs a call into
+        Python per backward, so only four parameters spread over the model get one; when a backward passes
+        none of them (frozen or unused layers), the step falls back to measuring at `optimizer.step()` and
+        every parameter gets a hook from then on.
+        """
+        trainable = [i for i, p in enumerate(self._params) if p.requires_grad]
+        chosen = set(trainable) if everywhere or len(trainable) <= 4 else \
+            {trainable[0], trainable[len(trainable) // 3], trainable[2 * len(trainable) // 3], trainable[-1]}
+        for i in sorted(chosen - self._hooked):
+            self._handles.append(self._params[i].register_post_accumulate_grad_hook(self._on_grad))
+        self._hooked |= chosen
+
+    def _on_grad(self, _param: torch.Tensor) -> None:
+        if self._queued or self._closed:
+            return
+        self._queued = True
+        try:
+            torch.autograd.Variable._execution_engine.queue_callback(self._after_backward)
+        except Exception as exc:
+            self._queued = False
+            self._fault("hook", exc)
+
+    def _after_backward(self) -> None:
+        """End of one backward pass: gradients are complete and not yet clipped."""
+        self._queued = False
+        try:
+            self._backwards += 1
+            if self.world_size > 1 and syncs_gradients(self._model):
+                found = ds.grad_norms(self._params)
+                self._local_sq = None if found is None else self._unscaled(found[0]) ** 2
+                # runs after DDP's own end-of-backward callback has written the all-reduced gradients
+                torch.autograd.Variable._execution_engine.queue_callback(self._grads_ready)
+            else:
+                self._grads_ready()
+        except Exception as exc:
+            self._fault("hook", exc)
+
+    def _grads_ready(self) -> None:
+        try:
+            found = ds.grad_norms(self._params)
+            if found is None:
+                return
+            total = self._unscaled(found[0])
+            self._grad = (total, found[1])
+            self._grad_after_clip = False
+            if self._backwards == 1:
+                self._micro_norm = total  # squared on the host at flush time: no extra kernel per step
+        except Exception as exc:
+            self._fault("hook", exc)
+
+    def _unscaled(self, norm: torch.Tensor) -> torch.Tensor:
+        """Divide by a GradScaler's scale: mixed-precision backward passes see scaled gradients."""
+        scaler = self._scaler
+        if scaler is None or not getattr(scaler, "is_enabled", lambda: False)():
+            return norm
+        scale = getattr(scaler, "_scale", None)
+        return norm if scale is None else norm / scale.to(norm.device).reshape(())
+
+    def _before_optimizer_step(self, *_: Any) -> None:
+        try:
+            if self._grad is None:  # no backward seen (gradients set by hand): measure now, after clipping
+                found = ds.grad_norms(self._params)
+                if found is not None:
+                    self._grad = found
+                    self._grad_after_clip = True
+            self._snapshot()
+        except Exception as exc:
+            self._fault("hook", exc)
+
+    def _snapshot(self) -> None:
+        if self._update_every and self._step % self._update_every == 0:
+            self._updates.before(self._params)
+
+    def _after_optimizer_step(self, *_: Any) -> None:
+        try:
+            self._update = self._updates.after(self._params)
+        except Exception as exc:
+            self._fault("hook", exc)
+
+    # Update tracking without a torch optimizer (Keras): the integration calls these two around the step.
+    def before_update(self) -> None:
+        try:
+            self._snapshot()
+        except Exception as exc:
+            self._fault("hook", exc)
+
+    def after_update(self) -> None:
+        self._after_optimizer_step()
+
+    # -- per step ----------------------------------------------------------------------------------
+    def _record(self, loss: Any, batch_size: int | None, epoch: float | None, step: int | None,
+                lr: float | None) -> None:
+        index = len(self._rows)
+        host_loss = math.nan
+        loss_t = self._nan
+        if isinstance(loss, torch.Tensor):
+            loss_t = loss.detach()
+            loss_t = loss_t.float().mean() if loss_t.dim() else loss_t.float()
+            if loss_t.device != self._device:
+                loss_t = loss_t.to(self._device, non_blocking=True)
+        elif loss is not None:
+            host_loss = float(loss)
+        grad, per = self._grad if self._grad is not None else (self._nan, None)
+        update, weight = self._update if self._update is not None else (self._nan, self._nan)
+        local_sq = self._local_sq if self._local_sq is not None else self._nan
+        micro_sq = self._micro_norm if (self._micro_norm is not None and self._backwards > 1) else self._nan
+        torch.stack([loss_t, grad, weight, update, local_sq, micro_sq], out=self._dev[index])
+
+        number = self._step if step is None else int(step)
+        if per is not None and number % self._detail_every == 0:
+            self._layers.append((number, per))
+        if self._adam_family and number % self._detail_every == 0:
+            stats = ds.adam_stats(self._optimizer)  # type: ignore[arg-type]
+            if stats is not None:
+                self._adam.append((number, stats))
+        if epoch is not None:
+            self._epoch = float(epoch)
+        elif self._steps_per_epoch:
+            self._epoch = float(number // self._steps_per_epoch)
+        mode = math.nan if self._model is None else float(self._model.training)
+        lrs = tuple(_lr(g) for g in self._optimizer.param_groups) if self._optimizer is not None else ()
+        if lr is not None:
+            lrs = (float(lr), *lrs[1:])
+        extra, self._pending_extra = self._pending_extra, None
+        self._rows.append(HostRow(number, math.nan if batch_size is None else float(batch_size), mode,
+                                   self._epoch, max(self._backwards, 1), host_loss, lrs, extra,
+                                   has_loss=loss is not None, has_grad=self._grad is not None))
+        if self._grad_after_clip:
+            self._meta["grad_norm"] = "after clipping at some steps: no backward pass was seen before the step"
+            if self._handles:
+                self._grad_hooks(everywhere=True)
+        self._grad = self._update = self._local_sq = self._micro_norm = None
+        self._backwards = 0
+        self._step = number + 1
+        full = len(self._rows) >= self._flush_every
+        late = self.world_size == 1 and time.monotonic() - self._last_flush > self._flush_secs
+        if full or late:
+            self._flush(wait=False)
+
+    # -- flushing ----------------------------------------------------------------------------------
+    def _flush(self, *, wait: bool) -> None:
+        rows = self._rows
+        if rows:
+            n = len(rows)
+            block = self._dev[:n]
+            if self.world_size > 1:  # a collective: every rank flushes at the same step counts
+                host_side = torch.tensor([[r.loss, r.batch_size] for r in rows], dtype=torch.float32,
+                                         device=self._device)
+                loss = torch.where(torch.isnan(block[:, LOSS]), host_side[:, 0], block[:, LOSS])
+                sums = all_reduce_mean(torch.stack([loss, block[:, LOCAL_SQ], host_side[:, 1]], 1))
+                block = block.clone()
+                block[:, LOSS], block[:, LOCAL_SQ] = sums[:, 0], sums[:, 1]
+                for r, b in zip(rows, (sums[:, 2] * self.world_size).cpu().tolist(), strict=True):
+                    r.batch_size = b  # the batch the step used on all ranks together
+            parts = [block.reshape(-1)]
+            parts += [per for _, per in self._layers]
+            parts += [stats for _, stats in self._adam]
+            payload = torch.cat(parts)
+            if payload.device.type == "cuda":
+                host = torch.empty(payload.shape, dtype=payload.dtype, pin_memory=True)
+                host.copy_(payload, non_blocking=True)
+                event = torch.cuda.Event()
+                event.record()
+            else:
+                host, event = payload.clone(), None
+            self._in_flight.append(Flush(rows, host, event, [s for s, _ in self._layers],
+                                          [s for s, _ in self._adam], len(self._params)))
+            self._rows, self._layers, self._adam = [], [], []
+            self._last_flush = time.monotonic()
+        chunks: list[Chunks] = []
+        while self._in_flight and (wait or self._in_flight[0].event is None or self._in_flight[0].event.query()):
+            done = self._in_flight.pop(0)
+            if done.event is not None:
+                done.event.synchronize()
+            chunks.append(self._chunks(done))
+        if chunks or self._unwritten or self._events:
+            self._write(chunks)
+
+    def _chunks(self, done: Flush) -> Chunks:
+        """Turn one copied block into named series, and run the live checks over it."""
+        chunk, block = assemble(done, self._names, self.noise_scale, world_size=self.world_size,
+                                accumulation_averages=self._averages)
+        for event in self.live.observe(block):
+            self._events.append(event)
+            if self._warn and self._writes:
+                print(f"lossdoctor: warning [{event[1]}] {event[2]}", file=sys.stderr, flush=True)
+        return chunk
+
+    def _write(self, chunks: list[Chunks], *, final: bool = False) -> None:
+        """Commit to the store (rank 0 only); on failure keep the chunks and try again next flush."""
+        if not self._writes:
+            self._events.clear()
+            return
+        self._unwritten += chunks
+        while len(self._unwritten) > _MAX_UNWRITTEN_FLUSHES:
+            dropped = self._unwritten.pop(0)
+            self._dropped += sum(len(steps) for steps, _ in dropped.values())
+        meta = dict(self._meta)
+        if self._dropped:
+            meta["dropped_points"] = self._dropped
+        try:
+            if self._writer is None:
+                if not self._resume and not self._opened:
+                    moved = set_aside(self.path)
+                    if moved is not None:
+                        print(f"lossdoctor: {self.path} held an earlier run; moved it to {moved.name} "
+                              "(watch(..., resume=True) appends instead)", file=sys.stderr, flush=True)
+                self._opened = True
+                self._writer = StoreWriter(self.path)
+            self._writer.write(self._unwritten, meta=meta, events=self._events)
+        except Exception as exc:
+            self._fault("write", exc)
+            return
+        self._unwritten, self._events = [], []
+        if "write" in self._faults and not final:
+            print(f"lossdoctor: {self.path} is writable again; the steps held in memory are saved",
+                  file=sys.stderr, flush=True)
+            self._faults.discard("write")
+
+    def _fault(self, where: str, exc: BaseException) -> None:
+        """Report a fault once per kind; training goes on."""
+        if os.environ.get("LOSSDOCTOR_STRICT") == "record":
+            raise exc
+        if where in self._faults:
+            return
+        self._faults.add(where)
+        what = {"write": f"could not write {self.path}; recording continues in memory and retries at each "
+                         "flush",
+                "hook": "a gradient statistic failed; the affected values are missing",
+                "step": "recording a step failed",
+                "flush": "a flush failed"}[where]
+        print(f"lossdoctor: {what} ({type(exc).__name__}: {exc}); training is not affected",
+              file=sys.stderr, flush=True)
+
+
+def _close_at_exit(ref: weakref.ReferenceType[Recorder]) -> None:
+    recorder = ref()
+    if recorder is not None:
+        recorder.close()
+
+
+def _innermost(optimizer: Any) -> torch.optim.Optimizer | None:
+    """The torch optimizer inside wrappers (accelerate's AcceleratedOptimizer, Lightning's)."""
+    seen = 0
+    while optimizer is not None and not type(optimizer).__module__.startswith("torch.") and seen < 5:
+        inner = getattr(optimizer, "optimizer", None)
+        if not isinstance(inner, torch.optim.Optimizer):
+            break
+        optimizer, seen = inner, seen + 1
+    return optimizer
+
+
+def _lr(group: Mapping[str, Any]) -> float:
+    lr = group.get("lr", math.nan)
+    if isinstance(lr, torch.Tensor):
+        return float(lr) if lr.device.type == "cpu" else math.nan  # a CUDA lr would need a sync
+    return float(lr)
+
+
+def _version() -> str:
+    from lossdoctor import __version__
+
+    return __version__
+
+
+def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+          run_dir: str | os.PathLike[str] = "runs/lossdoctor", **options: Any) -> Recorder:
+    """Start recording a training loop into `run_dir/lossdoctor.db`; call `rec.step(loss, ...)` each step.
+
+    Options: `loader` (a DataLoader: its length, batch size and drop_last, and epochs from the step
+    count), `flush_every` (steps, default 50), `flush_secs` (default 30), `detail_every` (per-layer
+    gradient norms and Adam statistics, default every 10 steps), `update_every` (update/weight ratio and
+    weight norm, default every 10 steps; 1 for every step, at the cost of a copy of the weights per step;
+    0 turns it off and saves the copy of the weights it keeps), `scaler` (a `torch.amp.GradScaler`,
+    so norms are unscaled), `accumulation_averages` (the loss is divided by the number of accumulated
+    micro-batches, the usual way; default True), `warn` (live warnings, default True), `mute` (warning ids),
+    `resume` (append to the store an earlier run left in `run_dir`; by default that store is renamed
+    `lossdoctor.prev-N.db` and the new run starts a fresh one).
+    """
+    inner = unwrap(model)
+    params = [(name, p) for name, p in inner.named_parameters() if p.requires_grad]
+    return Recorder(params, run_dir, optimizer=optimizer, model=model if is_ddp(model) else inner,
+                    **options)

@@ -1,0 +1,62 @@
+"""The Keras 3 callback against real `model.fit` with the torch backend."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+torch = pytest.importorskip("torch")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "torch":
+    pytest.skip("keras was imported with another backend", allow_module_level=True)
+
+import lossdoctor  # noqa: E402
+from lossdoctor.integrations.keras import LossdoctorCallback  # noqa: E402
+from lossdoctor.record import read_store  # noqa: E402
+
+
+class _Reference(keras.callbacks.Callback):
+    """Per-batch loss from Keras's running mean (known batch sizes) and the gradient norm Keras left."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        super().__init__()
+        self.sizes, self.loss, self.norm = sizes, [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen, self.mean = 0, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        size = self.sizes[batch]
+        self.loss.append(((self.seen + size) * logs["loss"] - self.seen * self.mean) / size)
+        self.seen, self.mean = self.seen + size, logs["loss"]
+        grads = [v.value.grad.flatten() for v in self.model.trainable_weights]
+        self.norm.append(float(torch.cat(grads).norm()))
+
+
+def test_keras_callback_records_every_batch(tmp_path) -> None:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(95, 6)).astype("float32")
+    y = (x @ rng.normal(size=(6, 1))).astype("float32")
+    model = keras.Sequential([keras.layers.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, clipnorm=1e-3), loss="mse")
+    reference = _Reference([10] * 9 + [5])
+    model.fit(x, y, batch_size=10, epochs=2, shuffle=True, verbose=0, validation_split=0.0,
+              callbacks=[LossdoctorCallback(tmp_path / "run", flush_every=6, update_every=1), reference])
+    content = read_store(tmp_path / "run" / "lossdoctor.db")
+    steps, loss = content.series["loss"]
+    assert steps.tolist() == list(range(20))
+    np.testing.assert_allclose(loss, reference.loss, rtol=1e-4)
+    np.testing.assert_allclose(content.series["grad_norm"][1], reference.norm, rtol=1e-4)
+    assert min(reference.norm) > 1e-2  # the recorded norm is the one before clipnorm=1e-3
+    assert content.series["batch_size"][1].tolist() == ([10.0] * 9 + [5.0]) * 2
+    assert content.series["epoch"][1].tolist() == [0.0] * 10 + [1.0] * 10
+    np.testing.assert_allclose(content.series["lr"][1], 0.01)
+    ratio = np.array(content.series["update_ratio"][1])
+    assert (ratio > 0).all() and (ratio < 1e-3).all()  # clipped SGD steps: lr × 1e-3 / |w|
+    assert content.meta["framework"] == "keras" and content.meta["steps_per_epoch"] == 10
+    assert lossdoctor.read(tmp_path / "run").format == "lossdoctor_store"
