@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "diagnose", "read"]
+__all__ = ["Guard", "__version__", "diagnose", "preflight", "read"]
 
 
 def __getattr__(name: str):  # lazy: `import lossdoctor` stays cheap and torch-free
@@ -16,4 +16,12 @@ def __getattr__(name: str):  # lazy: `import lossdoctor` stays cheap and torch-f
         from .readers import read
 
         return read
+    if name == "preflight":
+        from .preflight import preflight
+
+        return preflight
+    if name == "Guard":
+        from .guard import Guard
+
+        return Guard
     raise AttributeError(name)
