@@ -16,6 +16,16 @@ from lossdoctor import Guard  # noqa: E402
 from lossdoctor.guard import GUARD_LOG  # noqa: E402
 from lossdoctor.scenarios.data import regression  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread, and the machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 GUARD_DIR = str(Path(__file__).resolve().parents[1] / "src" / "lossdoctor" / "guard")
 
 

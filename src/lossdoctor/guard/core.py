@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .record import COLUMNS, GUARD_LOG, InterventionLog
+from .names import COLUMNS, GUARD_LOG
+from .record import InterventionLog
 from .stats import RunningMoments
 
 

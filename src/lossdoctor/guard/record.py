@@ -13,10 +13,7 @@ from pathlib import Path
 
 import torch
 
-#: The file name `lossdoctor diagnose` looks for next to a training log.
-GUARD_LOG = "lossdoctor_guard.jsonl"
-#: Series names, in row order.
-COLUMNS = ("guard_grad_norm", "guard_clip", "guard_skip", "guard_lr_scale", "guard_loss")
+from .names import COLUMNS
 
 
 class InterventionLog:
