@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,8 @@ HEALTHY_RUNS = tuple(
     for name in ("healthy_b_mlp_adamw", "healthy_b_cnn_sgd", "healthy_b_gru_adam", "healthy_b_transformer_adamw")
 )
 SEEDS = {"tune": 0, "report": 100}
+#: Guard options to try (JSON in LOSSDOCTOR_GUARD_OPTIONS); the figures in BENCHMARKS.md use the defaults.
+GUARD_OPTIONS: dict[str, Any] = json.loads(os.environ.get("LOSSDOCTOR_GUARD_OPTIONS", "{}"))
 
 
 class ArmStep:
@@ -62,7 +65,7 @@ class ArmStep:
         if arm == "guard":
             from lossdoctor.guard import Guard
 
-            self.guard = Guard(optimizer)
+            self.guard = Guard(optimizer, **GUARD_OPTIONS)
         elif arm == "zclip":
             from zclip import ZClip
 
@@ -171,10 +174,11 @@ def main() -> None:
     parser.add_argument("--split", choices=("tune", "report"), default="report")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="run labels to include (default: all)")
+    parser.add_argument("--arms", nargs="*", default=list(ARMS), help="arms to run (default: all)")
     parser.add_argument("--json", help="write the raw results here")
     args = parser.parse_args()
     runs = [r for r in SPIKE_RUNS + HEALTHY_RUNS if not args.only or r[0] in args.only]
-    jobs = [(*r, arm, args.split) for r in runs for arm in ARMS]
+    jobs = [(*r, arm, args.split) for r in runs for arm in args.arms]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run_one, jobs))
@@ -186,6 +190,11 @@ def main() -> None:
 
 
 def report(results: list[Result]) -> None:
+    arms = tuple(dict.fromkeys(r.arm for r in results))
+    if arms != ARMS:  # a partial run: one line per result
+        for r in results:
+            print(r)
+        return
     by = {(r.run, r.arm): r for r in results}
     labels = list(dict.fromkeys(r.run for r in results))
     print("| run | kind | " + " | ".join(f"{a} val spikes / train spikes / final val" for a in ARMS)

@@ -57,14 +57,14 @@ class Guard:
         skip: bool = True,
         backoff: bool = True,
         alpha: float = 0.97,
-        warmup: int = 25,
+        warmup: int = 10,
         clip_z: float = 3.0,
-        clip_floor: float = 1.25,
+        clip_floor: float = 2.0,
         skip_z: float = 12.0,
         loss_skip_z: float = 6.0,
         loss_skip_ratio: float = 1.5,
         climb_ratio: float = 1.2,
-        patience: int = 25,
+        patience: int = 10,
         backoff_factor: float = 0.5,
         min_lr_scale: float = 1 / 64,
         max_consecutive_skips: int = 8,
@@ -141,7 +141,7 @@ class Guard:
             self._level_shift = outlier & persists
         factor = torch.ones_like(norm)
         if self.clip:
-            std = torch.sqrt(self.grad_stats.var)
+            std = self.grad_stats.std
             threshold = torch.maximum(self.grad_stats.mean + self.clip_z * std, self.clip_floor * self.grad_stats.mean)
             over = warm & finite & (norm > threshold)
             factor = torch.where(over, threshold / norm.clamp_min(1e-30), factor)
@@ -168,6 +168,7 @@ class Guard:
     def _update_loss_trend(self, log_loss: torch.Tensor, accept: torch.Tensor) -> None:
         usable = accept & torch.isfinite(log_loss)
         self.loss_stats.update(torch.nan_to_num(log_loss), usable)
+        warm = self.loss_stats.count >= self.warmup
         if not self.backoff:
             return
         value = torch.nan_to_num(log_loss)
@@ -176,7 +177,6 @@ class Guard:
         slow = torch.where(first, value, 0.99 * self.slow + 0.01 * value)
         self.fast = torch.where(usable, fast, self.fast)
         self.slow = torch.where(usable, slow, self.slow)
-        warm = self.loss_stats.count >= self.warmup
         rising = warm & usable & (self.fast - self.slow > self.log_climb)
         self.climbing = torch.where(rising, self.climbing + 1, torch.where(usable, torch.zeros_like(self.climbing),
                                                                            self.climbing))

@@ -2,39 +2,70 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+#: Values folded in before deviations are capped (the scale needs a few values to mean anything).
+ROBUST_AFTER = 8
+#: A deviation counts at most this many mean absolute deviations (a Huber-style cap).
+CAP = 2.0
+#: Standard deviation of a normal variable per unit of mean absolute deviation.
+STD_PER_ABSDEV = math.sqrt(math.pi / 2)
 
 
 class RunningMoments:
-    """Mean and variance of a scalar stream: an exact average for the first 1/(1-alpha) values, then an EMA.
+    """Robust running level, trend and scale of a scalar stream, updated only where a mask says so.
 
-    `update(x, accept)` folds `x` in only where `accept` is true (a 0-dim bool tensor), with `torch.where`,
-    so a skipped or non-finite value leaves the statistics as they were and nothing waits for the device.
+    The level and trend are Holt's double exponential smoothing, so a loss or gradient norm that falls
+    (or rises) steadily is predicted, not lagged behind: an EMA's lag would count as deviation and
+    inflate the scale. The first 1/(1-alpha) values get equal weights, later ones `1 - alpha`. The
+    scale is a mean absolute deviation from the prediction, and once `ROBUST_AFTER` values are in,
+    each deviation counts at most `CAP` scales: outliers that come every few steps (a few bad samples)
+    cannot inflate the scale that judges the next one. `update` uses `torch.where` only, so a skipped
+    or non-finite value leaves everything as it was, with no sync.
     """
 
-    def __init__(self, alpha: float, device: torch.device) -> None:
+    def __init__(self, alpha: float, device: torch.device, trend_weight: float = 0.1) -> None:
         self.alpha = alpha
+        self.trend_weight = trend_weight
         self.count = torch.zeros((), device=device)
-        self.mean = torch.zeros((), device=device)
-        self.var = torch.zeros((), device=device)
+        self.level = torch.zeros((), device=device)
+        self.trend = torch.zeros((), device=device)
+        self.absdev = torch.zeros((), device=device)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """The value expected next: level plus trend."""
+        return self.level + self.trend
+
+    @property
+    def std(self) -> torch.Tensor:
+        return STD_PER_ABSDEV * self.absdev
 
     def update(self, x: torch.Tensor, accept: torch.Tensor) -> None:
-        x = x.to(self.mean.dtype)
+        x = x.to(self.level.dtype)
         weight = torch.clamp(1.0 / (self.count + 1.0), min=1.0 - self.alpha)  # 1, 1/2, 1/3, …, then 1-alpha
+        first = self.count < 1
         delta = torch.where(accept, x - self.mean, torch.zeros_like(x))
-        mean = self.mean + weight * delta
-        # West's weighted update: the EMA of squared deviations, exact for the running average too.
-        var = (1.0 - weight) * (self.var + weight * delta * delta)
-        self.mean = torch.where(accept, mean, self.mean)
-        self.var = torch.where(accept, var, self.var)
+        cap = CAP * self.absdev
+        capped = torch.where(self.count >= ROBUST_AFTER, torch.clamp(delta, -cap, cap), delta)
+        level = torch.where(first, x, self.mean + weight * capped)
+        trend = torch.where(first, self.trend, self.trend + self.trend_weight * weight * capped)
+        absdev = torch.where(first, self.absdev, (1.0 - weight) * self.absdev + weight * capped.abs())
+        self.level = torch.where(accept, level, self.level)
+        self.trend = torch.where(accept, trend, self.trend)
+        self.absdev = torch.where(accept, absdev, self.absdev)
         self.count = self.count + accept.to(self.count.dtype)
 
     def z(self, x: torch.Tensor, floor: float = 1e-12) -> torch.Tensor:
-        """How many standard deviations `x` lies above the mean."""
-        return (x.to(self.mean.dtype) - self.mean) / torch.sqrt(self.var + floor)
+        """How many (robust) standard deviations `x` lies above the value expected next."""
+        return (x.to(self.level.dtype) - self.mean) / (self.std + floor)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"count": self.count, "mean": self.mean, "var": self.var}
+        return {"count": self.count, "level": self.level, "trend": self.trend, "absdev": self.absdev}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.count, self.mean, self.var = (state[k].to(self.mean.device) for k in ("count", "mean", "var"))
+        device = self.level.device
+        self.count, self.level, self.trend, self.absdev = (
+            state[k].to(device) for k in ("count", "level", "trend", "absdev"))
