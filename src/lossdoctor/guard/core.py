@@ -70,11 +70,14 @@ class Guard:
         max_consecutive_skips: int = 8,
         flush_every: int = 100,
         start_step: int = 0,
+        params: list[torch.Tensor] | None = None,
     ) -> None:
         self.optimizer = optimizer
-        self.params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.params = list(params) if params is not None else [
+            p for group in optimizer.param_groups for p in group["params"]]
         if not self.params:
             raise ValueError("the optimizer has no parameters")
+        self._inner_step = getattr(optimizer, "step", None)  # captured before `install()` replaces it
         self.device = self.params[0].device
         self.clip, self.skip, self.backoff = clip, skip, backoff
         self.warmup, self.clip_z, self.clip_floor = warmup, clip_z, clip_floor
@@ -90,9 +93,10 @@ class Guard:
         self.climbing = zero.clone()  # consecutive steps the fast EMA sat above the slow one
         self.lr_scale = torch.ones((), device=self.device)
         self.step_count = start_step
-        self._pending_loss: torch.Tensor | None = None
+        self._pending_sum: torch.Tensor | None = None
+        self._pending_count = 0
         self._snapshot: list[torch.Tensor] = []
-        self._snapshot_keys: list[tuple[torch.Tensor, str]] = []
+        self._snapshot_keys: list[Any] = []
         self._level_shift = torch.zeros((), dtype=torch.bool, device=self.device)
         path = Path(log_dir) / GUARD_LOG if log_dir is not None else None
         self.log = InterventionLog(self.device, flush_every, path)
@@ -109,19 +113,51 @@ class Guard:
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
-    def observe(self, loss: torch.Tensor) -> None:
-        """Give the loss of the coming step when `step()` is called without it (e.g. by a framework)."""
-        self._pending_loss = _scalar(loss, self.device)
+    def observe(self, loss: torch.Tensor | float) -> None:
+        """Give a loss of the coming step when `step()` is called without it (a framework calls it).
+
+        Called once per micro-batch under gradient accumulation: the step uses their mean.
+        """
+        value = _scalar(loss, self.device)
+        self._pending_sum = value if self._pending_sum is None else self._pending_sum + value
+        self._pending_count += 1
+
+    def _take_pending_loss(self) -> torch.Tensor | None:
+        if self._pending_sum is None:
+            return None
+        loss = self._pending_sum / self._pending_count
+        self._pending_sum, self._pending_count = None, 0
+        return loss
+
+    def install(self) -> Guard:
+        """Make `optimizer.step()` itself guarded, for frameworks that call it (HF Trainer, Lightning).
+
+        A closure (Lightning runs forward and backward in one) is evaluated first, as torch optimizers
+        do, and its loss is used; then the guarded step runs. Returns the guard.
+        """
+        def step(closure: Any = None, **_: Any) -> Any:
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            self.step(loss if isinstance(loss, torch.Tensor) else None)
+            return loss
+
+        self.optimizer.step = step
+        return self
 
     # -- the step ----------------------------------------------------------------------------------
     def step(self, loss: torch.Tensor | None = None) -> None:
         """Clip, decide skip and LR scale on the device, step the inner optimizer, undo it if skipped."""
-        loss = _scalar(loss, self.device) if loss is not None else self._pending_loss
-        self._pending_loss = None
         grads = [p.grad for p in self.params if p.grad is not None]
+        self.guarded_update(grads, loss, self._inner_step)
+
+    def guarded_update(self, grads: list[torch.Tensor], loss: torch.Tensor | None, inner: Any) -> Any:
+        """The guard around `inner()` (the optimizer's own update), given the gradients it will read."""
+        pending = self._take_pending_loss()
+        loss = _scalar(loss, self.device) if loss is not None else pending
         if not grads:
-            self.optimizer.step()
-            return
+            return inner()
         norm = torch.nn.utils.get_total_norm(grads).to(torch.float32)
         warm = self.grad_stats.count >= self.warmup
         finite = torch.isfinite(norm)
@@ -152,12 +188,13 @@ class Guard:
         restore = self.skip or self.backoff
         if restore:
             self._take_snapshot()
-        self.optimizer.step()
+        result = inner()
         if restore:
             self._restore(bad)
         self.log.write(self.step_count, [norm, factor, bad.float(), self.lr_scale,
                                          loss if loss is not None else torch.full_like(norm, math.nan)])
         self.step_count += 1
+        return result
 
     def _log_loss(self, loss: torch.Tensor | None) -> torch.Tensor:
         """log(loss) where the loss is a positive finite number, else NaN (no loss-based decision then)."""
@@ -187,16 +224,15 @@ class Guard:
         self.climbing = torch.where(trigger, torch.zeros_like(self.climbing), self.climbing)
         self.slow = torch.where(trigger, self.fast, self.slow)
 
-    def _state_tensors(self) -> list[torch.Tensor]:
-        out: list[torch.Tensor] = []
-        for p in self.params:
-            out += [t for t in self.optimizer.state.get(p, {}).values() if isinstance(t, torch.Tensor)]
-        return out
+    def state_entries(self) -> list[tuple[Any, torch.Tensor]]:
+        """(key, tensor) of every optimizer state tensor a skipped step must leave unchanged."""
+        return [((id(p), k), t) for p in self.params for k, t in self.optimizer.state.get(p, {}).items()
+                if isinstance(t, torch.Tensor)]
 
     def _take_snapshot(self) -> None:
-        self._snapshot_keys = [(p, k) for p in self.params for k, t in self.optimizer.state.get(p, {}).items()
-                               if isinstance(t, torch.Tensor)]
-        current = self.params + self._state_tensors()
+        entries = self.state_entries()
+        self._snapshot_keys = [key for key, _ in entries]
+        current = self.params + [t for _, t in entries]
         if len(self._snapshot) != len(current) or any(a.shape != b.shape for a, b in zip(self._snapshot, current,
                                                                                            strict=True)):
             self._snapshot = [torch.empty_like(t) for t in current]
@@ -212,14 +248,13 @@ class Guard:
             moved = torch.where(scaled, old + self.lr_scale.to(p.dtype) * (p - old), p)
             p.copy_(torch.where(bad, old, moved))
         old_state = dict(zip(self._snapshot_keys, self._snapshot[len(self.params):], strict=True))
-        for p in self.params:
-            for key, t in self.optimizer.state.get(p, {}).items():
-                if not isinstance(t, torch.Tensor) or t.device != bad.device:
-                    continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
-                old = old_state.get((p, key))
-                if old is None:  # state created by this step (the first one): its initial value is zeros
-                    old = torch.zeros_like(t)
-                t.copy_(torch.where(bad, old, t))
+        for key, t in self.state_entries():
+            if t.device != bad.device:
+                continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
+            old = old_state.get(key)
+            if old is None:  # state created by this step (the first one): its initial value is zeros
+                old = torch.zeros_like(t)
+            t.copy_(torch.where(bad, old, t))
 
     # -- results -----------------------------------------------------------------------------------
     def flush(self) -> None:
