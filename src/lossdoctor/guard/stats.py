@@ -36,8 +36,9 @@ class RunningMoments:
 
     @property
     def mean(self) -> torch.Tensor:
-        """The value expected next: level plus trend."""
-        return self.level + self.trend
+        """The value expected next: the level plus a falling trend. A rising trend is not extrapolated:
+        a gradient norm or loss that grows step after step is what the guard is there to catch."""
+        return self.level + torch.clamp(self.trend, max=0.0)
 
     @property
     def std(self) -> torch.Tensor:
