@@ -69,7 +69,8 @@ def check_loss_scale(
         fix = ["loss = criterion(output, target)  # the criterion already averages over the batch: "
                "no extra `/ batch_size`"]
         if where:
-            fix = [_strip_division(where.split(": ", 1)[1]) + "  # drop the second division by the batch size"]
+            code = where.split(": ", 1)[1].split("#", 1)[0]
+            fix = [_strip_division(code) + "  # no second division by the batch size"]
     else:
         where = find_line(loss_fn, _SUM)
         title = "The loss is a sum over the batch (it grows with the batch size)"
