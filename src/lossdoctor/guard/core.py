@@ -2,16 +2,18 @@
 
 Per step, all on the device:
 
-1. the total gradient norm, and its z-score against a running mean/variance (`RunningMoments`);
-2. an adaptive clip: gradients are scaled (`torch._foreach_mul_`) down to `mean + clip_z·std` when they
-   exceed it (never below `clip_floor`× the mean, so a smooth run is left alone);
+1. the total gradient norm, and its z-score against a robust running level and scale (`RunningMoments`:
+   Holt level + falling trend, capped mean absolute deviation), fed the clipped norm of accepted steps;
+2. an adaptive clip: gradients are scaled (`torch._foreach_mul_`) down to `level + clip_z·std` when they
+   exceed it (never below `clip_floor`× the level, so ordinary step-to-step variation is left alone);
 3. a skip flag for a non-finite loss or gradient, a gradient norm `skip_z` stds out, or a loss
    `loss_skip_z` stds (and `loss_skip_ratio`×) above its running level: a bad batch;
 4. the inner `optimizer.step()` always runs (no Python branch reads a tensor); a skipped step is then
    undone exactly: parameters and every optimizer state tensor (Adam's `exp_avg`, `exp_avg_sq`, `step`,
    SGD's `momentum_buffer`...) are restored from a snapshot with `torch.where(skip, old, new)`;
 5. an LR back-off: when a fast EMA of the log-loss stays `climb_ratio`× above a slow one for `patience`
-   steps, the LR scale halves. It is applied by scaling the parameter update, `p = old + s·(new - old)`,
+   steps, or an "outlier" persists `max_consecutive_skips` steps (then it is the new level and is
+   accepted), the LR scale halves (down to `min_lr_scale`). It is applied by scaling the parameter update, `p = old + s·(new - old)`,
    which for SGD, Adam(W) and RMSprop equals scaling the LR, and leaves `param_groups` alone.
 
 Each step's grad norm, clip factor, skip flag, LR scale and loss go to a device buffer, copied to the
