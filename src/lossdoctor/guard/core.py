@@ -13,8 +13,9 @@ Per step, all on the device:
    SGD's `momentum_buffer`...) are restored from a snapshot with `torch.where(skip, old, new)`;
 5. an LR back-off: when a fast EMA of the log-loss stays `climb_ratio`× above a slow one for `patience`
    steps, or an "outlier" persists `max_consecutive_skips` steps (then it is the new level and is
-   accepted), the LR scale halves (down to `min_lr_scale`). It is applied by scaling the parameter update, `p = old + s·(new - old)`,
-   which for SGD, Adam(W) and RMSprop equals scaling the LR, and leaves `param_groups` alone.
+   accepted), the LR scale halves (down to `min_lr_scale`). It is applied by scaling the parameter
+   update, `p = old + s·(new - old)`, which for SGD, Adam(W) and RMSprop equals scaling the LR, and
+   leaves `param_groups` alone.
 
 Each step's grad norm, clip factor, skip flag, LR scale and loss go to a device buffer, copied to the
 host every `flush_every` steps (the only syncs) into `lossdoctor_guard.jsonl` in `log_dir`.
