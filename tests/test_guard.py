@@ -186,3 +186,21 @@ def test_interventions_are_logged_as_jsonl_every_n_steps(tmp_path: Path) -> None
     assert [r["step"] for r in rows] == list(range(120))
     assert rows[90]["guard_skip"] == 1.0 and set(rows[0]) == {"step", "guard_grad_norm", "guard_clip",
                                                                "guard_skip", "guard_lr_scale", "guard_loss"}
+
+
+def test_spike_rule_of_the_remedies_benchmark() -> None:
+    """The one spike definition every benchmark arm is counted with (torch-free, numpy)."""
+    import numpy as np
+
+    from lossdoctor.guard.spikes import count_spikes
+
+    rng = np.random.default_rng(0)
+    falling = np.exp(-np.linspace(0, 3, 400)) * np.exp(0.05 * rng.standard_normal(400))
+    assert count_spikes(falling).events == 0  # a noisy falling loss has no spikes
+    bumped = falling.copy()
+    bumped[[100, 250, 251, 252]] *= 4  # one single-step spike, one three-step bump
+    found = count_spikes(bumped)
+    assert found.events == 2 and found.steps.tolist() == [100, 250] and not found.diverged
+    diverging = falling.copy()
+    diverging[380:] = np.nan
+    assert count_spikes(diverging).diverged and count_spikes(diverging).events == 1
