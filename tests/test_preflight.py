@@ -196,3 +196,24 @@ def test_report_renders_and_serialises() -> None:
     assert text.startswith("preflight: problems found") and "fix:" in text
     data = json.loads(json.dumps(report.to_json()))
     assert data["ok"] is False and data["findings"][0]["id"] == "loss_scales_with_batch"
+
+
+def test_loader_fix_names_and_rewrites_the_callers_dataloader_line(tmp_path) -> None:
+    """Called from a script with one `DataLoader(...)` line, the fix is that line with drop_last=True."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch\nfrom torch import nn\nfrom torch.utils.data import DataLoader, TensorDataset\n"
+        "import lossdoctor\n"
+        "x, y = torch.randn(100, 4), torch.randn(100, 1)\n"
+        "loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)  # 4 batches, the last of 4\n"
+        "report = lossdoctor.preflight(nn.Linear(4, 1), nn.MSELoss(), loader)\n"
+        "found = report.get('partial_last_batch')\n"
+        "print(found.where)\nprint(found.fix[0])\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    where, fix = out.stdout.splitlines()
+    assert where.endswith("train.py:6: loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)")
+    assert fix == "loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, drop_last=True)"

@@ -29,6 +29,8 @@ def test_seed003_script_is_flagged_without_training() -> None:
     assert "[problem] loss_scales_with_batch" in out.stdout and "[problem] partial_last_batch" in out.stdout
     assert "seed003_train.py:21: return F.mse_loss(output, target) / len(output)" in out.stdout
     assert "      return F.mse_loss(output, target)  # no second division by the batch size" in out.stdout
+    assert ("      train_loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True, drop_last=True)"
+            in out.stdout)
     assert cli(SCRIPT, "--fail-on", "problem").exit_code == 1
     data = json.loads(cli(SCRIPT, "--format", "json").stdout)
     assert data["ok"] is False and data["measured"]["last_batch"] == 8

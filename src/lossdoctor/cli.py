@@ -188,7 +188,8 @@ def preflight(
         objects = load_objects(script)
         report = run_preflight(
             objects["model"], objects["loss_fn"], objects["loader"], objects.get("optimizer"),
-            scheduler=objects.get("scheduler"), accumulation_steps=int(objects.get("accumulation_steps") or 1))
+            scheduler=objects.get("scheduler"), accumulation_steps=int(objects.get("accumulation_steps") or 1),
+            source=script)
     except ScriptError as exc:
         raise _fail(str(exc)) from None
     except (ValueError, TypeError, RuntimeError) as exc:

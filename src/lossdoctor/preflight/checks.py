@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,30 @@ from .log_probs import check_log_probs
 from .loss_scale import check_loss_scale
 from .model_checks import check_train_mode
 from .report import PreflightFinding, PreflightReport
+from .source import loader_line, with_keyword
+
+
+def _caller_file() -> str | None:
+    """The first file up the stack outside lossdoctor: the user's script that called preflight."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = inspect.currentframe()
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith("<") and not os.path.abspath(name).startswith(package):
+            return name
+        frame = frame.f_back
+    return None
+
+
+def _at_loader(found: PreflightFinding | None, at: tuple[str, str] | None, name: str,
+               value: str) -> PreflightFinding | None:
+    """Point a loader finding at the user's own `DataLoader(...)` line, and rewrite that line."""
+    if found is None or at is None or found.level == "info":
+        return found
+    where, code = at
+    found.where = f"{where}: {code.strip()}"
+    found.fix = [with_keyword(code.strip(), name, value)]
+    return found
 
 
 class _ModeRestored:
@@ -44,6 +70,7 @@ def preflight(
     accumulation_steps: int = 1,
     ignore_index: int = -100,
     forward: Forward | None = None,
+    source: str | None = None,
 ) -> PreflightReport:
     """Check the loss, the data loader, the model and the optimizer on real batches before training.
 
@@ -51,7 +78,11 @@ def preflight(
     with `labels` (pass `forward(model, batch) -> (output, target)` for anything else). Nothing is
     trained: gradients are computed with `torch.autograd.grad` (existing `.grad`s are left alone), and
     the model's train/eval modes are restored. It draws up to `accumulation_steps + 1` batches.
+    `source` is the file that builds the loader (default: the caller's); when it holds exactly one
+    one-line `DataLoader(...)` call, loader fixes name that line and rewrite it.
     """
+    if source is None:
+        source = _caller_file()
     forward = forward or default_forward
     findings: list[PreflightFinding] = []
     ran: list[str] = []
@@ -99,11 +130,12 @@ def preflight(
                 targets = facts.dataset_size * max(1, target.numel() // max(1, batch_size_of(first)))
             add(check_adam(optimizer, model, float(loss.detach()), rms, targets, scheduler))
     ran += ["last_batch", "shuffle"]
-    add(check_last_batch(facts, model, exponent))
+    at = loader_line(source)
+    add(_at_loader(check_last_batch(facts, model, exponent), at, "drop_last", "True"))
     if facts.dataset_size is not None and facts.batch_size:
         measured.update(dataset_size=facts.dataset_size, batch_size=facts.batch_size,
                         last_batch=facts.dataset_size % facts.batch_size)
     if facts.dataset_size is None:
         skipped["last_batch"] = "the loader's dataset has no length (an IterableDataset)"
-    add(check_shuffle(facts, getattr(loader, "dataset", None), facts.batch_size))
+    add(_at_loader(check_shuffle(facts, getattr(loader, "dataset", None), facts.batch_size), at, "shuffle", "True"))
     return PreflightReport(findings, ran, skipped, measured)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -48,3 +49,32 @@ def describe(obj: Any) -> str:
     if reduction is not None and type(obj).__module__.startswith("torch.nn"):
         return f"nn.{name}(reduction={reduction!r})"
     return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or name
+
+
+def loader_line(file: str | None) -> tuple[str, str] | None:
+    """(`file:line`, code) of the one-line `DataLoader(...)` call in `file`, when there is exactly one."""
+    if not file:
+        return None
+    try:
+        lines = Path(file).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = [(i, line) for i, line in enumerate(lines, 1)
+             if "DataLoader(" in line.split("#", 1)[0] and _balanced(line.split("#", 1)[0])]
+    if len(found) != 1:
+        return None
+    number, code = found[0]
+    return f"{file}:{number}", code.split("#", 1)[0].rstrip()
+
+
+def _balanced(code: str) -> bool:
+    return code.count("(") == code.count(")") and code.count("(") > 0
+
+
+def with_keyword(code: str, name: str, value: str) -> str:
+    """`code` (one call) with `name=value` set: replaced where present, else added before the last `)`."""
+    pattern = re.compile(rf"\b{name}\s*=\s*[^,)]+")
+    if pattern.search(code):
+        return pattern.sub(f"{name}={value}", code, count=1)
+    head, _, tail = code.rpartition(")")
+    return f"{head}, {name}={value}){tail}"
