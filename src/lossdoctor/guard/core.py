@@ -246,10 +246,10 @@ class Guard:
     def _restore(self, bad: torch.Tensor) -> None:
         """Undo the step where `bad`; scale the parameter update by the LR scale otherwise."""
         old_params = self._snapshot[: len(self.params)]
-        scaled = self.lr_scale < 1
-        for p, old in zip(self.params, old_params, strict=True):
-            moved = torch.where(scaled, old + self.lr_scale.to(p.dtype) * (p - old), p)
-            p.copy_(torch.where(bad, old, moved))
+        # lerp(old, new, 1) is `new` exactly (torch computes it as new - (new - old)·0 for weights ≥ ½)
+        moved = torch._foreach_lerp(old_params, self.params, self.lr_scale)
+        for p, old, m in zip(self.params, old_params, moved, strict=True):
+            torch.where(bad, old, m, out=p)  # in place, one pass
         old_state = dict(zip(self._snapshot_keys, self._snapshot[len(self.params):], strict=True))
         for key, t in self.state_entries():
             if t.device != bad.device:
@@ -257,7 +257,7 @@ class Guard:
             old = old_state.get(key)
             if old is None:  # state created by this step (the first one): its initial value is zeros
                 old = torch.zeros_like(t)
-            t.copy_(torch.where(bad, old, t))
+            torch.where(bad, old, t, out=t)
 
     # -- results -----------------------------------------------------------------------------------
     def flush(self) -> None:
