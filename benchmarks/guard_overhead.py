@@ -6,7 +6,8 @@
 Arms on the same model, data and optimizer: `plain` (optimizer.step()), `clip_only` (Guard with
 skip=False, backoff=False: no snapshot), `guard` (the defaults: snapshot + restore with torch.where),
 and `zclip` (the zclip package, which reads the norm on the host every step) when installed. Reports
-the median ms per step over repeats and the ratio to `plain`.
+the median ms per step over repeats and the ratio to `plain`. On CPU it runs one thread and measures
+process (CPU) time, so other jobs on a shared machine do not distort it; on CUDA, wall time.
 """
 
 from __future__ import annotations
@@ -49,15 +50,21 @@ def run(arm: str, steps: int, width: int, device: str) -> float:
         def step_fn(loss: torch.Tensor) -> None:
             opt.step()
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for i in range(10):  # warm-up, untimed: Adam's state, the guard's buffers and snapshot get allocated
+        loss = nn.functional.cross_entropy(model(x[i]), y[i])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        step_fn(loss)
     sync()
-    started = time.perf_counter()
+    clock = time.perf_counter if device == "cuda" else time.process_time  # CPU: CPU time, immune to other jobs
+    started = clock()
     for i in range(steps):
         loss = nn.functional.cross_entropy(model(x[i]), y[i])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         step_fn(loss)
     sync()
-    return (time.perf_counter() - started) / steps * 1000
+    return (clock() - started) / steps * 1000
 
 
 def main() -> None:
@@ -67,6 +74,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    torch.set_num_threads(1)  # on CPU the process time of one thread is the work done, whatever else runs
     arms = ["plain", "clip_only", "guard"]
     try:
         import zclip  # noqa: F401
@@ -75,8 +83,8 @@ def main() -> None:
     except ImportError:
         pass
     times: dict[str, list[float]] = {arm: [] for arm in arms}
-    for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits every arm alike
-        for arm in arms:
+    for repeat in range(args.repeats):  # interleaved, rotated: drift on a shared machine hits every arm alike
+        for arm in arms[repeat % len(arms):] + arms[: repeat % len(arms)]:
             times[arm].append(run(arm, args.steps, args.width, args.device))
     params = sum(p.numel() for p in make(args.width, "cpu")[0].parameters())
     base = statistics.median(times["plain"])
