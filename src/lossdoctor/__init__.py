@@ -9,12 +9,20 @@ __version__ = "0.1.0"
 from .diagnose import diagnose
 from .readers import read
 
-__all__ = ["__version__", "diagnose", "read", "watch"]
+__all__ = ["Guard", "__version__", "diagnose", "preflight", "read", "watch"]
 
 
-def __getattr__(name: str):  # `watch` needs torch: imported only when asked for
+def __getattr__(name: str):  # these need torch: imported only when asked for
     if name == "watch":
         from .record.recorder import watch
 
         return watch
+    if name == "preflight":  # the package is callable too, should its import rebind this name
+        from .preflight import preflight
+
+        return preflight
+    if name == "Guard":
+        from .guard import Guard
+
+        return Guard
     raise AttributeError(name)

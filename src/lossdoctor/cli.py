@@ -233,6 +233,43 @@ def serve(
         raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+@app.command()
+def preflight(
+    script: Annotated[str, typer.Argument(help="A training script whose top level builds model, loss and loader.")],
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.text,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a problem is found (for CI).")
+    ] = FailOn.never,
+) -> None:
+    """Check a script's loss, data loader, model and optimizer on real batches before training."""
+    import json
+
+    if output not in (OutputFormat.text, OutputFormat.json):
+        raise _fail("preflight reports as text or json")
+
+    try:
+        from .preflight import preflight as run_preflight
+        from .preflight.script import ScriptError, load_objects
+    except ImportError as exc:
+        raise _fail(f"preflight needs torch: pip install 'lossdoctor[torch]' ({exc})") from None
+    try:
+        objects = load_objects(script)
+        report = run_preflight(
+            objects["model"], objects["loss_fn"], objects["loader"], objects.get("optimizer"),
+            scheduler=objects.get("scheduler"), accumulation_steps=int(objects.get("accumulation_steps") or 1),
+            source=script)
+    except ScriptError as exc:
+        raise _fail(str(exc)) from None
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise _fail(f"{script}: preflight could not run the model on a batch: {type(exc).__name__}: {exc}") from None
+    if output == OutputFormat.json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        typer.echo(str(report))
+    if fail_on == FailOn.problem and not report.ok:
+        raise typer.Exit(code=1)
+
+
 @app.command("checks")
 def list_checks() -> None:
     """List every check: its id, severity, and what it looks at (including its false-positive modes)."""

@@ -15,8 +15,18 @@ def for_framework(
     hf: list[str] | None = None,
     lightning: list[str] | None = None,
     keras: list[str] | None = None,
+    cause: str | None = None,
 ) -> list[str]:
-    """The run's own framework first; the plain PyTorch form always, since any loop can use it."""
+    """The run's own framework first; the plain PyTorch form always, since any loop can use it.
+
+    With `cause`, the prescription computed from the run (`lossdoctor.prescribe`) replaces these lines.
+    """
+    if cause is not None:
+        from ..prescribe import prescribe
+
+        found = prescribe(sig.run, cause)
+        if found is not None:
+            return found.lines()
     by_key = {"hf": hf or [], "lightning": lightning or [], "keras": keras or []}
     key = _FRAMEWORK_KEYS.get((sig.run.facts.framework or "").lower())
     if key is not None and by_key[key]:

@@ -84,6 +84,7 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=for_framework(
             sig,
+            cause="adam_near_convergence",
             torch=[
                 "optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)  # smaller steps near the optimum",
                 "scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=num_steps)",

@@ -96,6 +96,7 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=for_framework(
             sig,
+            cause="exploding_gradients",
             torch=[
                 f"torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={max_norm})  # after backward()",
                 "# for RNNs: prefer GRU/LSTM over a plain tanh RNN, add LayerNorm, shorten truncated BPTT",

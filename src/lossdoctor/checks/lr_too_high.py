@@ -185,6 +185,7 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=for_framework(
             sig,
+            cause="lr_too_high",
             torch=[
                 "optimizer = torch.optim.AdamW(model.parameters(), lr=lr / 3)  # try 3-10x smaller",
                 "scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr / 3, total_steps=n)",

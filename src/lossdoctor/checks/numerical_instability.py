@@ -110,6 +110,7 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
         evidence.append(f"training logged {len(after)} finite losses after it")
     fix = for_framework(
         sig,
+        cause="numerical_instability",
         torch=[
             "# compute the loss from logits, never log(softmax(x)) or log(sigmoid(x)):",
             "loss = torch.nn.functional.cross_entropy(logits, target)  # or BCEWithLogitsLoss",
@@ -156,6 +157,7 @@ def _frozen_finding(sig: RunSignals, step: int, length: int) -> Finding:
         evidence=evidence,
         fix=for_framework(
             sig,
+            cause="numerical_instability",
             torch=[
                 "loss = torch.nn.functional.cross_entropy(logits, target)  # from logits, never log(softmax)",
                 "torch.autograd.set_detect_anomaly(True)  # while debugging: names the op that made the NaN",

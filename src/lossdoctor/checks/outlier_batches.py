@@ -79,6 +79,7 @@ def outlier_batches(sig: RunSignals) -> Finding | None:
 def _fix(sig: RunSignals) -> list[str]:
     return for_framework(
         sig,
+        cause="outlier_batches",
         torch=[
             "# find them: the per-sample loss of the spiking batches",
             "per_sample = F.cross_entropy(logits, y, reduction='none')  # or mse_loss(..., reduction='none')",

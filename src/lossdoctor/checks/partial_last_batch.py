@@ -195,6 +195,7 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=for_framework(
             sig,
+            cause="partial_last_batch",
             torch=[
                 "# normalise the loss by the actual batch size exactly once:",
                 "loss = criterion(output, target)  # reduction='mean', no extra `/ batch_size`",

@@ -83,6 +83,7 @@ def small_batch_noise(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=for_framework(
             sig,
+            cause="small_batch_noise",
             torch=[
                 f"# accumulate {k} batches per step: noise ∝ 1/sqrt(effective batch), ±{pct:.0f}% -> about ±10%",
                 f"loss = loss_fn(model(x), y) / {k}",

@@ -36,8 +36,11 @@ def read_all(path: str | os.PathLike[str], *, loss_key: str | None = None) -> li
         raise
     except (OSError, MemoryError, RecursionError, ValueError, OverflowError) as e:
         raise LogReadError(name, f"cannot read: {type(e).__name__}: {e}") from None
+    from lossdoctor.guard.log import attach_guard_log
+
     for run in runs:
         run.path = name
+        attach_guard_log(run, target)
     return runs
 
 

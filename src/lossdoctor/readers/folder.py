@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from lossdoctor.errors import LogReadError, MissingExtraError
+from lossdoctor.guard.names import GUARD_LOG
 from lossdoctor.readers import tensorboard
 from lossdoctor.readers.dispatch import read_all_file
 from lossdoctor.run import Run
@@ -26,7 +27,7 @@ def _find(root: Path) -> list[tuple[int, list[Path]]]:
         for file in sorted(root.rglob(pattern)):
             depth = len(file.relative_to(root).parts)
             hidden = any(part.startswith(".") for part in file.relative_to(root).parts)
-            if file in seen or not file.is_file() or depth > _MAX_DEPTH or hidden:
+            if file in seen or not file.is_file() or depth > _MAX_DEPTH or hidden or file.name == GUARD_LOG:
                 continue
             seen.add(file)
             if pattern.startswith("events"):

@@ -1,0 +1,304 @@
+"""`Guard`: a remedy around `optimizer.step()` that clips, skips and backs off without host syncs.
+
+Per step, all on the device:
+
+1. the total gradient norm, and its z-score against a robust running level and scale (`RunningMoments`:
+   Holt level + falling trend, capped mean absolute deviation), fed the clipped norm of accepted steps;
+2. an adaptive clip: gradients are scaled (`torch._foreach_mul_`) down to `level + clip_z·std` when they
+   exceed it (never below `clip_floor`× the level, so ordinary step-to-step variation is left alone);
+3. a skip flag for a non-finite loss or gradient, a gradient norm `skip_z` stds out, or a loss
+   `loss_skip_z` stds (and `loss_skip_ratio`×) above its running level: a bad batch;
+4. the inner `optimizer.step()` always runs (no Python branch reads a tensor); a skipped step is then
+   undone exactly: parameters and every optimizer state tensor (Adam's `exp_avg`, `exp_avg_sq`, `step`,
+   SGD's `momentum_buffer`...) are restored from a snapshot with `torch.where(skip, old, new)`;
+5. an LR back-off: when a fast EMA of the log-loss stays `climb_ratio`× above a slow one for `patience`
+   steps, or an "outlier" persists `max_consecutive_skips` steps (then it is the new level and is
+   accepted), the LR scale halves (down to `min_lr_scale`). It is applied by scaling the parameter
+   update, `p = old + s·(new - old)`, which for SGD, Adam(W) and RMSprop equals scaling the LR, and
+   leaves `param_groups` alone.
+
+Each step's grad norm, clip factor, skip flag, LR scale and loss go to a device buffer, copied to the
+host every `flush_every` steps (the only syncs) into `lossdoctor_guard.jsonl` in `log_dir`.
+
+The snapshot costs one extra copy of the parameters and the optimizer state; `skip=False` with
+`backoff=False` drops it (clipping only). On CUDA with a non-capturable Adam, the `step` counters live
+on the CPU; restoring them would need a sync, so a skipped step still advances them (the bias
+correction is then one step ahead, negligible after the first few hundred steps); use
+`capturable=True` or `fused=True` to keep them on the device and restored exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .names import COLUMNS, GUARD_LOG
+from .record import InterventionLog
+from .stats import RunningMoments
+
+
+def _scalar(loss: torch.Tensor | float, device: torch.device) -> torch.Tensor:
+    """The loss as a detached 0-dim float32 tensor on the guard's device (a mean if it is not a scalar)."""
+    value = torch.as_tensor(loss).detach()
+    return value.to(device=device, dtype=torch.float32).reshape(-1).mean()
+
+
+class Guard:
+    """Wraps an optimizer: call `guard.step(loss)` where the loop called `optimizer.step()`."""
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        log_dir: str | os.PathLike[str] | None = None,
+        clip: bool = True,
+        skip: bool = True,
+        backoff: bool = True,
+        alpha: float = 0.97,
+        warmup: int = 10,
+        clip_z: float = 3.0,
+        clip_floor: float = 2.0,
+        skip_z: float = 12.0,
+        loss_skip_z: float = 6.0,
+        loss_skip_ratio: float = 1.5,
+        climb_ratio: float = 1.2,
+        patience: int = 10,
+        backoff_factor: float = 0.5,
+        min_lr_scale: float = 1 / 64,
+        max_consecutive_skips: int = 8,
+        flush_every: int = 100,
+        start_step: int = 0,
+        params: list[torch.Tensor] | None = None,
+    ) -> None:
+        self.optimizer = optimizer
+        self.params = list(params) if params is not None else [
+            p for group in optimizer.param_groups for p in group["params"]]
+        if not self.params:
+            raise ValueError("the optimizer has no parameters")
+        self._inner_step = getattr(optimizer, "step", None)  # captured before `install()` replaces it
+        self.device = self.params[0].device
+        self.clip, self.skip, self.backoff = clip, skip, backoff
+        self.warmup, self.clip_z, self.clip_floor = warmup, clip_z, clip_floor
+        self.skip_z, self.loss_skip_z, self.log_skip_ratio = skip_z, loss_skip_z, math.log(loss_skip_ratio)
+        self.log_climb, self.patience = math.log(climb_ratio), patience
+        self.backoff_factor, self.min_lr_scale = backoff_factor, min_lr_scale
+        self.max_consecutive_skips = max_consecutive_skips
+        self.skipped_in_a_row = torch.zeros((), device=self.device)
+        self.grad_stats = RunningMoments(alpha, self.device)
+        self.loss_stats = RunningMoments(alpha, self.device)
+        zero = torch.zeros((), device=self.device)
+        self.fast, self.slow = zero.clone(), zero.clone()  # EMAs of the log-loss for the back-off
+        self.climbing = zero.clone()  # consecutive steps the fast EMA sat above the slow one
+        self.lr_scale = torch.ones((), device=self.device)
+        self.step_count = start_step
+        self._pending_sum: torch.Tensor | None = None
+        self._pending_count = 0
+        self._snapshot: list[torch.Tensor] = []
+        self._snapshot_keys: list[Any] = []
+        self._level_shift = torch.zeros((), dtype=torch.bool, device=self.device)
+        path = Path(log_dir) / GUARD_LOG if log_dir is not None else None
+        self.log = InterventionLog(self.device, flush_every, path)
+
+    # -- the optimizer interface, so a guard can stand in for the optimizer in a loop --------------
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.optimizer.param_groups
+
+    @property
+    def state(self) -> Any:
+        return self.optimizer.state
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def observe(self, loss: torch.Tensor | float) -> None:
+        """Give a loss of the coming step when `step()` is called without it (a framework calls it).
+
+        Called once per micro-batch under gradient accumulation: the step uses their mean.
+        """
+        value = _scalar(loss, self.device)
+        self._pending_sum = value if self._pending_sum is None else self._pending_sum + value
+        self._pending_count += 1
+
+    def _take_pending_loss(self) -> torch.Tensor | None:
+        if self._pending_sum is None:
+            return None
+        loss = self._pending_sum / self._pending_count
+        self._pending_sum, self._pending_count = None, 0
+        return loss
+
+    def install(self) -> Guard:
+        """Make `optimizer.step()` itself guarded, for frameworks that call it (HF Trainer, Lightning).
+
+        A closure (Lightning runs forward and backward in one) is evaluated first, as torch optimizers
+        do, and its loss is used; then the guarded step runs. Returns the guard.
+        """
+        def step(closure: Any = None, **_: Any) -> Any:
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            self.step(loss if isinstance(loss, torch.Tensor) else None)
+            return loss
+
+        self.optimizer.step = step
+        return self
+
+    # -- the step ----------------------------------------------------------------------------------
+    def step(self, loss: torch.Tensor | None = None) -> None:
+        """Clip, decide skip and LR scale on the device, step the inner optimizer, undo it if skipped."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        self.guarded_update(grads, loss, self._inner_step)
+
+    def guarded_update(self, grads: list[torch.Tensor], loss: torch.Tensor | None, inner: Any) -> Any:
+        """The guard around `inner()` (the optimizer's own update), given the gradients it will read."""
+        pending = self._take_pending_loss()
+        loss = _scalar(loss, self.device) if loss is not None else pending
+        if not grads:
+            return inner()
+        norm = torch.nn.utils.get_total_norm(grads).to(torch.float32)
+        warm = self.grad_stats.count >= self.warmup
+        finite = torch.isfinite(norm)
+        log_loss = self._log_loss(loss)
+        if loss is not None:
+            finite = finite & torch.isfinite(loss)
+        bad = ~finite
+        if self.skip:
+            grad_outlier = warm & (self.grad_stats.z(norm) > self.skip_z)
+            rise = log_loss - self.loss_stats.mean
+            loss_outlier = warm & (self.loss_stats.z(log_loss) > self.loss_skip_z) & (rise > self.log_skip_ratio)
+            outlier = grad_outlier | loss_outlier
+            # An "outlier" that persists is the new level: accept it (and back off the LR, below).
+            persists = self.skipped_in_a_row >= self.max_consecutive_skips
+            bad = bad | (outlier & ~persists)
+            self.skipped_in_a_row = torch.where(bad, self.skipped_in_a_row + 1, torch.zeros_like(norm))
+            self._level_shift = outlier & persists
+        factor = torch.ones_like(norm)
+        if self.clip:
+            std = self.grad_stats.std
+            threshold = torch.maximum(self.grad_stats.mean + self.clip_z * std, self.clip_floor * self.grad_stats.mean)
+            over = warm & finite & (norm > threshold)
+            factor = torch.where(over, threshold / norm.clamp_min(1e-30), factor)
+            torch._foreach_mul_(grads, factor)
+        accept = ~bad
+        self.grad_stats.update(torch.where(finite, norm * factor, torch.zeros_like(norm)), accept)
+        self._update_loss_trend(log_loss, accept)
+        restore = self.skip or self.backoff
+        if restore:
+            self._take_snapshot()
+        result = inner()
+        if restore:
+            self._restore(bad)
+        self.log.write(self.step_count, [norm, factor, bad.float(), self.lr_scale,
+                                         loss if loss is not None else torch.full_like(norm, math.nan)])
+        self.step_count += 1
+        return result
+
+    def _log_loss(self, loss: torch.Tensor | None) -> torch.Tensor:
+        """log(loss) where the loss is a positive finite number, else NaN (no loss-based decision then)."""
+        if loss is None:
+            return torch.full((), math.nan, device=self.device)
+        return torch.where(loss > 0, torch.log(loss.clamp_min(1e-45)), torch.full_like(loss, math.nan))
+
+    def _update_loss_trend(self, log_loss: torch.Tensor, accept: torch.Tensor) -> None:
+        usable = accept & torch.isfinite(log_loss)
+        self.loss_stats.update(torch.nan_to_num(log_loss), usable)
+        warm = self.loss_stats.count >= self.warmup
+        if not self.backoff:
+            return
+        value = torch.nan_to_num(log_loss)
+        first = self.loss_stats.count <= 1
+        fast = torch.where(first, value, 0.9 * self.fast + 0.1 * value)
+        slow = torch.where(first, value, 0.99 * self.slow + 0.01 * value)
+        self.fast = torch.where(usable, fast, self.fast)
+        self.slow = torch.where(usable, slow, self.slow)
+        rising = warm & usable & (self.fast - self.slow > self.log_climb)
+        self.climbing = torch.where(rising, self.climbing + 1, torch.where(usable, torch.zeros_like(self.climbing),
+                                                                           self.climbing))
+        trigger = (self.climbing >= self.patience) | self._level_shift
+        self.lr_scale = torch.where(trigger, torch.clamp(self.lr_scale * self.backoff_factor, min=self.min_lr_scale),
+                                    self.lr_scale)
+        # After a back-off, start the comparison afresh from the current level.
+        self.climbing = torch.where(trigger, torch.zeros_like(self.climbing), self.climbing)
+        self.slow = torch.where(trigger, self.fast, self.slow)
+
+    def state_entries(self) -> list[tuple[Any, torch.Tensor]]:
+        """(key, tensor) of every optimizer state tensor a skipped step must leave unchanged."""
+        return [((id(p), k), t) for p in self.params for k, t in self.optimizer.state.get(p, {}).items()
+                if isinstance(t, torch.Tensor)]
+
+    def _take_snapshot(self) -> None:
+        entries = self.state_entries()
+        self._snapshot_keys = [key for key, _ in entries]
+        current = self.params + [t for _, t in entries]
+        if len(self._snapshot) != len(current) or any(a.shape != b.shape for a, b in zip(self._snapshot, current,
+                                                                                           strict=True)):
+            self._snapshot = [torch.empty_like(t) for t in current]
+        with torch.no_grad():
+            torch._foreach_copy_(self._snapshot, [t.detach() for t in current])
+
+    @torch.no_grad()
+    def _restore(self, bad: torch.Tensor) -> None:
+        """Undo the step where `bad`; scale the parameter update by the LR scale otherwise."""
+        old_params = self._snapshot[: len(self.params)]
+        # lerp(old, new, 1) is `new` exactly (torch computes it as new - (new - old)·0 for weights ≥ ½)
+        moved = torch._foreach_lerp(old_params, self.params, self.lr_scale)
+        for p, old, m in zip(self.params, old_params, moved, strict=True):
+            torch.where(bad, old, m, out=p)  # in place, one pass
+        old_state = dict(zip(self._snapshot_keys, self._snapshot[len(self.params):], strict=True))
+        for key, t in self.state_entries():
+            if t.device != bad.device:
+                continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
+            old = old_state.get(key)
+            if old is None:  # state created by this step (the first one): its initial value is zeros
+                old = torch.zeros_like(t)
+            torch.where(bad, old, t, out=t)
+
+    # -- results -----------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Copy pending interventions to the host and the log file (one sync)."""
+        self.log.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def history(self) -> dict[str, np.ndarray]:
+        """Every recorded step: `step` and the series in `COLUMNS` (flushes first)."""
+        self.flush()
+        steps = np.array([s for s, _ in self.log.rows], dtype=np.int64)
+        values = np.array([row for _, row in self.log.rows], dtype=np.float64).reshape(len(steps), len(COLUMNS))
+        return {"step": steps} | {name: values[:, i] for i, name in enumerate(COLUMNS)}
+
+    def summary(self) -> dict[str, float]:
+        """Counts of interventions so far: clipped steps, skipped steps, and the current LR scale."""
+        h = self.history()
+        return {
+            "steps": float(len(h["step"])),
+            "clipped": float(np.sum(h["guard_clip"] < 1)),
+            "skipped": float(np.sum(h["guard_skip"] > 0)),
+            "lr_scale": float(h["guard_lr_scale"][-1]) if len(h["step"]) else 1.0,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"grad_stats": self.grad_stats.state_dict(), "loss_stats": self.loss_stats.state_dict(),
+                "fast": self.fast, "slow": self.slow, "climbing": self.climbing, "lr_scale": self.lr_scale,
+                "step_count": self.step_count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.grad_stats.load_state_dict(state["grad_stats"])
+        self.loss_stats.load_state_dict(state["loss_stats"])
+        for name in ("fast", "slow", "climbing", "lr_scale"):
+            setattr(self, name, state[name].to(self.device))
+        self.step_count = int(state["step_count"])
+

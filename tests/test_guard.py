@@ -1,0 +1,206 @@
+"""Guard on real small training runs: clipping, exact skips, LR back-off, no host sync, the JSONL log."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from lossdoctor import Guard  # noqa: E402
+from lossdoctor.guard import GUARD_LOG  # noqa: E402
+from lossdoctor.scenarios.data import regression  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread, and the machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+GUARD_DIR = str(Path(__file__).resolve().parents[1] / "src" / "lossdoctor" / "guard")
+
+
+def make(seed: int = 0, width: int = 32):
+    torch.manual_seed(seed)
+    x, y = regression(1024, 8, seed)
+    return nn.Sequential(nn.Linear(8, width), nn.Tanh(), nn.Linear(width, 1)), x, y
+
+
+def train(model, x, y, step, *, steps: int = 120, batch: int = 32, corrupt: dict[int, float] | None = None):
+    """Mini-batch MSE; `corrupt[i] = k` multiplies the targets of step i's batch by k (a bad batch)."""
+    losses = []
+    for i in range(steps):
+        lo = (i * batch) % (len(x) - batch)
+        yb = y[lo:lo + batch] * (corrupt or {}).get(i, 1.0)
+        loss = F.mse_loss(model(x[lo:lo + batch]), yb)
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        step(loss)
+        losses.append(loss.detach())
+    return torch.stack(losses)
+
+
+def test_healthy_run_is_left_alone() -> None:
+    """No skip and no back-off on a healthy run; where nothing is clipped, the weights are bit-identical."""
+    plain, x, y = make()
+    opt = torch.optim.Adam(plain.parameters(), lr=3e-3)
+    plain_losses = train(plain, x, y, lambda loss: opt.step())
+    unclipped, _, _ = make()
+    guard = Guard(torch.optim.Adam(unclipped.parameters(), lr=3e-3), clip=False)
+    train(unclipped, x, y, guard.step)
+    assert guard.summary() == {"steps": 120.0, "clipped": 0.0, "skipped": 0.0, "lr_scale": 1.0}
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), unclipped.parameters(), strict=True))
+    guarded, _, _ = make()
+    full = Guard(torch.optim.Adam(guarded.parameters(), lr=3e-3))
+    losses = train(guarded, x, y, full.step)
+    summary = full.summary()
+    assert summary["skipped"] == 0 and summary["lr_scale"] == 1 and summary["clipped"] <= 2
+    assert abs(float(losses[-20:].mean() / plain_losses[-20:].mean()) - 1) < 0.01
+
+
+def test_skipped_step_leaves_adam_moments_and_weights_exactly_unchanged() -> None:
+    model, x, y = make()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    guard = Guard(opt)
+    train(model, x, y, guard.step, steps=60)
+    before_params = [p.detach().clone() for p in model.parameters()]
+    before_state = {id(p): {k: v.clone() for k, v in opt.state[p].items()} for p in model.parameters()}
+    # a bad batch: targets ×40 -> the loss is a clear outlier; then a NaN gradient
+    for poison in ("outlier", "nan"):
+        yb = y[:32] * (40.0 if poison == "outlier" else 1.0)
+        loss = F.mse_loss(model(x[:32]), yb)
+        model.zero_grad()
+        loss.backward()
+        if poison == "nan":
+            next(model.parameters()).grad[0, 0] = float("nan")
+        guard.step(loss)
+    assert guard.history()["guard_skip"][-2:].tolist() == [1.0, 1.0]
+    assert all(torch.equal(a, p) for a, p in zip(before_params, model.parameters(), strict=True))
+    for p in model.parameters():
+        for key, value in opt.state[p].items():
+            assert torch.equal(value, before_state[id(p)][key]), key  # exp_avg, exp_avg_sq, step
+
+
+def test_skip_on_the_first_step_restores_fresh_state() -> None:
+    model, x, y = make()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    guard = Guard(opt)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = F.mse_loss(model(x[:32]), y[:32])
+    loss.backward()
+    guard.step(loss * float("inf"))
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+    assert all(torch.count_nonzero(opt.state[p]["momentum_buffer"]) == 0 for p in model.parameters())
+
+
+def test_gradient_spike_is_clipped_to_the_running_threshold() -> None:
+    model, x, y = make()
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05), skip=False, backoff=False)
+    train(model, x, y, guard.step, steps=80, corrupt={70: 6.0})
+    h = guard.history()
+    assert h["guard_clip"][:70].tolist() == [1.0] * 70
+    assert h["guard_clip"][70] < 0.5  # the spike's gradient, scaled down
+    assert h["guard_skip"].sum() == 0
+
+
+def test_outlier_batch_is_skipped_and_the_run_stays_on_course() -> None:
+    base, x, y = make()
+    base_opt = torch.optim.SGD(base.parameters(), lr=0.05, momentum=0.9)
+    clean = train(base, x, y, lambda loss: base_opt.step(), steps=100)
+    bad_model, _, _ = make()
+    bad_opt = torch.optim.SGD(bad_model.parameters(), lr=0.05, momentum=0.9)
+    damaged = train(bad_model, x, y, lambda loss: bad_opt.step(), steps=100, corrupt={60: 30.0})
+    model, _, _ = make()
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    guarded = train(model, x, y, guard.step, steps=100, corrupt={60: 30.0})
+    assert guard.history()["guard_skip"].nonzero()[0].tolist() == [60]
+    after = slice(61, 75)
+    assert damaged[after].mean() > 3 * clean[after].mean()  # without the guard the bad batch derails training
+    assert guarded[after].mean() < 1.1 * clean[after].mean()
+
+
+def test_lr_backoff_keeps_a_diverging_run_alive() -> None:
+    """SGD+momentum at 0.1 on this tanh MLP climbs to ~1e15 in 400 steps; the guard backs off the LR."""
+    plain, x, y = make(width=64)
+    opt = torch.optim.SGD(plain.parameters(), lr=0.1, momentum=0.9)
+    unguarded = train(plain, x, y, lambda loss: opt.step(), steps=400)
+    model, _, _ = make(width=64)
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    guarded = train(model, x, y, guard.step, steps=400)
+    h = guard.history()
+    assert h["guard_lr_scale"][-1] <= 0.5
+    first = int((h["guard_lr_scale"] < 1).nonzero()[0][0])
+    assert first >= guard.warmup  # never during warm-up
+    assert unguarded[-50:].mean() > 1e6 and guarded[-50:].mean() < 20
+
+
+def test_lr_scale_equals_scaling_the_learning_rate() -> None:
+    """Scaling the update by s is scaling Adam's LR by s: same weights to float precision."""
+    a, x, y = make()
+    guard = Guard(torch.optim.Adam(a.parameters(), lr=1e-2), clip=False, skip=False)
+    guard.lr_scale = torch.tensor(0.25)
+    train(a, x, y, guard.step, steps=20)
+    b, _, _ = make()
+    opt = torch.optim.Adam(b.parameters(), lr=2.5e-3)
+    train(b, x, y, lambda loss: opt.step(), steps=20)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_step_never_reads_a_tensor_on_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPU proxy for `cuda.set_sync_debug_mode`: count host reads of tensors made from the guard's code."""
+    calls: list[str] = []
+    for name in ("item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *args, __name=name, __original=original, **kwargs):
+            if sys._getframe(1).f_code.co_filename.startswith(GUARD_DIR):
+                calls.append(__name)
+            return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    model, x, y = make()
+    guard = Guard(torch.optim.Adam(model.parameters(), lr=3e-3), flush_every=1000)
+    train(model, x, y, guard.step, steps=150, corrupt={100: 30.0})
+    assert calls == []
+    guard.flush()  # the one deliberate copy, every `flush_every` steps
+    assert calls == ["tolist"]
+
+
+def test_interventions_are_logged_as_jsonl_every_n_steps(tmp_path: Path) -> None:
+    model, x, y = make()
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), log_dir=tmp_path, flush_every=50)
+    train(model, x, y, guard.step, steps=120, corrupt={90: 30.0})
+    log = tmp_path / GUARD_LOG
+    assert len(log.read_text().splitlines()) == 100  # two flushes so far; 20 rows wait on the device
+    guard.close()
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(120))
+    assert rows[90]["guard_skip"] == 1.0 and set(rows[0]) == {"step", "guard_grad_norm", "guard_clip",
+                                                               "guard_skip", "guard_lr_scale", "guard_loss"}
+
+
+def test_spike_rule_of_the_remedies_benchmark() -> None:
+    """The one spike definition every benchmark arm is counted with (torch-free, numpy)."""
+    import numpy as np
+
+    from lossdoctor.guard.spikes import count_spikes
+
+    rng = np.random.default_rng(0)
+    falling = np.exp(-np.linspace(0, 3, 400)) * np.exp(0.05 * rng.standard_normal(400))
+    assert count_spikes(falling).events == 0  # a noisy falling loss has no spikes
+    bumped = falling.copy()
+    bumped[[100, 250, 251, 252]] *= 4  # one single-step spike, one three-step bump
+    found = count_spikes(bumped)
+    assert found.events == 2 and found.steps.tolist() == [100, 250] and not found.diverged
+    diverging = falling.copy()
+    diverging[380:] = np.nan
+    assert count_spikes(diverging).diverged and count_spikes(diverging).events == 1

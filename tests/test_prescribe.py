@@ -1,0 +1,87 @@
+"""Prescriptions on real logs: the fix in the run's framework, with numbers computed from that run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lossdoctor.diagnose import diagnose
+from lossdoctor.prescribe import num, prescribe
+from lossdoctor.readers import read
+from lossdoctor.run import Run, RunFacts, Series
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_seed003_hf_log_gets_trainer_arguments_with_its_own_numbers() -> None:
+    run = read(EXAMPLES / "partial_last_batch_hf")
+    found = prescribe(run, "partial_last_batch")
+    norms = run.series["grad_norm"].values
+    clip = float(num(2 * float(np.median(norms[np.isfinite(norms) & (norms > 0)]))))
+    assert found is not None and found.framework == "hf" and found.numbers["max_norm"] == clip
+    assert found.lines()[0] == ("TrainingArguments(..., per_device_train_batch_size=128, dataloader_drop_last=True, "
+                                f"max_grad_norm={num(clip)})")
+    assert "loader = DataLoader(dataset, batch_size=128, shuffle=True, drop_last=True)" in found.lines()
+    top = diagnose(run).primary
+    assert top is not None and top.id == "partial_last_batch" and top.fix == found.lines()
+
+
+def test_dataset_size_gives_the_samples_dropped_and_a_divisor() -> None:
+    steps = np.arange(300)
+    run = Run({"loss": Series(steps, np.ones(300)), "grad_norm": Series(steps, np.full(300, 0.5))},
+              RunFacts(framework=None, batch_size=128, dataset_size=3720))
+    found = prescribe(run, "partial_last_batch")
+    assert found.numbers == {"batch_size": 128, "dataset_size": 3720, "last_batch": 3720 % 128, "max_norm": 1.0}
+    assert found.lines()[0].endswith("drop_last=True)  # drops 8 of 3720 samples per epoch (0.2%)")
+    assert "or batch_size=124, which divides the 3720 samples exactly" in found.basis
+
+
+def test_accumulation_from_the_loss_scatter_in_lightning_idiom() -> None:
+    run = read(EXAMPLES / "small_batch_noise_lightning")
+    found = prescribe(run, "small_batch_noise")
+    k = int(found.numbers["accumulation_steps"])
+    assert found.lines()[0] == f"Trainer(..., accumulate_grad_batches={k})" and 4 <= k <= 16
+    assert any(line.startswith(f"# k={k}: single steps scatter ±") for line in found.lines())
+
+
+def test_accumulation_from_a_recorded_gradient_noise_scale() -> None:
+    run = read(EXAMPLES / "small_batch_noise_lightning")
+    batch = 8
+    run.facts.batch_size = batch
+    steps = run.loss.steps
+    run.series["gradient_noise_scale"] = Series(steps, np.full(len(steps), 100.0))
+    found = prescribe(run, "small_batch_noise")
+    assert found.numbers["accumulation_steps"] == math.ceil(100 / batch)
+    assert found.basis[0].startswith("k=13: the measured gradient noise scale is 100 samples")
+
+
+@pytest.mark.parametrize(("framework", "expected"), [
+    ("keras", "keras.optimizers.Adam(learning_rate=lr, clipnorm=2)"),
+    ("lightning", "Trainer(..., gradient_clip_val=2)"),
+    ("huggingface", "TrainingArguments(..., max_grad_norm=2)"),
+    (None, "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=2)  # after backward()"),
+])
+def test_clipping_threshold_in_every_framework(framework: str | None, expected: str) -> None:
+    steps = np.arange(200)
+    norms = np.where(steps % 50 == 7, 30.0, 1.0)  # median 1, four spikes of 30
+    run = Run({"loss": Series(steps, np.ones(200)), "grad_norm": Series(steps, norms)}, RunFacts(framework=framework))
+    found = prescribe(run, "exploding_gradients")
+    assert found.lines()[0] == expected
+    assert "2× the median gradient norm 1; 2.0% of steps exceed it, the largest (30) by 15×" in found.lines()[-1]
+
+
+def test_lr_too_high_uses_the_logged_learning_rate() -> None:
+    run = read(EXAMPLES / "gru_high_lr_tensorboard")
+    lr = float(np.nanmax(run.series["lr"].values))
+    found = prescribe(run, "lr_too_high")
+    assert found.numbers["lr"] == float(num(lr / 3))
+    assert found.lines()[0] == f"optimizer = torch.optim.AdamW(model.parameters(), lr={num(lr / 3)})"
+
+
+def test_numbers_are_written_as_in_code() -> None:
+    assert [num(x) for x in (1e-5, 3e-4, 0.25, 12.0, 0.0291, 123456.0)] == ["1e-5", "3e-4", "0.25", "12", "0.029",
+                                                                           "1.2e5"]
+    assert prescribe(read(EXAMPLES / "healthy_cnn_jsonl"), "overfitting") is None  # no prescription: check's own
