@@ -65,3 +65,48 @@ def test_dashboard_updates_when_steps_arrive(browser: Any, tmp_path: Path) -> No
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_dashboard_follows_a_recorded_run(browser: Any, tmp_path: Path) -> None:
+    """The recorder's SQLite store, read while training writes it: the page grows with each flush."""
+    torch = pytest.importorskip("torch")
+    from lossdoctor import watch
+
+    torch.manual_seed(0)
+    x, y = torch.randn(512, 8), torch.randn(512, 1)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    run_dir = tmp_path / "recorded"
+
+    def train(rec: Any, steps: range) -> None:
+        for i in steps:
+            xb, yb = x[(i * 32) % 512 :][:32], y[(i * 32) % 512 :][:32]
+            loss = torch.nn.functional.mse_loss(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            rec.step(loss, batch_size=len(xb))
+        rec.flush()
+
+    rec = watch(model, optimizer, run_dir=str(run_dir), warn=False, flush_every=10)
+    train(rec, range(60))
+    srv = make_server(LiveRun(run_dir, min_interval=0.0), port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        with open_page(browser, allow_origin=origin) as w:
+            w.page.goto(origin + "/")
+            wait_rendered(w.page)
+            loss_points = "() => document.querySelector('.plot.main').data[0].x.length"
+            before = w.page.evaluate(loss_points)
+            version = w.page.get_attribute("#app", "data-version")
+            train(rec, range(60, 160))
+            w.page.wait_for_function(f"() => document.querySelector('#app').dataset.version !== '{version}'",
+                                     timeout=15_000)
+            wait_rendered(w.page)
+            assert w.page.evaluate(loss_points) > before
+            assert w.errors == [] and w.blocked == []
+    finally:
+        rec.close()
+        srv.shutdown()
+        srv.server_close()
