@@ -10,7 +10,9 @@ Per step, all on the device:
    `loss_skip_z` stds (and `loss_skip_ratio`×) above its running level: a bad batch;
 4. the inner `optimizer.step()` always runs (no Python branch reads a tensor); a skipped step is then
    undone exactly: parameters and every optimizer state tensor (Adam's `exp_avg`, `exp_avg_sq`, `step`,
-   SGD's `momentum_buffer`...) are restored from a snapshot with `torch.where(skip, old, new)`;
+   SGD's `momentum_buffer`...) are restored from a snapshot taken with one `torch._foreach_copy_`, by
+   one batched in-place `lerp(new, old, skip)` (exact at weights 0 and 1; a non-finite gradient is
+   zeroed before a restorable step so that nothing non-finite enters the lerp);
 5. an LR back-off: when a fast EMA of the log-loss stays `climb_ratio`× above a slow one for `patience`
    steps, or an "outlier" persists `max_consecutive_skips` steps (then it is the new level and is
    accepted), the LR scale halves (down to `min_lr_scale`). It is applied by scaling the parameter
@@ -20,8 +22,8 @@ Per step, all on the device:
 Each step's grad norm, clip factor, skip flag, LR scale and loss go to a device buffer, copied to the
 host every `flush_every` steps (the only syncs) into `lossdoctor_guard.jsonl` in `log_dir`.
 
-The snapshot costs one extra copy of the parameters and the optimizer state; `skip=False` with
-`backoff=False` drops it (clipping only). On CUDA with a non-capturable Adam, the `step` counters live
+The snapshot costs one extra copy of the parameters and the optimizer state, and two passes over them
+per step (copy, lerp); `skip=False` with `backoff=False` drops it (clipping only). On CUDA with a non-capturable Adam, the `step` counters live
 on the CPU; restoring them would need a sync, so a skipped step still advances them (the bias
 correction is then one step ahead, negligible after the first few hundred steps); use
 `capturable=True` or `fused=True` to keep them on the device and restored exactly.
