@@ -23,10 +23,10 @@ Each step's grad norm, clip factor, skip flag, LR scale and loss go to a device 
 host every `flush_every` steps (the only syncs) into `lossdoctor_guard.jsonl` in `log_dir`.
 
 The snapshot costs one extra copy of the parameters and the optimizer state, and two passes over them
-per step (copy, lerp); `skip=False` with `backoff=False` drops it (clipping only). On CUDA with a non-capturable Adam, the `step` counters live
-on the CPU; restoring them would need a sync, so a skipped step still advances them (the bias
-correction is then one step ahead, negligible after the first few hundred steps); use
-`capturable=True` or `fused=True` to keep them on the device and restored exactly.
+per step (copy, lerp); `skip=False` with `backoff=False` drops it (clipping only). On CUDA with a
+non-capturable Adam, the `step` counters live on the CPU; restoring them would need a sync, so a skipped
+step still advances them (the bias correction is then one step ahead, negligible after the first few
+hundred steps); use `capturable=True` or `fused=True` to keep them on the device and restored exactly.
 """
 
 from __future__ import annotations
