@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/guard_overhead.py --device cuda
 
 Arms on the same model, data and optimizer: `plain` (optimizer.step()), `clip_only` (Guard with
-skip=False, backoff=False: no snapshot), `guard` (the defaults: snapshot + restore with torch.where),
+skip=False, backoff=False: no snapshot), `guard` (the defaults: snapshot + exact restore by a batched lerp),
 and `zclip` (the zclip package, which reads the norm on the host every step) when installed. Reports
 the median ms per step over repeats and the ratio to `plain`. On CPU it runs one thread and measures
 process (CPU) time, so other jobs on a shared machine do not distort it; on CUDA, wall time.

@@ -213,9 +213,12 @@ def report(results: list[Result]) -> None:
         left = sum(a.val_spikes for _, a in spikes)
         removed = 1 - left / base if base else math.nan
         healthy = [(by[(lbl, "none")], by[(lbl, arm)]) for lbl in labels if by[(lbl, "none")].kind == "healthy"]
-        worst = max((abs(a.final_val / b.final_val - 1) for b, a in healthy), default=math.nan)
+        changes = [a.final_val / b.final_val - 1 for b, a in healthy]
+        worst = max(changes, key=abs, default=math.nan)
+        direction = "higher" if worst > 0 else "lower"
         print(f"{arm}: removes {removed:.0%} of the validation spikes of the spike runs ({base} -> {left}); "
-              f"healthy runs' final validation loss within {worst:.2%} of no remedy")
+              f"healthy runs' final validation loss within {abs(worst):.2%} of no remedy "
+              f"(the worst is {direction} with the remedy)")
 
 
 if __name__ == "__main__":

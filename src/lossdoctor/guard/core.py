@@ -10,7 +10,9 @@ Per step, all on the device:
    `loss_skip_z` stds (and `loss_skip_ratio`×) above its running level: a bad batch;
 4. the inner `optimizer.step()` always runs (no Python branch reads a tensor); a skipped step is then
    undone exactly: parameters and every optimizer state tensor (Adam's `exp_avg`, `exp_avg_sq`, `step`,
-   SGD's `momentum_buffer`...) are restored from a snapshot with `torch.where(skip, old, new)`;
+   SGD's `momentum_buffer`...) are restored from a snapshot taken with one `torch._foreach_copy_`, by
+   one batched in-place `lerp(new, old, skip)` (exact at weights 0 and 1; a non-finite gradient is
+   zeroed before a restorable step so that nothing non-finite enters the lerp);
 5. an LR back-off: when a fast EMA of the log-loss stays `climb_ratio`× above a slow one for `patience`
    steps, or an "outlier" persists `max_consecutive_skips` steps (then it is the new level and is
    accepted), the LR scale halves (down to `min_lr_scale`). It is applied by scaling the parameter
@@ -20,11 +22,11 @@ Per step, all on the device:
 Each step's grad norm, clip factor, skip flag, LR scale and loss go to a device buffer, copied to the
 host every `flush_every` steps (the only syncs) into `lossdoctor_guard.jsonl` in `log_dir`.
 
-The snapshot costs one extra copy of the parameters and the optimizer state; `skip=False` with
-`backoff=False` drops it (clipping only). On CUDA with a non-capturable Adam, the `step` counters live
-on the CPU; restoring them would need a sync, so a skipped step still advances them (the bias
-correction is then one step ahead, negligible after the first few hundred steps); use
-`capturable=True` or `fused=True` to keep them on the device and restored exactly.
+The snapshot costs one extra copy of the parameters and the optimizer state, and two passes over them
+per step (copy, lerp); `skip=False` with `backoff=False` drops it (clipping only). On CUDA with a
+non-capturable Adam, the `step` counters live on the CPU; restoring them would need a sync, so a skipped
+step still advances them (the bias correction is then one step ahead, negligible after the first few
+hundred steps); use `capturable=True` or `fused=True` to keep them on the device and restored exactly.
 """
 
 from __future__ import annotations
@@ -42,10 +44,24 @@ from .record import InterventionLog
 from .stats import RunningMoments
 
 
+def _lerp_in_groups(jobs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
+    """`live.lerp_(old, weight)` for each job, batched: one `torch._foreach_lerp_` per weight, dtype and device."""
+    groups: dict[tuple[int, torch.dtype, torch.device],
+                 tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]] = {}
+    for live, old, weight in jobs:
+        key = (id(weight), live.dtype, live.device)
+        if key not in groups:
+            groups[key] = ([], [], weight.to(live.dtype))
+        groups[key][0].append(live)
+        groups[key][1].append(old)
+    for live_group, old_group, group_weight in groups.values():
+        torch._foreach_lerp_(live_group, old_group, group_weight)
+
+
 def _scalar(loss: torch.Tensor | float, device: torch.device) -> torch.Tensor:
     """The loss as a detached 0-dim float32 tensor on the guard's device (a mean if it is not a scalar)."""
-    value = torch.as_tensor(loss).detach()
-    return value.to(device=device, dtype=torch.float32).reshape(-1).mean()
+    value = torch.as_tensor(loss).detach().to(device=device, dtype=torch.float32)
+    return value if value.dim() == 0 else value.reshape(-1).mean()
 
 
 class Guard:
@@ -84,23 +100,28 @@ class Guard:
         self.device = self.params[0].device
         self.clip, self.skip, self.backoff = clip, skip, backoff
         self.warmup, self.clip_z, self.clip_floor = warmup, clip_z, clip_floor
-        self.skip_z, self.loss_skip_z, self.log_skip_ratio = skip_z, loss_skip_z, math.log(loss_skip_ratio)
+        self.skip_z, self.loss_skip_z, self.loss_skip_ratio = skip_z, loss_skip_z, loss_skip_ratio
         self.log_climb, self.patience = math.log(climb_ratio), patience
         self.backoff_factor, self.min_lr_scale = backoff_factor, min_lr_scale
         self.max_consecutive_skips = max_consecutive_skips
         self.skipped_in_a_row = torch.zeros((), device=self.device)
-        self.grad_stats = RunningMoments(alpha, self.device)
-        self.loss_stats = RunningMoments(alpha, self.device)
-        zero = torch.zeros((), device=self.device)
-        self.fast, self.slow = zero.clone(), zero.clone()  # EMAs of the log-loss for the back-off
-        self.climbing = zero.clone()  # consecutive steps the fast EMA sat above the slow one
+        # Both streams in one `RunningMoments`: 0 is the gradient norm, 1 the log-loss.
+        self.stats = RunningMoments(alpha, self.device, streams=2)
+        self._z_limits = torch.tensor([skip_z, loss_skip_z], device=self.device)
+        self._rise_limits = torch.tensor([-math.inf, math.log(loss_skip_ratio)], device=self.device)
+        # Fast and slow EMAs of the log-loss for the back-off, and their decays.
+        self.emas = torch.zeros(2, device=self.device)
+        self._ema_decay = torch.tensor([0.9, 0.99], device=self.device)
+        self._ema_gain = torch.tensor([0.1, 0.01], device=self.device)
+        self.climbing = torch.zeros((), device=self.device)  # consecutive steps the fast EMA sat above the slow
         self.lr_scale = torch.ones((), device=self.device)
+        self._one = torch.ones((), device=self.device)
+        self._nan = torch.full((), math.nan, device=self.device)
         self.step_count = start_step
         self._pending_sum: torch.Tensor | None = None
         self._pending_count = 0
         self._snapshot: list[torch.Tensor] = []
         self._snapshot_keys: list[Any] = []
-        self._level_shift = torch.zeros((), dtype=torch.bool, device=self.device)
         path = Path(log_dir) / GUARD_LOG if log_dir is not None else None
         self.log = InterventionLog(self.device, flush_every, path)
 
@@ -156,76 +177,93 @@ class Guard:
         self.guarded_update(grads, loss, self._inner_step)
 
     def guarded_update(self, grads: list[torch.Tensor], loss: torch.Tensor | None, inner: Any) -> Any:
-        """The guard around `inner()` (the optimizer's own update), given the gradients it will read."""
+        """The guard around `inner()` (the optimizer's own update), given the gradients it will read.
+
+        The decisions are ~80 small tensor operations on the device, the gradient and loss streams side
+        by side in 2-vectors; nothing is read on the host.
+        """
         pending = self._take_pending_loss()
         loss = _scalar(loss, self.device) if loss is not None else pending
         if not grads:
             return inner()
         norm = torch.nn.utils.get_total_norm(grads).to(torch.float32)
-        warm = self.grad_stats.count >= self.warmup
-        finite = torch.isfinite(norm)
         log_loss = self._log_loss(loss)
-        if loss is not None:
-            finite = finite & torch.isfinite(loss)
+        finite_all = torch.isfinite(torch.stack([norm, log_loss, self._one if loss is None else loss]))
+        finite_x = finite_all[:2]
+        finite = finite_all[0] & finite_all[2]
+        x = torch.stack([norm, log_loss])
+        stats = self.stats
+        mean, std = stats.mean, stats.std
+        warm = stats.count >= self.warmup
+        rise = x - mean
         bad = ~finite
+        level_shift = None
         if self.skip:
-            grad_outlier = warm & (self.grad_stats.z(norm) > self.skip_z)
-            rise = log_loss - self.loss_stats.mean
-            loss_outlier = warm & (self.loss_stats.z(log_loss) > self.loss_skip_z) & (rise > self.log_skip_ratio)
-            outlier = grad_outlier | loss_outlier
+            # A gradient norm `skip_z` stds out, or a loss `loss_skip_z` stds and `loss_skip_ratio`× up.
+            outlier = (warm & (rise > self._z_limits * (std + 1e-12)) & (rise > self._rise_limits)).any()
             # An "outlier" that persists is the new level: accept it (and back off the LR, below).
             persists = self.skipped_in_a_row >= self.max_consecutive_skips
             bad = bad | (outlier & ~persists)
-            self.skipped_in_a_row = torch.where(bad, self.skipped_in_a_row + 1, torch.zeros_like(norm))
-            self._level_shift = outlier & persists
-        factor = torch.ones_like(norm)
+            self.skipped_in_a_row = (self.skipped_in_a_row + 1) * bad
+            level_shift = outlier & persists
+        restore = self.skip or self.backoff
+        if restore:
+            # A non-finite gradient is skipped; zeroed first, the step it runs stays finite, so the
+            # restore's lerp brings back the old values exactly (NaN·0 would not be 0).
+            for g in grads:
+                torch.nan_to_num_(g, nan=0.0, posinf=0.0, neginf=0.0)
+        factor = self._one
         if self.clip:
-            std = self.grad_stats.std
-            threshold = torch.maximum(self.grad_stats.mean + self.clip_z * std, self.clip_floor * self.grad_stats.mean)
-            over = warm & finite & (norm > threshold)
-            factor = torch.where(over, threshold / norm.clamp_min(1e-30), factor)
+            limit = torch.maximum(mean + self.clip_z * std, self.clip_floor * mean)[0]
+            over = warm[0] & finite & (norm > limit)
+            factor = torch.where(over, limit / norm.clamp_min(1e-30), self._one)
             torch._foreach_mul_(grads, factor)
         accept = ~bad
-        self.grad_stats.update(torch.where(finite, norm * factor, torch.zeros_like(norm)), accept)
-        self._update_loss_trend(log_loss, accept)
-        restore = self.skip or self.backoff
+        usable = accept & finite_x  # the log-loss of an accepted step can still be NaN (a loss ≤ 0)
+        stats.update(x * torch.stack([factor, self._one]), usable, mean)
+        if self.backoff:
+            self._update_loss_trend(log_loss, usable[1], level_shift)
         if restore:
             self._take_snapshot()
         result = inner()
         if restore:
             self._restore(bad)
-        self.log.write(self.step_count, [norm, factor, bad.float(), self.lr_scale,
-                                         loss if loss is not None else torch.full_like(norm, math.nan)])
+        self.log.write(self.step_count, [norm, factor, bad, self.lr_scale, self._nan if loss is None else loss])
         self.step_count += 1
         return result
 
     def _log_loss(self, loss: torch.Tensor | None) -> torch.Tensor:
         """log(loss) where the loss is a positive finite number, else NaN (no loss-based decision then)."""
         if loss is None:
-            return torch.full((), math.nan, device=self.device)
-        return torch.where(loss > 0, torch.log(loss.clamp_min(1e-45)), torch.full_like(loss, math.nan))
+            return self._nan
+        return torch.where(loss > 0, torch.log(loss.clamp_min(1e-45)), self._nan)
 
-    def _update_loss_trend(self, log_loss: torch.Tensor, accept: torch.Tensor) -> None:
-        usable = accept & torch.isfinite(log_loss)
-        self.loss_stats.update(torch.nan_to_num(log_loss), usable)
-        warm = self.loss_stats.count >= self.warmup
-        if not self.backoff:
-            return
-        value = torch.nan_to_num(log_loss)
-        first = self.loss_stats.count <= 1
-        fast = torch.where(first, value, 0.9 * self.fast + 0.1 * value)
-        slow = torch.where(first, value, 0.99 * self.slow + 0.01 * value)
-        self.fast = torch.where(usable, fast, self.fast)
-        self.slow = torch.where(usable, slow, self.slow)
-        rising = warm & usable & (self.fast - self.slow > self.log_climb)
-        self.climbing = torch.where(rising, self.climbing + 1, torch.where(usable, torch.zeros_like(self.climbing),
-                                                                           self.climbing))
-        trigger = (self.climbing >= self.patience) | self._level_shift
+    @property
+    def fast(self) -> torch.Tensor:
+        return self.emas[0]
+
+    @property
+    def slow(self) -> torch.Tensor:
+        return self.emas[1]
+
+    def _update_loss_trend(self, log_loss: torch.Tensor, usable: torch.Tensor,
+                           level_shift: torch.Tensor | None) -> None:
+        """Halve the LR scale when the fast EMA of the log-loss sits `climb_ratio`× above the slow one."""
+        count = self.stats.count[1]
+        first = count <= 1
+        decay = self._ema_decay
+        emas = torch.where(first, log_loss, decay * self.emas + self._ema_gain * log_loss)
+        self.emas = emas = torch.where(usable, emas, self.emas)
+        rising = (count >= self.warmup) & (emas[0] - emas[1] > self.log_climb)
+        self.climbing = torch.where(usable, (self.climbing + 1) * rising, self.climbing)
+        trigger = self.climbing >= self.patience
+        if level_shift is not None:
+            trigger = trigger | level_shift
         self.lr_scale = torch.where(trigger, torch.clamp(self.lr_scale * self.backoff_factor, min=self.min_lr_scale),
                                     self.lr_scale)
         # After a back-off, start the comparison afresh from the current level.
-        self.climbing = torch.where(trigger, torch.zeros_like(self.climbing), self.climbing)
-        self.slow = torch.where(trigger, self.fast, self.slow)
+        self.climbing = self.climbing * ~trigger
+        self.emas = torch.where(trigger, emas[0], emas)
 
     def state_entries(self) -> list[tuple[Any, torch.Tensor]]:
         """(key, tensor) of every optimizer state tensor a skipped step must leave unchanged."""
@@ -236,28 +274,39 @@ class Guard:
         entries = self.state_entries()
         self._snapshot_keys = [key for key, _ in entries]
         current = self.params + [t for _, t in entries]
-        if len(self._snapshot) != len(current) or any(a.shape != b.shape for a, b in zip(self._snapshot, current,
-                                                                                           strict=True)):
+        if len(self._snapshot) != len(current) or any(
+                (a.shape, a.dtype, a.device) != (b.shape, b.dtype, b.device)
+                for a, b in zip(self._snapshot, current, strict=True)):
             self._snapshot = [torch.empty_like(t) for t in current]
         with torch.no_grad():
             torch._foreach_copy_(self._snapshot, [t.detach() for t in current])
 
     @torch.no_grad()
     def _restore(self, bad: torch.Tensor) -> None:
-        """Undo the step where `bad`; scale the parameter update by the LR scale otherwise."""
-        old_params = self._snapshot[: len(self.params)]
-        # lerp(old, new, 1) is `new` exactly (torch computes it as new - (new - old)·0 for weights ≥ ½)
-        moved = torch._foreach_lerp(old_params, self.params, self.lr_scale)
-        for p, old, m in zip(self.params, old_params, moved, strict=True):
-            torch.where(bad, old, m, out=p)  # in place, one pass
+        """Undo the step where `bad`; scale the parameter update by the LR scale otherwise.
+
+        One in-place `lerp` per tensor, batched with `torch._foreach_lerp_`: `lerp(new, old, w)` is `new`
+        exactly for w = 0 and `old` exactly for w = 1 (torch computes it as `new + w·(old - new)` below ½ and
+        `old - (old - new)·(1 - w)` from ½, so the other term is an exact zero), as long as both are finite,
+        which sanitising the gradients of a restorable step ensures. A `torch.where` with a 0-dim condition
+        would be exact too, but on a CPU it runs ~6× slower than `lerp`.
+        """
+        undo = bad.to(torch.float32)
+        # Accepted weights move by lr_scale·(new - old): a lerp back towards the old ones by 1 - lr_scale.
+        undo_params = torch.where(bad, torch.ones_like(undo), 1.0 - self.lr_scale)
+        jobs = [(p, old, undo_params) for p, old in zip(self.params, self._snapshot, strict=False)]
         old_state = dict(zip(self._snapshot_keys, self._snapshot[len(self.params):], strict=True))
         for key, t in self.state_entries():
             if t.device != bad.device:
                 continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
             old = old_state.get(key)
-            if old is None:  # state created by this step (the first one): its initial value is zeros
-                old = torch.zeros_like(t)
-            torch.where(bad, old, t, out=t)
+            if old is not None and t.is_floating_point():
+                jobs.append((t, old, undo))
+            else:
+                # State created by this step (the first one) starts from zeros; an integer counter
+                # (Keras's `iterations`) cannot lerp. Both are rare or tiny: a `torch.where` each.
+                torch.where(bad, torch.zeros_like(t) if old is None else old, t, out=t)
+        _lerp_in_groups(jobs)
 
     # -- results -----------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -291,14 +340,15 @@ class Guard:
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {"grad_stats": self.grad_stats.state_dict(), "loss_stats": self.loss_stats.state_dict(),
-                "fast": self.fast, "slow": self.slow, "climbing": self.climbing, "lr_scale": self.lr_scale,
-                "step_count": self.step_count}
+        return {"grad_stats": self.stats.state_dict(0), "loss_stats": self.stats.state_dict(1),
+                "fast": self.fast.clone(), "slow": self.slow.clone(), "climbing": self.climbing,
+                "lr_scale": self.lr_scale, "skipped_in_a_row": self.skipped_in_a_row, "step_count": self.step_count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.grad_stats.load_state_dict(state["grad_stats"])
-        self.loss_stats.load_state_dict(state["loss_stats"])
-        for name in ("fast", "slow", "climbing", "lr_scale"):
-            setattr(self, name, state[name].to(self.device))
+        self.stats.load_state_dict(state["grad_stats"], 0)
+        self.stats.load_state_dict(state["loss_stats"], 1)
+        self.emas = torch.stack([torch.as_tensor(state[k]) for k in ("fast", "slow")]).to(self.emas)
+        for name in ("climbing", "lr_scale", "skipped_in_a_row"):
+            if name in state:  # `skipped_in_a_row` is absent from the state of older versions
+                setattr(self, name, torch.as_tensor(state[name]).to(self.device, torch.float32))
         self.step_count = int(state["step_count"])
-

@@ -3,7 +3,7 @@
 When training starts, the callback wraps the model's optimizer `apply(grads, variables)` (what
 Keras's torch `train_step` calls after `backward()`) and its loss computation. The gradients are
 clipped in place before Keras's optimizer reads them; a skipped step restores the weights and every
-optimizer variable (`iterations`, momentums, velocities) with `torch.where`, all on the device. Keras
+optimizer variable (`iterations`, momentums, velocities) exactly, all on the device. Keras
 optimizers keep their own `clipnorm`/`global_clipnorm`; the guard sees the gradients before those.
 """
 

@@ -29,7 +29,9 @@ class InterventionLog:
             path.write_text("")  # a fresh log per guard
 
     def write(self, step: int, values: list[torch.Tensor]) -> None:
-        self.buffer[len(self.steps)] = torch.stack([v.detach().to(torch.float32).reshape(()) for v in values])
+        """Queue one row of 0-dim tensors (a copy on the device; nothing is read)."""
+        row = torch.stack([v if v.dtype == torch.float32 else v.to(torch.float32) for v in values])
+        self.buffer[len(self.steps)] = row.detach()
         self.steps.append(step)
         if len(self.steps) == len(self.buffer):
             self.flush()
