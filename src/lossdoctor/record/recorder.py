@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from lossdoctor.record import device_stats as ds
-from lossdoctor.record.assemble import COLS, GRAD, LOCAL_SQ, LOSS, Flush, HostRow, assemble
+from lossdoctor.record.assemble import COLS, GRAD, LOCAL_SQ, LOSS, MICRO_NORM, UPDATE, WEIGHT, Flush, HostRow, assemble
 from lossdoctor.record.distributed import all_reduce_mean, is_ddp, syncs_gradients, unwrap, world
 from lossdoctor.record.live import LiveChecks
 from lossdoctor.record.loader_facts import loader_facts
@@ -91,9 +91,8 @@ class Recorder:
         self._dev = torch.full((self._flush_every, len(COLS)), math.nan, dtype=torch.float32, device=device)
         self._per_dev = torch.zeros((self._flush_every, len(self._params)), dtype=torch.float32, device=device)
         # views made once: indexing a tensor per step costs more than the kernel that writes the row
-        self._dev_rows = [row[:GRAD] for row in self._dev]  # the step writes all columns but the norm
+        self._cells = [row.unbind(0) for row in self._dev]  # a step writes only the cells it has values for
         self._per_rows = list(self._per_dev.unbind(0))
-        self._nan = torch.tensor(math.nan, dtype=torch.float32, device=device)
         self._rows: list[HostRow] = []
         self._adam: list[tuple[int, torch.Tensor]] = []
         self._in_flight: list[Flush] = []
@@ -268,7 +267,8 @@ class Recorder:
             row = self._per_rows[len(self._rows)]
             if not ds.grad_norms_into(self._params, row):
                 return
-            self._unscale_row(row)
+            if self._scaler is not None:
+                self._unscale_row(row)
             self._has_grad = True
             self._grad_after_clip = False
         except Exception as exc:
@@ -326,22 +326,23 @@ class Recorder:
                 lr: float | None) -> None:
         index = len(self._rows)
         host_loss = math.nan
-        loss_t = self._nan
+        loss_t = None
         if isinstance(loss, torch.Tensor):
-            loss_t = loss.detach()
+            loss_t = loss.detach()  # copy_ converts dtype and device; a graph would reach into the buffer
             if loss_t.ndim:
                 loss_t = loss_t.float().mean()
-            elif loss_t.dtype != torch.float32:
-                loss_t = loss_t.float()
-            if loss_t.device != self._device:
-                loss_t = loss_t.to(self._device, non_blocking=True)
         elif loss is not None:
             host_loss = float(loss)
-        nan = self._nan
-        update, weight = self._update if self._update is not None else (nan, nan)
-        local_sq = nan if self._local_sq is None else self._local_sq
-        micro_sq = self._micro_norm if (self._micro_norm is not None and self._backwards > 1) else nan
-        torch.stack((loss_t, weight, update, local_sq, micro_sq), out=self._dev_rows[index])
+        cells = self._cells[index]  # NaN until written: the buffer is refilled after each flush
+        if loss_t is not None:
+            cells[LOSS].copy_(loss_t)
+        if self._update is not None:
+            cells[UPDATE].copy_(self._update[0])
+            cells[WEIGHT].copy_(self._update[1])
+        if self._local_sq is not None:
+            cells[LOCAL_SQ].copy_(self._local_sq)
+        if self._micro_norm is not None and self._backwards > 1:
+            cells[MICRO_NORM].copy_(self._micro_norm)
 
         number = self._step if step is None else int(step)
         if self._adam_family and number % self._detail_every == 0:
@@ -394,6 +395,7 @@ class Recorder:
             parts = [block.reshape(-1), per.reshape(-1)]
             parts += [stats for _, stats in self._adam]
             payload = torch.cat(parts)
+            self._dev.fill_(math.nan)  # after the copy above: the next block starts empty
             if payload.device.type == "cuda":
                 host = torch.empty(payload.shape, dtype=payload.dtype, pin_memory=True)
                 host.copy_(payload, non_blocking=True)
