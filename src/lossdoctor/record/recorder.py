@@ -9,8 +9,9 @@ Timeline of one optimizer step, and what the recorder does at each point:
    second one, which runs after DDP has written the all-reduced gradients back.
 2. `optimizer.step()`: a step pre-hook snapshots the weights, a post-hook measures |Δw| and |w|
    (every `update_every` steps).
-3. `rec.step(loss, batch_size=…)`: one `torch.stack` writes this step's device scalars into a row of a
-   device buffer; host facts (batch size, lr per group, `model.training`, epoch) go to a Python list.
+3. `rec.step(loss, batch_size=…)`: copies the loss (and, on the steps that measured them, the update
+   and weight norms) into this step's cells of a device buffer, one small copy each; host facts (batch
+   size, lr per group, `model.training`, epoch) go to a Python list.
 4. Every `flush_every` steps (or `flush_secs`): the global norms of the block, one device→host copy, the
    live checks, one SQLite transaction. Nothing calls `.item()` per step.
 
