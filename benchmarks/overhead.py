@@ -16,6 +16,7 @@ variant), flushes to SQLite every 50 steps, live checks.
 
     .venv/bin/python benchmarks/overhead.py                 # all workloads
     .venv/bin/python benchmarks/overhead.py --scale 0.3 --json out.json   # fewer steps
+    .venv/bin/python benchmarks/overhead.py --only "batch 8" --only "batch 4"   # the 5–8 ms steps
 """
 
 from __future__ import annotations
@@ -142,13 +143,15 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of steps per arm")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads for both arms")
     parser.add_argument("--json", help="write the raw results here")
+    parser.add_argument("--only", action="append", default=[],
+                        help="run the workloads whose name contains this text (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = []
     print(f"torch {torch.__version__}, {args.threads} thread(s), device cpu; arms alternate step by step")
     print(f"{'workload':42} {'arm B':16} {'steps':>6} {'A ms':>8} {'B ms':>8} {'B/A-1':>7} {'of means':>9} "
           f"{'wall':>7}")
-    for work in WORKLOADS:
+    for work in [w for w in WORKLOADS if not args.only or any(text in w.name for text in args.only)]:
         steps = max(20, int(STEPS[work.name.split()[0]] * args.scale * (2 if "batch 32" not in work.name
                                                                           and "batch 16" not in work.name else 1)))
         for options in ({"control": True}, {}, {"update_every": 1}):

@@ -224,3 +224,48 @@ def test_a_new_run_in_the_same_directory_sets_the_old_store_aside(tmp_path, caps
     assert lossdoctor.read(tmp_path).num_steps == 7  # the folder reader never mixes in the old run
     _short_run(tmp_path, 3, resume=True)  # a resumed run appends (its steps continue at 100)
     assert _series(tmp_path)["loss"][0].tolist() == [*range(7), 100, 101, 102]
+
+
+def test_norms_under_a_grad_scaler_are_unscaled_globally_and_per_layer(tmp_path) -> None:
+    """Mixed precision scales the gradients by the loss scale; the recorded norms are the true ones."""
+    torch.manual_seed(0)
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=4, detail_every=1, scaler=scaler)
+    x, y = regression_data(32).tensors
+    norms, first_layer = [], []
+    for _ in range(6):
+        opt.zero_grad()
+        scaler.scale(torch.nn.functional.mse_loss(model(x), y)).backward()
+        scale = scaler.get_scale()
+        norms.append(torch.cat([p.grad.flatten() for p in model.parameters()]).norm().item() / scale)
+        first_layer.append(model[0].weight.grad.norm().item() / scale)
+        scaler.step(opt)
+        scaler.update()
+        rec.step(None, batch_size=32)
+    rec.close()
+    got = _series(tmp_path)
+    np.testing.assert_allclose(got["grad_norm"][1], norms, rtol=1e-5)
+    np.testing.assert_allclose(got["grad_norm/0.weight"][1], first_layer, rtol=1e-5)
+    assert max(norms) < 100  # the scale (1024) is out of the recorded values
+
+
+def test_values_measured_every_few_steps_never_leak_into_other_steps_across_flushes(tmp_path) -> None:
+    """Each step writes only the cells it has values for; the others stay empty, flush after flush."""
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=4, update_every=3)
+    x, y = regression_data(32).tensors
+    for step in range(11):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rec.step(loss if step % 2 == 0 else None, batch_size=32)
+    rec.close()
+    got = _series(tmp_path)
+    assert list(got["update_ratio"][0]) == [0, 3, 6, 9]
+    assert list(got["weight_norm"][0]) == [0, 3, 6, 9]
+    assert list(got["loss"][0]) == [0, 2, 4, 6, 8, 10]
+    assert list(got["grad_norm"][0]) == list(range(11))

@@ -18,12 +18,13 @@ from lossdoctor.record.live import Block
 from lossdoctor.record.noise_scale import GradientNoiseScale
 from lossdoctor.record.store import Chunks
 
-#: Columns of the device buffer, one row per step.
-COLS = ("loss", "grad_norm", "weight_norm", "update_norm", "local_grad_sq", "micro_grad_norm")
-LOSS, GRAD, WEIGHT, UPDATE, LOCAL_SQ, MICRO_NORM = range(len(COLS))
+#: Columns of the device buffer, one row per step. `rec.step` writes all but the last; the global gradient
+#: norm is filled in at flush time from the per-parameter norms of the block.
+COLS = ("loss", "weight_norm", "update_norm", "local_grad_sq", "micro_grad_norm", "grad_norm")
+LOSS, WEIGHT, UPDATE, LOCAL_SQ, MICRO_NORM, GRAD = range(len(COLS))
 
 
-@dataclass
+@dataclass(slots=True)
 class HostRow:
     """What the host knows about one step when it is recorded (no device value among it)."""
 
@@ -41,12 +42,16 @@ class HostRow:
 
 @dataclass
 class Flush:
-    """A device→host copy in flight (on CUDA it completes asynchronously; `event` says when)."""
+    """A device→host copy in flight (on CUDA it completes asynchronously; `event` says when).
+
+    `host` holds the step block (rows × COLS), then the per-parameter gradient norms of every step
+    (rows × n_layers; kept for the steps that are multiples of `detail_every`), then the Adam statistics.
+    """
 
     rows: list[HostRow]
     host: torch.Tensor
     event: Any
-    layer_steps: list[int]
+    detail_every: int
     adam_steps: list[int]
     n_layers: int
 
@@ -64,11 +69,12 @@ def assemble(done: Flush, names: list[str], noise_scale: GradientNoiseScale, *, 
     mode = np.array([r.train_mode for r in done.rows])
     epoch = np.array([r.epoch for r in done.rows])
     micro = np.array([r.micro_batches for r in done.rows], dtype=np.float64)
-    grad, weight, update = table[:, GRAD], table[:, WEIGHT], table[:, UPDATE]
+    has_grad = np.array([r.has_grad for r in done.rows], dtype=bool)
+    grad = np.where(has_grad, table[:, GRAD], math.nan)  # a row without a backward holds stale norms
+    weight, update = table[:, WEIGHT], table[:, UPDATE]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = update / weight
     has_loss = np.array([r.has_loss for r in done.rows], dtype=bool)
-    has_grad = np.array([r.has_grad for r in done.rows], dtype=bool)
     nonfinite = np.where(has_grad, (~np.isfinite(grad)).astype(np.float64), math.nan)
     loss = np.where(has_loss, loss, math.nan)
     gns = _noise_scale(table, batch, micro, noise_scale, world_size, accumulation_averages)
@@ -92,13 +98,12 @@ def assemble(done: Flush, names: list[str], noise_scale: GradientNoiseScale, *, 
             extras.setdefault(name, ([], []))[0].append(r.step)
             extras[name][1].append(v)
     chunk.update({name: (np.array(s, dtype=np.int64), np.array(v)) for name, (s, v) in extras.items()})
-    if done.layer_steps:
-        k = len(done.layer_steps)
-        per = rest[: k * done.n_layers].reshape(k, done.n_layers)
-        layer_steps = np.array(done.layer_steps, dtype=np.int64)
-        chunk.update({f"grad_norm/{name}": (layer_steps, per[:, j]) for j, name in enumerate(names)})
+    per = rest[: n * done.n_layers].reshape(n, done.n_layers)
+    detail = has_grad & (steps % done.detail_every == 0)
+    if detail.any():
+        chunk.update({f"grad_norm/{name}": (steps[detail], per[detail, j]) for j, name in enumerate(names)})
     if done.adam_steps:
-        start = len(done.layer_steps) * done.n_layers
+        start = n * done.n_layers
         stats = rest[start: start + 3 * len(done.adam_steps)].reshape(-1, 3)
         adam_steps = np.array(done.adam_steps, dtype=np.int64)
         chunk.update({name: (adam_steps, stats[:, j]) for j, name in enumerate(ds.ADAM_STATS)})

@@ -3,14 +3,17 @@
 Timeline of one optimizer step, and what the recorder does at each point:
 
 1. `loss.backward()`: a post-accumulate-grad hook on the parameters queues one callback that runs when
-   the backward pass has finished, *before* the user's code clips: it takes the pre-clip gradient norms
-   (global and per parameter) with `torch._foreach_norm`. Under DDP that callback queues a second one,
-   which runs after DDP has written the all-reduced gradients back: the global gradient norm.
-2. `optimizer.step()`: a step pre-hook snapshots the weights, a post-hook measures |Δw| and |w|.
-3. `rec.step(loss, batch_size=…)`: one `torch.stack` writes this step's device scalars into a row of a
-   device buffer; host facts (batch size, lr per group, `model.training`, epoch) go to a Python list.
-4. Every `flush_every` steps (or `flush_secs`): one device→host copy, the live checks, one SQLite
-   transaction. Nothing calls `.item()` per step.
+   the backward pass has finished, *before* the user's code clips: one `torch._foreach_norm` writes the
+   pre-clip norm of every parameter's gradient into this step's row of a device buffer (the global norm
+   of each row is taken at flush time, one kernel for the whole block). Under DDP that callback queues a
+   second one, which runs after DDP has written the all-reduced gradients back.
+2. `optimizer.step()`: a step pre-hook snapshots the weights, a post-hook measures |Δw| and |w|
+   (every `update_every` steps).
+3. `rec.step(loss, batch_size=…)`: copies the loss (and, on the steps that measured them, the update
+   and weight norms) into this step's cells of a device buffer, one small copy each; host facts (batch
+   size, lr per group, `model.training`, epoch) go to a Python list.
+4. Every `flush_every` steps (or `flush_secs`): the global norms of the block, one device→host copy, the
+   live checks, one SQLite transaction. Nothing calls `.item()` per step.
 
 Any fault inside the recorder is reported once on stderr and never reaches the training loop.
 """
@@ -31,7 +34,7 @@ import numpy as np
 import torch
 
 from lossdoctor.record import device_stats as ds
-from lossdoctor.record.assemble import COLS, LOCAL_SQ, LOSS, Flush, HostRow, assemble
+from lossdoctor.record.assemble import COLS, GRAD, LOCAL_SQ, LOSS, MICRO_NORM, UPDATE, WEIGHT, Flush, HostRow, assemble
 from lossdoctor.record.distributed import all_reduce_mean, is_ddp, syncs_gradients, unwrap, world
 from lossdoctor.record.live import LiveChecks
 from lossdoctor.record.loader_facts import loader_facts
@@ -87,9 +90,11 @@ class Recorder:
         device = self._params[0].device
         self._device = device
         self._dev = torch.full((self._flush_every, len(COLS)), math.nan, dtype=torch.float32, device=device)
-        self._nan = torch.tensor(math.nan, dtype=torch.float32, device=device)
+        self._per_dev = torch.zeros((self._flush_every, len(self._params)), dtype=torch.float32, device=device)
+        # views made once: indexing a tensor per step costs more than the kernel that writes the row
+        self._cells = [row.unbind(0) for row in self._dev]  # a step writes only the cells it has values for
+        self._per_rows = list(self._per_dev.unbind(0))
         self._rows: list[HostRow] = []
-        self._layers: list[tuple[int, torch.Tensor]] = []
         self._adam: list[tuple[int, torch.Tensor]] = []
         self._in_flight: list[Flush] = []
         self._unwritten: list[Chunks] = []
@@ -109,7 +114,7 @@ class Recorder:
         self._epoch: float = math.nan
         self._queued = False
         self._backwards = 0
-        self._grad: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._has_grad = False
         self._local_sq: torch.Tensor | None = None
         self._micro_norm: torch.Tensor | None = None
         self._update: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -218,7 +223,9 @@ class Recorder:
         One hook that fires is enough (it queues the end-of-backward callback), and each costs a call into
         Python per backward, so only four parameters spread over the model get one; when a backward passes
         none of them (frozen or unused layers), the step falls back to measuring at `optimizer.step()` and
-        every parameter gets a hook from then on.
+        every parameter gets a hook from then on. (Taking each norm inside a hook on every parameter,
+        while the gradient is in cache, measured slower: a Python call per parameter costs more than one
+        fused read of all gradients at the end.)
         """
         trainable = [i for i, p in enumerate(self._params) if p.requires_grad]
         chosen = set(trainable) if everywhere or len(trainable) <= 4 else \
@@ -228,10 +235,13 @@ class Recorder:
         self._hooked |= chosen
 
     def _on_grad(self, _param: torch.Tensor) -> None:
+        """The first hooked gradient of a backward pass: queue the end-of-backward callback (once per pass)."""
         if self._queued or self._closed:
             return
         self._queued = True
         try:
+            if self._backwards == 1 and self._has_grad:  # a second micro-batch: keep the first one's norm
+                self._micro_norm = torch.linalg.vector_norm(self._per_rows[len(self._rows)])
             torch.autograd.Variable._execution_engine.queue_callback(self._after_backward)
         except Exception as exc:
             self._queued = False
@@ -253,20 +263,28 @@ class Recorder:
             self._fault("hook", exc)
 
     def _grads_ready(self) -> None:
+        """Write this backward's per-parameter norms into the step's row (the last backward of a step wins)."""
         try:
-            found = ds.grad_norms(self._params)
-            if found is None:
+            row = self._per_rows[len(self._rows)]
+            if not ds.grad_norms_into(self._params, row):
                 return
-            total = self._unscaled(found[0])
-            self._grad = (total, found[1])
+            if self._scaler is not None:
+                self._unscale_row(row)
+            self._has_grad = True
             self._grad_after_clip = False
-            if self._backwards == 1:
-                self._micro_norm = total  # squared on the host at flush time: no extra kernel per step
         except Exception as exc:
             self._fault("hook", exc)
 
-    def _unscaled(self, norm: torch.Tensor) -> torch.Tensor:
+    def _unscale_row(self, row: torch.Tensor) -> None:
         """Divide by a GradScaler's scale: mixed-precision backward passes see scaled gradients."""
+        scaler = self._scaler
+        if scaler is None or not getattr(scaler, "is_enabled", lambda: False)():
+            return
+        scale = getattr(scaler, "_scale", None)
+        if scale is not None:
+            row.div_(scale.to(row.device).reshape(()))
+
+    def _unscaled(self, norm: torch.Tensor) -> torch.Tensor:
         scaler = self._scaler
         if scaler is None or not getattr(scaler, "is_enabled", lambda: False)():
             return norm
@@ -275,11 +293,11 @@ class Recorder:
 
     def _before_optimizer_step(self, *_: Any) -> None:
         try:
-            if self._grad is None:  # no backward seen (gradients set by hand): measure now, after clipping
+            if not self._has_grad:  # no backward seen (gradients set by hand): measure now, after clipping
                 found = ds.grad_norms(self._params)
                 if found is not None:
-                    self._grad = found
-                    self._grad_after_clip = True
+                    self._per_rows[len(self._rows)].copy_(found[1])
+                    self._has_grad = self._grad_after_clip = True
             self._snapshot()
         except Exception as exc:
             self._fault("hook", exc)
@@ -309,23 +327,25 @@ class Recorder:
                 lr: float | None) -> None:
         index = len(self._rows)
         host_loss = math.nan
-        loss_t = self._nan
+        loss_t = None
         if isinstance(loss, torch.Tensor):
-            loss_t = loss.detach()
-            loss_t = loss_t.float().mean() if loss_t.dim() else loss_t.float()
-            if loss_t.device != self._device:
-                loss_t = loss_t.to(self._device, non_blocking=True)
+            loss_t = loss.detach()  # copy_ converts dtype and device; a graph would reach into the buffer
+            if loss_t.ndim:
+                loss_t = loss_t.float().mean()
         elif loss is not None:
             host_loss = float(loss)
-        grad, per = self._grad if self._grad is not None else (self._nan, None)
-        update, weight = self._update if self._update is not None else (self._nan, self._nan)
-        local_sq = self._local_sq if self._local_sq is not None else self._nan
-        micro_sq = self._micro_norm if (self._micro_norm is not None and self._backwards > 1) else self._nan
-        torch.stack([loss_t, grad, weight, update, local_sq, micro_sq], out=self._dev[index])
+        cells = self._cells[index]  # NaN until written: the buffer is refilled after each flush
+        if loss_t is not None:
+            cells[LOSS].copy_(loss_t)
+        if self._update is not None:
+            cells[UPDATE].copy_(self._update[0])
+            cells[WEIGHT].copy_(self._update[1])
+        if self._local_sq is not None:
+            cells[LOCAL_SQ].copy_(self._local_sq)
+        if self._micro_norm is not None and self._backwards > 1:
+            cells[MICRO_NORM].copy_(self._micro_norm)
 
         number = self._step if step is None else int(step)
-        if per is not None and number % self._detail_every == 0:
-            self._layers.append((number, per))
         if self._adam_family and number % self._detail_every == 0:
             stats = ds.adam_stats(self._optimizer)  # type: ignore[arg-type]
             if stats is not None:
@@ -335,23 +355,25 @@ class Recorder:
         elif self._steps_per_epoch:
             self._epoch = float(number // self._steps_per_epoch)
         mode = math.nan if self._model is None else float(self._model.training)
-        lrs = tuple(_lr(g) for g in self._optimizer.param_groups) if self._optimizer is not None else ()
+        lrs = tuple(map(_lr, self._optimizer.param_groups)) if self._optimizer is not None else ()
         if lr is not None:
             lrs = (float(lr), *lrs[1:])
-        extra, self._pending_extra = self._pending_extra, None
+        extra = self._pending_extra
+        if extra is not None:
+            self._pending_extra = None
         self._rows.append(HostRow(number, math.nan if batch_size is None else float(batch_size), mode,
-                                   self._epoch, max(self._backwards, 1), host_loss, lrs, extra,
-                                   has_loss=loss is not None, has_grad=self._grad is not None))
+                                  self._epoch, max(self._backwards, 1), host_loss, lrs, extra,
+                                  loss is not None, self._has_grad))
         if self._grad_after_clip:
             self._meta["grad_norm"] = "after clipping at some steps: no backward pass was seen before the step"
             if self._handles:
                 self._grad_hooks(everywhere=True)
-        self._grad = self._update = self._local_sq = self._micro_norm = None
+        self._has_grad = self._grad_after_clip = False
+        self._update = self._local_sq = self._micro_norm = None
         self._backwards = 0
         self._step = number + 1
-        full = len(self._rows) >= self._flush_every
-        late = self.world_size == 1 and time.monotonic() - self._last_flush > self._flush_secs
-        if full or late:
+        if index + 1 >= self._flush_every or (
+                self.world_size == 1 and time.monotonic() - self._last_flush > self._flush_secs):
             self._flush(wait=False)
 
     # -- flushing ----------------------------------------------------------------------------------
@@ -369,10 +391,12 @@ class Recorder:
                 block[:, LOSS], block[:, LOCAL_SQ] = sums[:, 0], sums[:, 1]
                 for r, b in zip(rows, (sums[:, 2] * self.world_size).cpu().tolist(), strict=True):
                     r.batch_size = b  # the batch the step used on all ranks together
-            parts = [block.reshape(-1)]
-            parts += [per for _, per in self._layers]
+            per = self._per_dev[:n]
+            block[:, GRAD] = torch.linalg.vector_norm(per, dim=1)  # the global norm of each step
+            parts = [block.reshape(-1), per.reshape(-1)]
             parts += [stats for _, stats in self._adam]
             payload = torch.cat(parts)
+            self._dev.fill_(math.nan)  # after the copy above: the next block starts empty
             if payload.device.type == "cuda":
                 host = torch.empty(payload.shape, dtype=payload.dtype, pin_memory=True)
                 host.copy_(payload, non_blocking=True)
@@ -380,9 +404,9 @@ class Recorder:
                 event.record()
             else:
                 host, event = payload.clone(), None
-            self._in_flight.append(Flush(rows, host, event, [s for s, _ in self._layers],
-                                          [s for s, _ in self._adam], len(self._params)))
-            self._rows, self._layers, self._adam = [], [], []
+            self._in_flight.append(Flush(rows, host, event, self._detail_every, [s for s, _ in self._adam],
+                                          len(self._params)))
+            self._rows, self._adam = [], []
             self._last_flush = time.monotonic()
         chunks: list[Chunks] = []
         while self._in_flight and (wait or self._in_flight[0].event is None or self._in_flight[0].event.query()):
@@ -469,6 +493,8 @@ def _innermost(optimizer: Any) -> torch.optim.Optimizer | None:
 
 def _lr(group: Mapping[str, Any]) -> float:
     lr = group.get("lr", math.nan)
+    if type(lr) is float:
+        return lr
     if isinstance(lr, torch.Tensor):
         return float(lr) if lr.device.type == "cpu" else math.nan  # a CUDA lr would need a sync
     return float(lr)
