@@ -95,9 +95,23 @@ class EpochFold:
             out = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
         return out.reshape(rows, bins)
 
-    def slopes(self) -> np.ndarray:
-        """Least-squares slope of the residual against position, one per complete epoch (grouped sums)."""
+    @cached_property
+    def opens_training(self) -> bool:
+        """Whether the first complete epoch is the run's very first one (the log starts with training)."""
+        if not len(self.complete):
+            return False
+        first_start = self.info.starts[self.complete[0] - 1]
+        return bool(self.sig.steps[0] < self.info.length and first_start <= self.sig.steps[0] + 0.5 * self.info.length)
+
+    def slopes(self, *, skip_first_training_epoch: bool = False) -> np.ndarray:
+        """Least-squares slope of the residual against position, one per complete epoch (grouped sums).
+
+        The run's first epoch can be left out: it holds the initial fall, which no trend follows well,
+        and no sample in it has been seen before.
+        """
         inside = self.row >= 0
+        if skip_first_training_epoch and self.opens_training:
+            inside &= self.row > 0
         r, x, y = self.row[inside], self.position[inside], self.residual[inside]
         size = len(self.complete)
         n = np.bincount(r, minlength=size).astype(float)

@@ -60,6 +60,25 @@ def per_epoch_counts(sig: RunSignals, idx: np.ndarray) -> tuple[np.ndarray, np.n
     return counts, pos
 
 
+def repeated_positions(sig: RunSignals, idx: np.ndarray) -> float:
+    """Share of the spikes (after the first epoch holding one) that sit where a spike sat in the epoch
+    before, within 2% of an epoch: 1 for anomalies tied to a fixed place in the data order (the short
+    last batch, unshuffled bad samples), near 0 for samples that shuffling moves."""
+    info = sig.epochs
+    if info is None or len(idx) < 2:
+        return 0.0
+    offsets = sig.steps[idx] - info.starts[0]
+    epoch = np.floor(offsets / info.length).astype(int)
+    within = offsets - epoch * info.length
+    tolerance = max(1.0, 0.02 * info.length)
+    later = epoch > epoch.min()
+    if not later.any():
+        return 0.0
+    pairs = zip(epoch[later], within[later], strict=True)
+    hits = [np.any((epoch == e - 1) & (np.abs(within - w) <= tolerance)) for e, w in pairs]
+    return float(np.mean(hits))
+
+
 def phase_concentration(pos: np.ndarray) -> float:
     """How concentrated positions within the epoch are, on the circle (1: one fixed phase, 0: spread).
 

@@ -14,6 +14,9 @@ from . import check
 MIN_CONSISTENCY = 0.75
 #: Rank correlation of the mean within-epoch profile with position: a ramp, not a single step.
 MIN_RAMP = 0.5
+#: Standard errors (across epochs) the median rise must reach; with the consistency and ramp rules
+#: also required, a one-sided 2.3% level is enough.
+MIN_T = 2.0
 
 
 def _rank_corr(a: np.ndarray) -> float:
@@ -45,20 +48,20 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
         return None
     shape = np.nanmedian(prof, axis=0)
     # One straight-line slope per epoch, over all its points: the rise from start to end of the epoch.
-    slopes_arr = folded.slopes()
+    slopes_arr = folded.slopes(skip_first_training_epoch=True)
     if len(slopes_arr) < 3:
         return None
     consistency = float(np.mean(slopes_arr > 0))
     rise = float(np.median(slopes_arr))
     se = float(np.std(slopes_arr, ddof=1) / np.sqrt(len(slopes_arr)))
     ramp = _rank_corr(shape)
-    # Significant across epochs (2.5 standard errors of the mean slope, one-sided since only a rise
+    # Significant across epochs (MIN_T standard errors of the median slope, one-sided since only a rise
     # counts, or nearly every epoch rising: a one-sided sign test at 2%) and visible: at least half the
     # step-to-step scatter, and 2% of the loss when the loss is positive (a 1% ramp shows on no plot).
     visible = max(0.5 * folded.noise, np.log10(1.02) if sig.log_space else 0.0)
     ups = int(np.sum(slopes_arr > 0))
     sign_p = sum(math.comb(len(slopes_arr), k) for k in range(ups, len(slopes_arr) + 1)) / 2 ** len(slopes_arr)
-    significant = rise >= 2.5 * se or sign_p <= 0.02  # the mean slope, or the sign test over epochs
+    significant = rise >= MIN_T * se or sign_p <= 0.02  # the mean slope, or the sign test over epochs
     if consistency < MIN_CONSISTENCY or not significant or rise < visible or ramp < MIN_RAMP:
         return None
     per_epoch = slopes_arr

@@ -8,7 +8,14 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
-from ._spikes import grad_spike_share, immediate_recovery, isolated_spikes, per_epoch_counts, phase_concentration
+from ._spikes import (
+    grad_spike_share,
+    immediate_recovery,
+    isolated_spikes,
+    per_epoch_counts,
+    phase_concentration,
+    repeated_positions,
+)
 
 #: Share of epochs that must hold a spike.
 MIN_EPOCH_SHARE = 0.7
@@ -39,7 +46,10 @@ def outlier_batches(sig: RunSignals) -> Finding | None:
     share = float(np.mean(counts > 0))
     mean = float(counts.mean())
     dispersion = float(counts.var() / mean) if mean else 9.0
-    if share < MIN_EPOCH_SHARE or dispersion > MAX_DISPERSION or phase_concentration(pos) > 0.5:
+    if share < MIN_EPOCH_SHARE or dispersion > MAX_DISPERSION:
+        return None
+    # A fixed place in the epoch: one phase for all spikes, or each spike where one was an epoch before.
+    if phase_concentration(pos) > 0.8 or repeated_positions(sig, spikes.idx) >= 0.5:
         return None
     sizes = sig.batch_sizes
     nominal = sig.nominal_batch_size
