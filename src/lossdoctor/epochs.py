@@ -122,8 +122,9 @@ class EpochFold:
         return slope[(n >= 4) & np.isfinite(slope)]
 
     def fine_correlation(self) -> float:
-        """Mean correlation of consecutive epochs' residuals position by position, after removing the
-        smooth within-epoch shape: high only when the same batches come in the same order each epoch."""
+        """Median correlation of consecutive epochs' residuals position by position (later half of the
+        run), after removing the smooth within-epoch shape: high only when the same batches come in the
+        same order each epoch."""
         bins = int(min(round(self.points_per_epoch), 400))
         if bins < MIN_POINTS_PER_EPOCH:
             return 0.0
@@ -142,7 +143,10 @@ class EpochFold:
             centre = np.nanmean(detail, axis=0)
         spread = robust_std(centre[np.isfinite(centre)]) if np.isfinite(centre).any() else 0.0
         detail[:, np.abs(centre) > 3 * max(spread, 1e-12)] = np.nan
-        return _median_pair_correlation(detail[:-1], detail[1:])
+        # The later half of the run: while the model still learns fast the order's imprint changes from
+        # epoch to epoch; once training settles, an unshuffled order repeats step for step.
+        later = (len(detail) - 1) // 2
+        return _median_pair_correlation(detail[later:-1], detail[later + 1 :])
 
 
 def _median_pair_correlation(a: np.ndarray, b: np.ndarray) -> float:
