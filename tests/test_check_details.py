@@ -4,6 +4,9 @@
 - A noisy loss right before a NaN is not a "climb" (no divergence without a rise beyond the scatter).
 - The classic LR staircase: a plateau that starts falling again at the decay is the schedule.
 - An RNN that explodes, resets and regrows in a cycle of its own is exploding, not epoch-periodic.
+- Views that thin the evidence out: a loss logged as 5-step means (HF `logging_steps=5`), a log that rounds
+  the loss to 0, outlier spikes that happen to fall near epoch edges, a sawtooth whose first epoch is the
+  initial fall, an unshuffled order that repeats only once training settles.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ pytest.importorskip("torch")
 from lossdoctor.diagnose import diagnose
 from lossdoctor.findings import Diagnosis
 from lossdoctor.readers import read
-from lossdoctor.scenarios.catalog import FAMILIES, _load_families, train_variant
+from lossdoctor.scenarios.catalog import FAMILIES, _load_families, train_variant, variants, write_variant
 from lossdoctor.scenarios.logwriters import write_logs
 
 
@@ -27,6 +30,12 @@ def diagnosed(family: str, split: str, index: int, seed: int, fmt: str, tmp_path
     params = tuple(sorted((fam.tune if split == "tune" else fam.report)[index].items()))
     log = train_variant(family, params, seed)
     return diagnose(read(write_logs(log, tmp_path, (fmt,))[fmt]))
+
+
+def catalogue_run(name: str, split: str, tmp_path: Path) -> Diagnosis:
+    """Diagnose the catalogue variant of that exact name (family/params/seed/view), as the benchmark does."""
+    (variant,) = [v for v in variants(split) if v.name == name]  # type: ignore[arg-type]
+    return diagnose(read(write_variant(variant, tmp_path)))
 
 
 def test_nan_written_as_zero_by_hf_filter_is_numerical(tmp_path: Path) -> None:
@@ -53,3 +62,38 @@ def test_rnn_explosion_cycle_is_exploding_gradients(tmp_path: Path) -> None:
     assert (d.verdict, first.id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
     assert any("gradient-norm spike" in e for e in first.evidence)
     assert "lr_too_high" not in [f.id for f in d.findings]  # the hard pair's exploding side
+
+
+def first_of(d: Diagnosis) -> tuple[str, str]:
+    return d.verdict, d.findings[0].id if d.findings else "none"
+
+
+def test_partial_last_batch_diluted_in_five_step_means(tmp_path: Path) -> None:
+    name = ("plb_double_mean_mlp_sgd/batch=64,epochs=15,full_batches=20,last=8,lr=0.004,width=96/seed101/"
+            "hf[logging_steps=5]")
+    d = catalogue_run(name, "report", tmp_path)
+    assert first_of(d) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
+
+
+def test_adam_climb_hidden_by_rounding_shows_in_the_gradient_norm(tmp_path: Path) -> None:
+    d = catalogue_run("anc_linear_adam/d=800,lr=0.001,n=48,steps=4000/seed101/hf", "report", tmp_path)
+    assert first_of(d) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
+    assert any("gradient norm climbs" in e for e in d.findings[0].evidence)
+
+
+def test_outlier_spikes_near_epoch_edges_by_chance_are_outliers(tmp_path: Path) -> None:
+    d = catalogue_run("outlier_gru_adam/bad=4,batch=32,epochs=4,length=24,lr=0.003,n=1280,width=32/seed101/hf",
+                      "report", tmp_path)
+    assert first_of(d) == ("problem", "outlier_batches"), [f.id for f in d.findings]
+
+
+def test_sawtooth_leaves_out_the_initial_fall(tmp_path: Path) -> None:
+    name = "sawtooth_mlp_adam/batch=32,beta2=0.9,epochs=8,lr=0.012,n_train=2048,wd=1.0,width=256/seed101/text"
+    d = catalogue_run(name, "report", tmp_path)
+    assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
+
+
+def test_unshuffled_order_that_settles_late_is_found(tmp_path: Path) -> None:
+    name = "unshuffled_sorted_mlp_sgd/batch=32,epochs=10,lr=0.03,n_train=800,width=96/seed101/text"
+    d = catalogue_run(name, "report", tmp_path)
+    assert first_of(d) == ("problem", "unshuffled_data"), [f.id for f in d.findings]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import Finding
-from ..signals import RunSignals, fmt
+from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
 
@@ -46,9 +46,12 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     # rounding floor is then a lower bound, so a steady return to ×3 above it already counts.
     floored = sig.zero_floor is not None and low <= np.log10(sig.zero_floor) + 1e-9
     needed = np.log10(3.0) if floored else MIN_CLIMB_DECADES
-    if climb < needed or tail - low < needed / 2:
+    grad_climb = _grad_climb_at_floor(sig, low_idx) if floored else None
+    if (climb < needed or tail - low < needed / 2) and grad_climb is None:
         return None
     low_step, peak_step = int(sig.steps[low_idx]), int(sig.steps[peak_idx])
+    if grad_climb is not None and climb < needed:
+        peak_step = grad_climb[2]
     first_tiny = int(sig.steps[int(np.argmax(sig.trend <= low + 1.0))])
     evidence = [
         f"the loss fell from {fmt(10**start)} to {fmt(10**low)} by step {low_step}"
@@ -56,6 +59,12 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         f"then it climbed back to {fmt(10 ** after[peak_rel])} by step {peak_step}"
         f" (×{fmt(10**climb)}), and ends at {fmt(10**tail)}",
     ]
+    if grad_climb is not None:
+        evidence.append(
+            f"while the logged loss sits at its rounding floor, the gradient norm climbs from {fmt(grad_climb[0])}"
+            f" to {fmt(grad_climb[1])} (×{fmt(grad_climb[1] / grad_climb[0])}) by step {grad_climb[2]}: the model"
+            " is being pushed away from its near-exact fit"
+        )
     if floored:
         evidence.append(
             f"the log writes losses below its precision as 0 (shown as {fmt(10**low)}): the true minimum"
@@ -97,6 +106,30 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         ),
         steps=steps,
     )
+
+
+def _grad_climb_at_floor(sig: RunSignals, low_idx: int) -> tuple[float, float, int] | None:
+    """(lowest, last, step of last) gradient-norm level after the loss reached the log's rounding floor,
+    when its rolling median climbs MIN_CLIMB_DECADES above the lowest tenth of that stretch.
+
+    A log that rounds the loss (HF writes 4 decimals) shows 0 while the loss climbs back from 1e-12 to
+    1e-5; the gradient norm is not rounded and shows the climb.
+    """
+    grad = sig.grad_norm
+    if grad is None or np.any(grad.values <= 0):
+        return None
+    later = grad.values[grad.steps >= sig.steps[low_idx]]
+    if len(later) < 50:
+        return None
+    size = len(later) // 10
+    lowest = float(np.min(np.median(later[: size * 10].reshape(10, size), axis=1)))
+    # Rolling medians of a fortieth of the stretch: a climb in the last few percent counts, one step does not.
+    smooth = rolling_median(np.log10(later), max(5, len(later) // 40) | 1)
+    peak = int(np.argmax(smooth))
+    if smooth[peak] - np.log10(lowest) < MIN_CLIMB_DECADES:
+        return None
+    steps = grad.steps[grad.steps >= sig.steps[low_idx]]
+    return lowest, float(10 ** smooth[peak]), int(steps[peak])
 
 
 def _recorded_adam_state(sig: RunSignals, first_tiny: int, peak_step: int) -> list[str]:

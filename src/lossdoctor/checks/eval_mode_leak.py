@@ -124,11 +124,15 @@ def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.n
     sig, r = folded.sig, folded.residual
     shifts, jumps, steps = [], [], []
     near = max(3, int(folded.points_per_epoch // 6))
+    # A loss logged as a mean over a window of steps: a point belongs after the evaluation only when its
+    # whole window does; the one that straddles it is left out. Such logs have few points per epoch.
+    window = max(1, sig.run.facts.loss_window or 1)
+    least = 3 if window == 1 else 2
     for k, eval_step in firsts.items():
         in_epoch = folded.epoch == k
         before = r[in_epoch & (sig.steps <= eval_step)]
-        after = r[in_epoch & (sig.steps > eval_step)]
-        if len(before) < 3 or len(after) < 3:
+        after = r[in_epoch & (sig.steps - (window - 1) > eval_step)]
+        if len(before) < least or len(after) < least:
             continue
         shifts.append(float(np.median(after) - np.median(before)))
         jumps.append(float(np.median(after[:near]) - np.median(before[-near:])))
