@@ -186,10 +186,14 @@ def infer_epochs(sig: RunSignals) -> EpochInfo | None:
     # The peak must stand out from the noise floor of the autocorrelation (about 1/sqrt(n - lag)).
     if acf[lag] < max(0.25, 4 / np.sqrt(n - lag)):
         return None
-    # Prefer the fundamental: a peak at lag/2 nearly as high means the period is lag/2.
-    for divisor in (3, 2):
+    # Prefer the fundamental: a peak at lag/k nearly as high means the period is lag/k (smallest first).
+    # "Nearly": 80% of it, or within two noise levels of it (long lags rest on fewer pairs).
+    for divisor in (6, 5, 4, 3, 2):
         sub = lag // divisor
-        if sub >= low and acf[sub - 1 : sub + 2].max() >= 0.8 * acf[lag]:
+        if sub < low:
+            continue
+        near = acf[sub - 1 : sub + 2].max()
+        if near >= max(0.25, 4 / np.sqrt(n - sub)) and near >= min(0.8 * acf[lag], acf[lag] - 2 / np.sqrt(n - lag)):
             lag = sub + int(np.argmax(acf[sub - 1 : sub + 2])) - 1
             break
     step = float(np.median(np.diff(sig.steps)))
