@@ -202,6 +202,25 @@ def infer_epochs(sig: RunSignals) -> EpochInfo | None:
     return EpochInfo(length, np.round(starts).astype(np.int64), "inferred")
 
 
+def _with_edges(sig: RunSignals, info: EpochInfo) -> EpochInfo:
+    """The epoch starts plus the start of the first epoch and the end of the last one when the log covers
+    them whole: a log marks only the changes between epochs, so a 5-epoch run shows 4 starts and would
+    leave 2 of its 5 epochs out of every comparison."""
+    if not len(info.starts):
+        return info
+    length = round(info.length)
+    first, last = int(sig.steps[0]), int(sig.steps[-1])
+    gap = float(np.median(np.diff(sig.steps))) if sig.n > 1 else 1.0
+    starts = info.starts
+    opening = int(starts[0]) - length
+    if first - gap <= opening <= first + gap:
+        starts = np.concatenate([[opening], starts])
+    closing = int(starts[-1]) + length
+    if closing - 1 - gap <= last <= closing - 1 + gap:
+        starts = np.concatenate([starts, [closing]])
+    return EpochInfo(info.length, starts.astype(np.int64), info.source)
+
+
 def fold(sig: RunSignals, *, allow_inferred: bool = True) -> EpochFold | None:
     """Fold the loss by the epochs the log gives, or inferred ones; None when neither works."""
     if sig.run.facts.step_unit == "epoch":
@@ -214,5 +233,5 @@ def fold(sig: RunSignals, *, allow_inferred: bool = True) -> EpochFold | None:
         info = infer_epochs(sig)
     if info is None or info.length < 2:
         return None
-    folded = EpochFold(sig, info)
+    folded = EpochFold(sig, _with_edges(sig, info))
     return folded if folded.usable else None

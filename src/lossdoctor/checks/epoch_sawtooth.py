@@ -52,7 +52,7 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     if len(slopes_arr) < 3:
         return None
     consistency = float(np.mean(slopes_arr > 0))
-    rise = float(np.median(slopes_arr))
+    rise = float(max(np.median(slopes_arr), np.mean(slopes_arr)))  # either centre: a few epochs can tilt one
     se = float(np.std(slopes_arr, ddof=1) / np.sqrt(len(slopes_arr)))
     ramp = _rank_corr(shape)
     # Significant across epochs (MIN_T standard errors of the median slope, one-sided since only a rise
