@@ -97,3 +97,10 @@ def test_unshuffled_order_that_settles_late_is_found(tmp_path: Path) -> None:
     name = "unshuffled_sorted_mlp_sgd/batch=32,epochs=10,lr=0.03,n_train=800,width=96/seed101/text"
     d = catalogue_run(name, "report", tmp_path)
     assert first_of(d) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
+
+
+def test_partial_last_batch_diluted_by_keras_running_mean(tmp_path: Path) -> None:
+    name = "plb_double_mean_mlp_sgd/batch=32,epochs=12,full_batches=30,last=16,lr=0.008,width=48/seed101/keras_batch"
+    d = catalogue_run(name, "report", tmp_path)
+    assert first_of(d) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
+    assert any("dilutes a short batch" in e for e in d.findings[0].evidence)

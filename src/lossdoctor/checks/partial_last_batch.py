@@ -21,6 +21,10 @@ MIN_CONSISTENCY = 0.6
 MAX_CHANCE = 2e-3
 #: The same chance, far smaller, when fewer than MIN_CONSISTENCY of the epochs are anomalous.
 MAX_CHANCE_DILUTED = 1e-5
+#: A faint last-step departure: epochs needed, share in one direction, and standard errors of its median.
+FAINT_MIN_EPOCHS = 8
+FAINT_SAME_SIGN = 0.9
+FAINT_T = 3.5
 
 
 @dataclass
@@ -53,7 +57,9 @@ class BoundaryAnomaly:
         return large or diluted or (self.same_sign >= 0.85 and self.t >= 5)
 
 
-def boundary_anomaly(sig: RunSignals, starts: np.ndarray) -> BoundaryAnomaly | None:
+def boundary_anomaly(
+    sig: RunSignals, starts: np.ndarray, offsets: tuple[int, ...] = (-2, -1, 0, 1)
+) -> BoundaryAnomaly | None:
     """The position around the epoch starts where the loss departs most, and most consistently.
 
     When each logged loss is a mean over a window of steps (HF's logging_steps), the last batch of
@@ -67,7 +73,7 @@ def boundary_anomaly(sig: RunSignals, starts: np.ndarray) -> BoundaryAnomaly | N
     if len(first_of_epoch) < 2:
         return None
     best: BoundaryAnomaly | None = None
-    for offset in (-2, -1, 0, 1):
+    for offset in offsets:
         idx = first_of_epoch + offset
         idx = idx[(idx >= 0) & (idx < sig.n)]
         z = sig.z[idx]
@@ -111,6 +117,23 @@ def periodic_anomaly(sig: RunSignals) -> tuple[int, BoundaryAnomaly] | None:
     return period, anomaly
 
 
+def _faint_last_step(sig: RunSignals, epochs) -> BoundaryAnomaly | None:
+    """A modest departure at exactly the last step of the epoch, in one direction in nearly every one of
+    many epochs: what a short batch leaves in a log that dilutes it. Not when the whole order repeats
+    (unshuffled data: the last batch is then one fixed batch among many)."""
+    if epochs is None or epochs.length < 3:
+        return None
+    candidate = boundary_anomaly(sig, epochs.starts, offsets=(-1,))
+    if candidate is None or candidate.epochs < FAINT_MIN_EPOCHS:
+        return None
+    if candidate.same_sign < FAINT_SAME_SIGN or candidate.t < FAINT_T:
+        return None
+    folded = sig.folded
+    if folded is not None and folded.fine_correlation() >= 0.4:
+        return None
+    return candidate
+
+
 def is_isolated(sig: RunSignals, anomaly: BoundaryAnomaly) -> bool:
     """A spike, not a level shift: the anomaly stands out from the points around it."""
     neighbours = np.concatenate([anomaly.idx - 3, anomaly.idx + 3])
@@ -141,10 +164,13 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
         found = periodic_anomaly(sig)
         anomaly = found[1] if found else None
         inferred_period = found[0] if found else None
-    if anomaly is None or anomaly.epochs < 2 or not anomaly.established:
-        return None
-    if anomaly.offset not in (-2, -1, 0) or not is_isolated(sig, anomaly):
-        return None
+    faint = False
+    if anomaly is None or anomaly.epochs < 2 or not anomaly.established or anomaly.offset not in (-2, -1, 0) \
+            or not is_isolated(sig, anomaly):
+        anomaly = _faint_last_step(sig, epochs) if inferred_period is None else None
+        if anomaly is None:
+            return None
+        faint = True
 
     ratio = float(10 ** np.median(sig.residual[anomaly.idx])) if sig.log_space else None
     steps = [int(s) for s in sig.steps[anomaly.idx]]
@@ -171,7 +197,14 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
         f" departs {fmt(elsewhere)})"
     )
 
+    if faint:
+        evidence.append(
+            "the jump is modest but sits at the last step in nearly every epoch; a log that averages the loss"
+            " over steps or samples (Keras' running mean, a logging window) dilutes a short batch's loss"
+        )
     confidence = 0.75 if inferred_period is None else 0.6
+    if faint:
+        confidence = 0.55
     confidence *= min(1.0, 0.5 + max(anomaly.consistency, anomaly.same_sign) / 2)
     batch = _batch_size_evidence(sig, anomaly, ratio)
     if batch is False:
