@@ -102,7 +102,8 @@ def test_json_contract(scenario_logs: dict[str, ScenarioResult]) -> None:
     )
     report = json.loads(out.stdout)
     assert set(report) == {"lossdoctor_version", "source", "verdict", "findings"}
-    assert set(report["source"]) == {"path", "format", "series", "steps"}
+    assert set(report["source"]) == {"path", "format", "series", "steps", "notes"}
+    assert all(isinstance(n, str) for n in report["source"]["notes"])
     assert report["source"]["format"] == "hf_trainer_state"
     assert report["source"]["path"] == str(path)
     assert "loss" in report["source"]["series"] and report["source"]["steps"] > 100

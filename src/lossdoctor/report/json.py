@@ -17,6 +17,7 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             "format": diagnosis.format,
             "series": list(diagnosis.series),
             "steps": int(diagnosis.steps),
+            "notes": list(diagnosis.notes),
         },
         "verdict": diagnosis.verdict,
         "findings": [f.to_json() for f in diagnosis.findings],
