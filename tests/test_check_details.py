@@ -104,3 +104,10 @@ def test_partial_last_batch_diluted_by_keras_running_mean(tmp_path: Path) -> Non
     d = catalogue_run(name, "report", tmp_path)
     assert first_of(d) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
     assert any("dilutes a short batch" in e for e in d.findings[0].evidence)
+
+
+def test_a_few_percent_around_an_evaluation_is_the_sawtooth_not_a_mode_leak(tmp_path: Path) -> None:
+    # A fresh seed (no split uses 200): the run ramps ×1.07 within each epoch, evaluations every epoch.
+    d = diagnosed("sawtooth_gru_adam", "report", 1, 200, "lightning", tmp_path)
+    assert "eval_mode_leak" not in [f.id for f in d.findings]
+    assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]

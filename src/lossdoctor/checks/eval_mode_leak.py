@@ -15,6 +15,9 @@ from ._fix import for_framework
 MIN_CONSISTENCY = 0.8
 #: Share of the level difference that must happen right at the evaluation step (a step, not a ramp).
 MIN_ABRUPTNESS = 0.5
+#: Smallest level change (as a ratio) worth the name: switching dropout or BatchNorm statistics moves the
+#: loss by tens of percent; a few percent is the drift of the re-exposure sawtooth around an evaluation.
+MIN_VISIBLE = 1.1
 #: The recorder's series: 1.0 while model.training was on at the step, 0.0 in eval mode.
 TRAIN_MODE = "train_mode"
 
@@ -93,7 +96,7 @@ def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | N
     j, change, abrupt, se, per_epoch = found
     per_epoch = per_epoch[np.isfinite(per_epoch)]
     consistency = float(np.mean(np.sign(per_epoch) == np.sign(change))) if len(per_epoch) else 0.0
-    if consistency < MIN_CONSISTENCY or abs(change) < max(5 * se, np.log10(1.1)) or abrupt < MIN_ABRUPTNESS:
+    if consistency < MIN_CONSISTENCY or abs(change) < max(5 * se, np.log10(MIN_VISIBLE)) or abrupt < MIN_ABRUPTNESS:
         return None
     if folded.fine_correlation() >= 0.4:
         return None  # a repeated fine-grained order: unshuffled data, not a mode switch
@@ -169,7 +172,8 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     consistency = float(np.mean(np.sign(shifts) == np.sign(typical)))
     se = 1.25 * folded.noise * np.sqrt(2 / max(3.0, folded.points_per_epoch / 2)) / np.sqrt(len(shifts))
     abrupt = float(np.median(jumps) / typical) if typical else 0.0
-    if consistency < MIN_CONSISTENCY or abs(typical) < 4 * se or abrupt < MIN_ABRUPTNESS:
+    visible = np.log10(MIN_VISIBLE) if sig.log_space else 0.0
+    if consistency < MIN_CONSISTENCY or abs(typical) < max(4 * se, visible) or abrupt < MIN_ABRUPTNESS:
         return None
     ratio = 10**typical if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {typical:+.3g}"
