@@ -24,7 +24,7 @@ from typing import Any
 
 from lossdoctor.diagnose import diagnose
 from lossdoctor.readers import read
-from lossdoctor.scenarios.catalog import FAMILIES, Family, Split, Variant, variants, write_variant
+from lossdoctor.scenarios.catalog import FAMILIES, SEEDS, Family, Split, Variant, variants, write_variant
 from lossdoctor.scoring import HEALTHY, label, score
 
 SPLITS: tuple[Split, ...] = ("report", "tune")
@@ -171,8 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--family", default=None, help="only families whose name contains this")
     parser.add_argument("--jobs", type=int, default=2, help="training processes (default 2)")
     parser.add_argument("--json", type=Path, default=None, help="write machine-readable results here")
+    parser.add_argument("--seeds", default=None,
+                        help="comma-separated seeds for the report split instead of its own (a holdout: e.g. 200,201)")
     args = parser.parse_args(argv)
     splits: tuple[Split, ...] = SPLITS if args.split == "both" else (args.split,)
+    if args.seeds:
+        SEEDS["report"] = tuple(int(s) for s in args.seeds.split(","))
     selected = select(splits, args.family)
     if not selected:
         print(f"no variants (families registered: {', '.join(FAMILIES) or 'none'})", file=sys.stderr)
