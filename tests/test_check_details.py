@@ -111,3 +111,10 @@ def test_a_few_percent_around_an_evaluation_is_the_sawtooth_not_a_mode_leak(tmp_
     d = diagnosed("sawtooth_gru_adam", "report", 1, 200, "lightning", tmp_path)
     assert "eval_mode_leak" not in [f.id for f in d.findings]
     assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
+
+
+def test_a_loss_rising_while_the_gradient_shrinks_before_nan_is_numerical(tmp_path: Path) -> None:
+    # A fresh seed: the log-sigmoid model saturates (loss ×3.5 up, gradient norm falling) into inf.
+    d = diagnosed("numinst_log_sigmoid_adam", "report", 0, 200, "wandb", tmp_path)
+    assert first_of(d) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    assert not any("divergence" in e for e in d.findings[0].evidence)

@@ -8,7 +8,7 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
-from .numerical_instability import climb_before
+from .numerical_instability import climb_before, gradient_fell_before
 
 #: The loss over the last part of the run must sit this many times above its best segment to be a climb.
 MIN_RISE = 1.5
@@ -101,7 +101,7 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
     if len(sig.nonfinite_steps):
         first_bad = int(sig.nonfinite_steps[0])
         climb = climb_before(sig, first_bad)
-        if climb is not None and climb >= 3:
+        if climb is not None and climb >= 3 and not gradient_fell_before(sig, first_bad):
             evidence.append(
                 f"the loss climbed to ×{fmt(climb)} its lowest level before it became NaN/inf at step {first_bad}"
             )

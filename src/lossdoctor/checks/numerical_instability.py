@@ -36,6 +36,19 @@ def climb_before(sig: RunSignals, step: int) -> float | None:
     return float(10 ** (last - lowest))
 
 
+def gradient_fell_before(sig: RunSignals, step: int) -> bool:
+    """Whether the logged gradient norm ends the stretch before `step` below its earlier median: a loss
+    that rises while the gradient shrinks is saturating (log of a probability heading to 0), not
+    diverging, since steps too large make the gradient grow."""
+    grad = sig.grad_norm
+    if grad is None:
+        return False
+    before = grad.values[(grad.steps < step) & np.isfinite(grad.values)]
+    if len(before) < 8:
+        return False
+    return bool(np.median(before[-3:]) < np.median(before[:-3]))
+
+
 def frozen_at_zero(sig: RunSignals) -> tuple[int, int] | None:
     """(first step, length) of a run of exact zeros that starts right after a clearly positive loss.
 
@@ -89,7 +102,13 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
         ) + (f"; {len(bad) - hidden} more are {'/'.join(kinds)}" if len(bad) > hidden else "")
     rise = climb_before(sig, first)
     confidence = 0.9
-    if rise is not None and rise >= 3:
+    if rise is not None and rise >= 3 and gradient_fell_before(sig, first):
+        evidence.append(
+            f"just before step {first} the loss stood ×{fmt(rise)} above its lowest earlier level while the"
+            " gradient norm fell: the model saturates (a probability heading to 0 under a log), it does not"
+            " diverge"
+        )
+    elif rise is not None and rise >= 3:
         evidence.append(
             f"just before step {first} the loss stood ×{fmt(rise)} above its lowest earlier level: a divergence"
             " (see lr_too_high), not an isolated numerical fault"
