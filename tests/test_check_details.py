@@ -118,3 +118,10 @@ def test_a_loss_rising_while_the_gradient_shrinks_before_nan_is_numerical(tmp_pa
     d = diagnosed("numinst_log_sigmoid_adam", "report", 0, 200, "wandb", tmp_path)
     assert first_of(d) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     assert not any("divergence" in e for e in d.findings[0].evidence)
+
+
+def test_a_stalled_loss_with_validation_rising_is_lr_too_high(tmp_path: Path) -> None:
+    # A fresh seed: Adam at 0.2 on a GRU; the training loss ends 6% below its start, validation rises 16%.
+    d = diagnosed("lrhigh_gru_adam", "report", 0, 201, "text", tmp_path)
+    assert first_of(d) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert any("makes no progress" in e for e in d.findings[0].evidence)

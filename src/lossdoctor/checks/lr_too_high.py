@@ -8,6 +8,7 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
+from .no_progress import stalled
 from .numerical_instability import climb_before, gradient_fell_before
 
 #: The loss over the last part of the run must sit this many times above its best segment to be a climb.
@@ -158,6 +159,18 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.append(peak_step)
             confidence = max(confidence, 0.55 if recovered else 0.75)
+    if confidence == 0.0 and (grows or val_rise is not None) and stalled(sig) and not _lr_lowered_or_jumping(sig):
+        if val_rise is not None:
+            what = f"validation rises from its best {fmt(val_rise[0])} to {fmt(val_rise[1])}"
+        else:
+            assert growth is not None
+            what = f"the gradient norm grows ×{fmt(growth[1] / growth[0])}"
+        evidence.append(
+            f"the training loss makes no progress over the run while {what}: the steps keep overshooting"
+            " instead of descending (a learning rate too low or a dead model would leave both flat)"
+        )
+        steps.extend([int(sig.steps[0]), int(sig.steps[-1])])
+        confidence = 0.6
     if confidence == 0.0:
         return None
     if growth is not None:

@@ -25,6 +25,18 @@ def chance_level(loss: float) -> int | None:
     return k if k >= 2 and abs(np.log(k) - loss) < 0.05 / k else None
 
 
+def stalled(sig: RunSignals) -> bool:
+    """Whether the loss never gets more than MAX_IMPROVEMENT below its first values and ends there."""
+    if sig.n < (10 if sig.run.facts.step_unit == "epoch" else 24) or not sig.log_space:
+        return False
+    medians, se = sig.segments(10)
+    head = float(np.median(sig.y[: max(1, sig.n // 20)]))
+    best = float(np.min(medians))
+    end = float(medians[-1])
+    margin = np.log10(1 + MAX_IMPROVEMENT)
+    return head - best <= max(margin, 3 * se) and abs(end - head) <= margin
+
+
 @check("no_progress", "problem", "the loss does not decrease: the model is not learning")
 def no_progress(sig: RunSignals) -> Finding | None:
     """Fires when, over a long enough run, the loss never falls more than 8% below its first
@@ -36,14 +48,12 @@ def no_progress(sig: RunSignals) -> Finding | None:
     final activation that saturates. False positives: fine-tuning that starts at its best level,
     and a log that begins after the learning happened (resumed runs).
     """
-    if sig.n < (10 if sig.run.facts.step_unit == "epoch" else 24) or not sig.log_space:
+    if not stalled(sig):
         return None
-    medians, se = sig.segments(10)
+    medians, _ = sig.segments(10)
     head = float(np.median(sig.y[: max(1, sig.n // 20)]))
     best = float(np.min(medians))
     end = float(medians[-1])
-    if head - best > max(np.log10(1 + MAX_IMPROVEMENT), 3 * se) or abs(end - head) > np.log10(1 + MAX_IMPROVEMENT):
-        return None
     start_value, end_value = 10**head, 10**end
     evidence = [
         f"over {sig.n} logged points the loss goes from {fmt(start_value)} to {fmt(end_value)}; its best tenth"
