@@ -16,16 +16,18 @@ from ._spikes import grad_led_events, grad_spike_share, grad_z, per_epoch_counts
 MIN_GRAD_SHARE = 0.5
 #: Without a gradient norm, the loss jumps must at least quadruple the loss (median over jumps): a
 #: blow-up, where level shifts of a few tens of percent have other causes (evaluation, schedule).
-MIN_BLIND_RATIO = 4.0
+MIN_BLIND_RATIO = 3.0
 #: A loss jump rises this many step-to-step noise levels above the median of the points before it...
 JUMP = 4.0
 #: ...and the median of the next points stays this many noise levels above that level: an oversized
 #: update damages the weights, so the batches after it are worse too, while a bad batch raises only
 #: its own loss.
-AFTERMATH = 1.5
+AFTERMATH = 1.0
 #: Points before a jump that give its level, points after it that must stay up, and points within
 #: which the loss must come back to that level (otherwise it is a lasting shift, not a spike).
 BEFORE, AFTER, RECOVERY = 6, 5, 40
+#: Back to the earlier level means a three-point mean within this many noise levels of it.
+RECOVERED = 1.5
 #: The aftermath must keep, on the median jump, this share of the jump (in log units): the weights
 #: an oversized update threw off keep the next batches a good part of the way up, while a bad batch
 #: that momentum carries over leaves only a faint echo of its spike.
@@ -76,7 +78,7 @@ def loss_jumps(sig: RunSignals) -> Jumps:
         if found and at <= found[-1] + AFTER:
             continue
         later = y[at + AFTER : at + AFTER + RECOVERY]
-        recovers = len(later) < 3 or np.min(np.convolve(later, np.ones(3) / 3, "valid")) <= base[k] + AFTERMATH * noise
+        recovers = len(later) < 3 or np.min(np.convolve(later, np.ones(3) / 3, "valid")) <= base[k] + RECOVERED * noise
         found.append(at)
         damaging.append(bool(after[at] - base[k] >= AFTERMATH * noise and recovers))
         rises.append(float(y[at] - base[k]))
