@@ -14,7 +14,7 @@ from ._spikes import grad_led_events, grad_spike_share, grad_z, per_epoch_counts
 
 #: Share of loss jumps that must come with a gradient-norm spike when the log has grad norms.
 MIN_GRAD_SHARE = 0.5
-#: Without a gradient norm, the loss jumps must at least quadruple the loss (median over jumps): a
+#: Without a gradient norm, the loss jumps must at least triple the loss (median over jumps): a
 #: blow-up, where level shifts of a few tens of percent have other causes (evaluation, schedule).
 MIN_BLIND_RATIO = 3.0
 #: A loss jump rises this many step-to-step noise levels above the median of the points before it...
@@ -111,8 +111,6 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
             return None
         if np.median(jumps.aftermath[jumps.damaging] / jumps.rise[jumps.damaging]) < MIN_AFTERMATH_SHARE:
             return None  # a faint echo of a huge spike: a bad batch carried over by momentum (outlier_batches)
-    if len(idx) < 3:
-        return None
     # Spikes at an LR jump (a warm restart) are the schedule's doing (lr_schedule_jumps).
     lr_jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
     if len(lr_jumps):
@@ -141,11 +139,13 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         regular = mean > 0 and counts.var() / mean <= 0.5 and np.mean(counts > 0) >= 0.7
         if regular or phase_concentration(pos) > 0.8:
             return None  # once per epoch: outlier_batches / partial_last_batch
-    times = "×" if sig.log_space else "+"
-    evidence = [
-        f"{len(idx)} sporadic loss spikes, {times}{fmt(float(np.median(ratio)))} the level before them (median;"
-        f" largest {times}{fmt(float(np.max(ratio)))}), at irregular steps, not tied to the epoch",
-    ]
+    against = "the trend" if with_grad else "the level before them"
+    size = (
+        f"×{fmt(float(np.median(ratio)))} {against} (median; largest ×{fmt(float(np.max(ratio)))})"
+        if sig.log_space
+        else f"{fmt(float(np.median(ratio)))} noise levels above {against} (median)"
+    )
+    evidence = [f"{len(idx)} sporadic loss spikes, {size}, at irregular steps, not tied to the epoch"]
     if with_grad:
         _, gz = grad_z(sig)  # type: ignore[misc]
         evidence.append(
