@@ -156,23 +156,37 @@ def test_lr_too_high_oscillates_climbs_or_diverges(family: str) -> None:
             assert np.median(norms[-2 * q :]) > 1.3 * np.median(norms[:q])  # gradient norm grows
 
 
+def _grad_blowups(losses: np.ndarray, norms: np.ndarray) -> list[int]:
+    """Steps whose gradient norm is 10x the median of the 30 before and whose loss at least 1.5x its own
+    recent median within three steps: one explosion that threw the loss up (merged over 3 steps)."""
+    found: list[int] = []
+    for i in range(10, len(norms)):
+        before = slice(max(0, i - 30), i)
+        blown = norms[i] > 10 * np.median(norms[before]) and losses[i : i + 3].max() > 1.5 * np.median(losses[before])
+        if blown and (not found or i > found[-1] + 3):
+            found.append(i)
+    return found
+
+
 @pytest.mark.parametrize("family", _families("exploding_gradients"))
 def test_exploding_gradients_sporadic_spikes_with_grad_spikes_then_recovery(family: str) -> None:
     for _, log in _runs(family):
         losses, norms = _losses(log), _norms(log)
-        assert np.isfinite(losses).all()
-        med = np.median(norms)
-        spikes = [i for i in range(20, len(norms)) if norms[i] > 4 * med]
-        assert spikes, "no gradient-norm spike"
-        # The loss jumps on (or right after) the biggest gradient spike: 2x its recent median.
-        top = max(spikes, key=lambda i: norms[i])
-        assert losses[top : top + 3].max() > 2 * np.median(losses[top - 20 : top])
-        # Sporadic, not periodic: spikes fall at several positions within the epoch, and are few.
-        loss_spikes = [i for i in range(20, len(losses)) if losses[i] > 3 * np.median(losses[i - 20 : i])]
-        assert len({i % log.steps_per_epoch for i in loss_spikes}) >= 2
-        assert len(loss_spikes) < 0.15 * len(losses)
-        # It recovers: the run ends well below where it started.
-        assert losses[-30:].mean() < 0.8 * losses[:10].mean()
+        assert np.isfinite(losses).all() and np.isfinite(norms).all()  # it explodes, but never to NaN
+        blowups = _grad_blowups(losses, norms)
+        assert len(blowups) >= 3, blowups
+        # Sporadic: at different places in the epoch, with uneven gaps, and a small share of the steps.
+        assert len({i % log.steps_per_epoch for i in blowups}) >= 3
+        gaps = np.diff(blowups)
+        assert gaps.max() >= 2 * gaps.min()
+        assert len(blowups) < 0.05 * len(losses)
+        # The biggest one is a real blow-up: the gradient norm 20x its level, the loss thrown 2x up.
+        top = max(blowups, key=lambda i: norms[i] / np.median(norms[max(0, i - 30) : i]))
+        assert norms[top] > 20 * np.median(norms[max(0, top - 30) : top])
+        assert losses[top : top + 3].max() > 2 * np.median(losses[max(0, top - 30) : top])
+        # It recovers: no steady divergence, the run ends far below where it started.
+        k = len(losses) // 20
+        assert np.median(losses[-2 * k :]) < 0.5 * np.median(losses[:k])
 
 
 @pytest.mark.parametrize("family", _families("outlier_batches"))

@@ -43,6 +43,7 @@ def ids(d: Diagnosis) -> list[str]:
         ("eval_leak_dropout_mlp_adam", "eval_mode_leak", "unshuffled_data"),
         # the loss goes up: a sustained climb vs sporadic spikes
         ("lrhigh_tanh_mlp_sgd", "lr_too_high", "exploding_gradients"),
+        ("explode_rnn_cosine", "exploding_gradients", "lr_too_high"),
         # validation turns up while training falls vs a run that just trains
         ("overfit_mlp_adam", "overfitting", "lr_too_high"),
     ],

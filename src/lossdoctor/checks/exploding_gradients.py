@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
-from ._spikes import grad_led_events, grad_z, immediate_recovery, isolated_spikes, per_epoch_counts, phase_concentration
+from ._spikes import grad_led_events, grad_spike_share, grad_z, per_epoch_counts, phase_concentration
 
-#: Share of loss spikes that must come with a gradient-norm spike when the log has grad norms.
+#: Share of loss jumps that must come with a gradient-norm spike when the log has grad norms.
 MIN_GRAD_SHARE = 0.5
-#: Without a gradient norm, the loss spikes must at least double the loss (median over spikes).
-MIN_BLIND_RATIO = 2.0
+#: Without a gradient norm, the loss jumps must at least triple the loss (median over jumps): a
+#: blow-up, where level shifts of a few tens of percent have other causes (evaluation, schedule).
+MIN_BLIND_RATIO = 3.0
+#: A loss jump rises this many step-to-step noise levels above the median of the points before it...
+JUMP = 4.0
+#: ...and the median of the next points stays this many noise levels above that level: an oversized
+#: update damages the weights, so the batches after it are worse too, while a bad batch raises only
+#: its own loss.
+AFTERMATH = 1.0
+#: Points before a jump that give its level, points after it that must stay up, and points within
+#: which the loss must come back to that level (otherwise it is a lasting shift, not a spike).
+BEFORE, AFTER, RECOVERY = 6, 5, 40
+#: Back to the earlier level means a three-point mean within this many noise levels of it.
+RECOVERED = 1.5
+#: The aftermath must keep, on the median jump, this share of the jump (in log units): the weights
+#: an oversized update threw off keep the next batches a good part of the way up, while a bad batch
+#: that momentum carries over leaves only a faint echo of its spike.
+MIN_AFTERMATH_SHARE = 0.25
 
 
 def _off_epoch(sig: RunSignals, period: int) -> bool:
@@ -26,34 +44,90 @@ def _off_epoch(sig: RunSignals, period: int) -> bool:
     return abs(ratio - round(ratio)) > 0.1
 
 
+@dataclass
+class Jumps:
+    idx: np.ndarray  # loss indices where the loss jumps far above the level just before
+    damaging: np.ndarray  # per jump: it stays up for a few points, then recovers
+    rise: np.ndarray  # per jump: its height over the level before (log10 in log space)
+    aftermath: np.ndarray  # per jump: how far the median of the next points stays above that level
+
+
+def loss_jumps(sig: RunSignals) -> Jumps:
+    """Sudden rises of the loss, and which of them look like an oversized update in the loss alone.
+
+    A jump rises JUMP step-noise levels over the median of the BEFORE points. It is *damaging* when
+    the median of the next AFTER points is still AFTERMATH noise levels up (the weights themselves
+    were thrown off) and the loss gets back to its earlier level within RECOVERY points (not a lasting
+    shift). Scales are the run's own step-to-step noise.
+    """
+    y, n, noise = sig.y, sig.n, sig.step_noise
+    none = Jumps(np.array([], dtype=int), np.array([], dtype=bool), np.array([]), np.array([]))
+    if n < BEFORE + AFTER + 10 or noise <= 0:
+        return none
+    windows = np.lib.stride_tricks.sliding_window_view
+    level = np.median(windows(y[:-1], BEFORE), axis=1)  # level[k]: median of y[k : k + BEFORE]
+    after = np.median(windows(y[1:], AFTER), axis=1)  # after[k]: median of y[k + 1 : k + 1 + AFTER]
+    i = np.arange(BEFORE, n - AFTER)
+    base = level[i - BEFORE]
+    found: list[int] = []
+    damaging: list[bool] = []
+    rises: list[float] = []
+    aftermaths: list[float] = []
+    for k in np.flatnonzero(y[i] - base >= JUMP * noise):
+        at = int(i[k])
+        if found and at <= found[-1] + AFTER:
+            continue
+        later = y[at + AFTER : at + AFTER + RECOVERY]
+        recovers = len(later) < 3 or np.min(np.convolve(later, np.ones(3) / 3, "valid")) <= base[k] + RECOVERED * noise
+        found.append(at)
+        damaging.append(bool(after[at] - base[k] >= AFTERMATH * noise and recovers))
+        rises.append(float(y[at] - base[k]))
+        aftermaths.append(float(after[at] - base[k]))
+    return Jumps(np.array(found, dtype=int), np.array(damaging, dtype=bool), np.array(rises), np.array(aftermaths))
+
+
 @check("exploding_gradients", "problem", "sporadic loss spikes with gradient-norm spikes")
 def exploding_gradients(sig: RunSignals) -> Finding | None:
-    """Fires on isolated, non-periodic loss spikes that recover at once, confirmed by gradient-norm
-    spikes at the same steps when the log has a gradient norm.
+    """Fires on at least three non-periodic loss spikes led by gradient-norm spikes when the log has a
+    gradient norm; from the loss alone, on sudden jumps whose damage lasts several steps and then
+    recovers (lower confidence, and it says which series would settle it).
 
     Typical of RNNs without clipping: a step lands where the loss surface is a cliff. Unlike
-    outlier batches the spikes do not recur once per epoch; unlike a too-high LR the loss returns
-    to its trend between them. False positives: heavy-tailed but harmless batch noise (then the
-    gradient norm does not spike), and bad samples in a log without epoch marks.
+    outlier batches the spikes do not recur once per epoch and outlast their own batch; unlike a
+    too-high LR the loss returns to its course between them. False positives: heavy-tailed but
+    harmless batch noise (then the gradient norm does not spike), and, from the loss alone, bad
+    samples that a momentum optimizer carries over a few steps in a log without epoch marks.
     """
     if sig.run.facts.step_unit == "epoch":
         return None
     events = grad_led_events(sig)
     with_grad = len(events) >= 3
-    idx = events if with_grad else isolated_spikes(sig).idx
-    if len(idx) < 3:
-        return None
+    if with_grad:
+        idx = events
+    else:
+        jumps = loss_jumps(sig)
+        idx = jumps.idx[jumps.damaging]
+        if len(idx) < 3:
+            return None
+        if np.median(jumps.aftermath[jumps.damaging] / jumps.rise[jumps.damaging]) < MIN_AFTERMATH_SHARE:
+            return None  # a faint echo of a huge spike: a bad batch carried over by momentum (outlier_batches)
     # Spikes at an LR jump (a warm restart) are the schedule's doing (lr_schedule_jumps).
-    jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
-    if len(jumps):
-        near = np.array([np.min(np.abs(jumps - sig.steps[i])) for i in idx])
+    lr_jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
+    if len(lr_jumps):
+        near = np.array([np.min(np.abs(lr_jumps - sig.steps[i])) for i in idx])
         idx = idx[near > 3 * max(1.0, float(np.median(np.diff(sig.steps))))]
         if len(idx) < 3:
             return None
-    if not with_grad and immediate_recovery(sig, idx) >= 0.8:
-        return None  # gone on the next step: a bad batch, not a bad update (outlier_batches)
-    if not with_grad and sig.log_space and np.median(10 ** sig.residual[idx]) < MIN_BLIND_RATIO:
-        return None  # with nothing but the loss, only a blow-up that doubles it is worth the name
+    share = None if with_grad else grad_spike_share(sig, idx)
+    if share is not None and share[0] < MIN_GRAD_SHARE:
+        return None  # the gradient norm was logged and stayed calm: not an oversized update
+    if with_grad:
+        ratio = 10 ** sig.residual[idx] if sig.log_space else sig.z[idx]
+    else:
+        before = np.array([np.median(sig.y[i - BEFORE : i]) for i in idx])
+        ratio = 10 ** (sig.y[idx] - before) if sig.log_space else (sig.y[idx] - before) / sig.step_noise
+        if sig.log_space and np.median(ratio) < MIN_BLIND_RATIO:
+            return None  # with nothing but the loss, only a blow-up is worth the name
     periodic = sig.infer_period(idx)
     own_cycle = with_grad and len(idx) >= 5 and periodic is not None and _off_epoch(sig, periodic[0])
     if periodic is not None and periodic[1] >= 0.7 and not own_cycle:
@@ -65,11 +139,13 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         regular = mean > 0 and counts.var() / mean <= 0.5 and np.mean(counts > 0) >= 0.7
         if regular or phase_concentration(pos) > 0.8:
             return None  # once per epoch: outlier_batches / partial_last_batch
-    ratio = 10 ** sig.residual[idx] if sig.log_space else sig.z[idx]
-    evidence = [
-        f"{len(idx)} sporadic loss spikes, ×{fmt(float(np.median(ratio)))} the trend (median; largest"
-        f" ×{fmt(float(np.max(ratio)))}), at irregular steps, not tied to the epoch",
-    ]
+    against = "the trend" if with_grad else "the level before them"
+    size = (
+        f"×{fmt(float(np.median(ratio)))} {against} (median; largest ×{fmt(float(np.max(ratio)))})"
+        if sig.log_space
+        else f"{fmt(float(np.median(ratio)))} noise levels above {against} (median)"
+    )
+    evidence = [f"{len(idx)} sporadic loss spikes, {size}, at irregular steps, not tied to the epoch"]
     if with_grad:
         _, gz = grad_z(sig)  # type: ignore[misc]
         evidence.append(
@@ -78,8 +154,22 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         )
         confidence = 0.85
     else:
-        confidence = 0.5
-        evidence.append("no gradient-norm series in this log: a spike in it before each loss spike would settle it")
+        evidence.append(
+            "after each jump the loss stays up for several steps before it recovers: the update itself"
+            " damaged the weights (a bad batch raises only its own loss)"
+        )
+        if share is not None:
+            evidence.append(
+                f"{share[0]:.0%} of them come with a gradient-norm spike in the logged values"
+                f" (×{fmt(share[1])} the trend, median)"
+            )
+            confidence = 0.75
+        else:
+            evidence.append(
+                "no gradient-norm series in this log: a gradient-norm spike on each of these steps would settle"
+                " it (log the total norm that clip_grad_norm_ returns)"
+            )
+            confidence = 0.6 if len(idx) < 5 else 0.65
     clip = None
     grad = sig.grad_norm
     if grad is not None and len(grad) >= 20:

@@ -1,32 +1,46 @@
-"""`exploding_gradients`: a vanilla tanh RNN on long sequences, trained without gradient clipping.
+"""`exploding_gradients`: an IRNN (ReLU RNN, recurrent weights initialised to the identity, Le et al.
+2015) on a long-memory regression, trained with plain SGD and no gradient clipping.
 
-The target is an exponentially weighted sum of the inputs over a 50-80 step sequence, so the RNN must
-learn a leaky memory: its recurrent weights approach the edge where hidden-state perturbations neither
-die out nor grow. Whenever an update pushes them across that edge, backpropagation through the
-sequence multiplies the gradient up and one or two steps get a gradient norm ~5-20× the median; the
-oversized update throws the loss up, and because the model is still near a good solution it recovers
-within a few steps. A person sees sporadic, non-periodic loss spikes (at no fixed position in the
-epoch) on the same steps as gradient-norm spikes, each followed by recovery, not a steady divergence.
+The target is a leaky sum of the inputs over 40-45 steps with a decay of 0.95, so the model must
+keep a memory whose gain per step sits just below 1, and an identity-initialised ReLU RNN starts right
+at that edge. Backpropagation through T steps multiplies by the recurrent gain T times: while it stays
+below 1 the gradient is ordinary, but minibatch noise now and then pushes an eigenvalue above 1 and the
+hidden state and the gradient grow like gain^T. That step's gradient norm is 10-100× the running level
+(already raised the step before, as the gain creeps over the edge); the oversized update it makes throws
+the loss up for a few steps (the next batches see damaged weights too), and since the optimum lies
+below the edge the model falls back and recovers. A person sees several sporadic loss spikes, each on
+a gradient-norm spike, at irregular steps unrelated to the epoch, between which training goes on and
+ends far below its start: no NaN, no steady climb. A short linear warmup (the first 10% of the run)
+keeps the very first, largest gradients from throwing the weights out at step one, the usual reason
+people add warmup.
 
-- `explode_rnn_sgd`: plain SGD (the setting of Pascanu et al.'s cliff picture).
-- `explode_rnn_momentum`: SGD with momentum 0.9 at a smaller LR; momentum carries each spike on for a
-  few steps.
+- `explode_rnn_sgd`: warmup, then a constant LR: spikes all through the run.
+- `explode_rnn_cosine`: warmup and cosine decay, the usual schedule: spikes while the LR is high,
+  fewer as it decays, and the run ends calm and low.
+
+What did not work, measured on 10 seeds: SGD with momentum 0.9 (either no explosion or no recovery),
+two stacked IRNN layers and a tanh RNN initialised above spectral radius 1 (no spikes or NaN),
+token inputs through an embedding (NaN on some seeds), Adam (it bounds every step: no spikes),
+and no warmup (the first update throws the weights out and the run NaNs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from lossdoctor.scenarios.catalog import Family, register
 from lossdoctor.scenarios.data import loader
-from lossdoctor.scenarios.families.b_common import optimizer
-from lossdoctor.scenarios.families.b_models import SequenceNet
+from lossdoctor.scenarios.families.b_common import warmup_cosine
 from lossdoctor.scenarios.loop import train
 from lossdoctor.scenarios.records import TrainLog
+
+#: Share of the run over which the LR rises linearly to its constant value.
+WARMUP = 0.1
 
 
 def leaky_sums(n: int, length: int, decay: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,16 +51,42 @@ def leaky_sums(n: int, length: int, decay: float, seed: int) -> tuple[torch.Tens
     return x, (x[:, :, 0] * w).sum(1, keepdim=True) / w.norm()
 
 
-def _rnn(seed: int, p: Mapping[str, Any], opt_name: str) -> TrainLog:
+class IRNN(nn.Module):
+    """ReLU RNN with identity recurrent weights and no biases, a linear head on the last state."""
+
+    def __init__(self, d_in: int, hidden: int, d_out: int) -> None:
+        super().__init__()
+        self.rnn = nn.RNN(d_in, hidden, nonlinearity="relu", bias=False, batch_first=True)
+        with torch.no_grad():
+            self.rnn.weight_hh_l0.copy_(torch.eye(hidden))
+        self.out = nn.Linear(hidden, d_out)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        states, _ = self.rnn(seq)
+        return self.out(states[:, -1])
+
+
+def warmup_constant(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup over the first `WARMUP` of the run, then a constant LR."""
+    warmup = max(1, int(total * WARMUP))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+
+
+Schedule = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
+
+
+def _irnn(seed: int, p: Mapping[str, Any], schedule: Schedule = warmup_constant) -> TrainLog:
     torch.manual_seed(seed)
     n, batch = p["n"], p["batch"]
     x, y = leaky_sums(n + 256, p["length"], p["decay"], seed)
-    model = SequenceNet("rnn", 1, p["hidden"], 1)
+    model = IRNN(1, p["hidden"], 1)
+    opt = torch.optim.SGD(model.parameters(), lr=p["lr"])
     return train(
         model,
         loader(x[:n], y[:n], batch_size=batch, seed=seed, drop_last=True),
         lambda m, b: F.mse_loss(m(b[0]), b[1]),
-        optimizer(opt_name, model.parameters(), p["lr"]),
+        opt,
+        scheduler=schedule(opt, p["epochs"] * (n // batch)),
         epochs=p["epochs"],
         dataset_size=n,
         batch_size=batch,
@@ -59,17 +99,18 @@ register(
     Family(
         "explode_rnn_sgd",
         "exploding_gradients",
-        "Vanilla tanh RNN over 50-80 steps, plain SGD, no clipping: sporadic loss spikes on the steps "
-        "where the gradient norm spikes, each followed by recovery.",
-        lambda seed, p: _rnn(seed, p, "sgd_plain"),
+        "IRNN (identity-initialised ReLU RNN) on a leaky sum over 40-45 steps, plain SGD at a constant LR"
+        " after warmup, no clipping: sporadic gradient-norm spikes of 10-100x, each throwing the loss up,"
+        " then recovery.",
+        _irnn,
         tune=(
-            {"n": 1024, "batch": 32, "lr": 0.1, "hidden": 32, "length": 60, "decay": 0.9, "epochs": 8},
-            {"n": 768, "batch": 16, "lr": 0.06, "hidden": 24, "length": 50, "decay": 0.95, "epochs": 5},
+            {"n": 1024, "batch": 32, "lr": 0.005, "hidden": 32, "length": 40, "decay": 0.95, "epochs": 16},
+            {"n": 2048, "batch": 64, "lr": 0.006, "hidden": 48, "length": 40, "decay": 0.95, "epochs": 14},
         ),
         report=(
-            {"n": 1280, "batch": 32, "lr": 0.12, "hidden": 32, "length": 70, "decay": 0.9, "epochs": 6},
-            {"n": 1024, "batch": 64, "lr": 0.1, "hidden": 48, "length": 60, "decay": 0.92, "epochs": 10},
-            {"n": 768, "batch": 24, "lr": 0.08, "hidden": 24, "length": 80, "decay": 0.9, "epochs": 6,
+            {"n": 1280, "batch": 32, "lr": 0.005, "hidden": 48, "length": 40, "decay": 0.95, "epochs": 14},
+            {"n": 1536, "batch": 48, "lr": 0.0055, "hidden": 40, "length": 40, "decay": 0.95, "epochs": 14},
+            {"n": 1024, "batch": 32, "lr": 0.004, "hidden": 48, "length": 45, "decay": 0.95, "epochs": 14,
              "evals_per_epoch": 2},
         ),
     )
@@ -77,19 +118,20 @@ register(
 
 register(
     Family(
-        "explode_rnn_momentum",
+        "explode_rnn_cosine",
         "exploding_gradients",
-        "Vanilla tanh RNN over 50-80 steps, SGD with momentum, no clipping: sporadic loss and "
-        "gradient-norm spikes that momentum stretches over a few steps, then recovery.",
-        lambda seed, p: _rnn(seed, p, "sgd"),
+        "IRNN on a leaky sum over 40-45 steps, plain SGD with warmup and cosine decay, no clipping: the"
+        " gradient explodes now and then while the LR is high, and the loss recovers each time.",
+        lambda seed, p: _irnn(seed, p, warmup_cosine),
         tune=(
-            {"n": 1024, "batch": 32, "lr": 0.02, "hidden": 32, "length": 60, "decay": 0.9, "epochs": 6},
-            {"n": 1536, "batch": 64, "lr": 0.02, "hidden": 32, "length": 50, "decay": 0.9, "epochs": 8},
+            {"n": 1024, "batch": 32, "lr": 0.0055, "hidden": 40, "length": 40, "decay": 0.95, "epochs": 16},
+            {"n": 1280, "batch": 32, "lr": 0.005, "hidden": 48, "length": 40, "decay": 0.95, "epochs": 14},
         ),
         report=(
-            {"n": 1024, "batch": 32, "lr": 0.02, "hidden": 32, "length": 70, "decay": 0.9, "epochs": 6},
-            {"n": 768, "batch": 16, "lr": 0.015, "hidden": 32, "length": 60, "decay": 0.9, "epochs": 5},
-            {"n": 2048, "batch": 64, "lr": 0.02, "hidden": 32, "length": 60, "decay": 0.9, "epochs": 6},
+            {"n": 1024, "batch": 32, "lr": 0.005, "hidden": 56, "length": 40, "decay": 0.95, "epochs": 14},
+            {"n": 2048, "batch": 64, "lr": 0.006, "hidden": 40, "length": 40, "decay": 0.95, "epochs": 12},
+            {"n": 1024, "batch": 32, "lr": 0.0045, "hidden": 48, "length": 45, "decay": 0.95, "epochs": 16,
+             "evals_per_epoch": 2},
         ),
     )
 )

@@ -1,0 +1,67 @@
+"""`exploding_gradients` on real catalogue runs, told from what looks like it.
+
+- An IRNN whose gradient explodes now and then is named from the gradient norm, and from the loss alone
+  (with lower confidence, saying which series would settle it) where the log has no gradient norm.
+- From the loss alone, bad batches that momentum carries over a few steps (a faint echo of a huge spike)
+  and small level shifts at evaluations are not explosions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from lossdoctor.diagnose import diagnose
+from lossdoctor.findings import Diagnosis
+from lossdoctor.readers import read
+from lossdoctor.scenarios.catalog import FAMILIES, _load_families, strip_to_loss, train_variant
+from lossdoctor.scenarios.logwriters import write_logs
+
+
+def diagnosed(family: str, split: str, index: int, seed: int, fmt: str, tmp_path: Path, *, loss_only: bool = False
+              ) -> Diagnosis:
+    """Diagnose one catalogue run written as `fmt`; `loss_only` keeps nothing but the training loss."""
+    _load_families()
+    fam = FAMILIES[family]
+    params = tuple(sorted((fam.tune if split == "tune" else fam.report)[index].items()))
+    log = train_variant(family, params, seed)
+    if loss_only:
+        log = strip_to_loss(log)
+    return diagnose(read(write_logs(log, tmp_path, (fmt,))[fmt]))
+
+
+def ids(d: Diagnosis) -> list[str]:
+    return [f.id for f in d.findings]
+
+
+def test_explosions_named_from_the_gradient_norm_and_from_the_loss_alone(tmp_path: Path) -> None:
+    d = diagnosed("explode_rnn_sgd", "report", 0, 100, "jsonl", tmp_path / "full")
+    first = d.findings[0]
+    assert (d.verdict, first.id) == ("problem", "exploding_gradients"), ids(d)
+    assert any("gradient-norm spike" in e for e in first.evidence)
+    assert "lr_too_high" not in ids(d)
+    blind = diagnosed("explode_rnn_sgd", "report", 0, 100, "tensorboard", tmp_path / "blind", loss_only=True)
+    named = blind.findings[0]
+    assert (blind.verdict, named.id) == ("problem", "exploding_gradients"), ids(blind)
+    assert named.confidence < first.confidence
+    assert any("stays up for several steps" in e for e in named.evidence)
+    assert any("no gradient-norm series" in e for e in named.evidence)  # and which series settles it
+
+
+def test_explosions_in_a_keras_batch_log_without_gradient_norm(tmp_path: Path) -> None:
+    d = diagnosed("explode_rnn_cosine", "report", 1, 101, "keras_batch", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), ids(d)
+
+
+def test_bad_batches_carried_over_by_momentum_are_not_explosions(tmp_path: Path) -> None:
+    d = diagnosed("outlier_mlp_sgd", "tune", 0, 1, "tensorboard", tmp_path, loss_only=True)
+    assert d.findings[0].id == "outlier_batches", ids(d)
+    assert "exploding_gradients" not in ids(d)
+
+
+def test_small_level_shifts_at_evaluations_are_not_explosions(tmp_path: Path) -> None:
+    d = diagnosed("eval_leak_batchnorm_cnn_sgd", "tune", 1, 1, "jsonl", tmp_path, loss_only=True)
+    assert "exploding_gradients" not in ids(d)
