@@ -3,7 +3,8 @@
 - A NaN that Hugging Face's `logging_nan_inf_filter` writes as 0.0 is still a NaN.
 - A noisy loss right before a NaN is not a "climb" (no divergence without a rise beyond the scatter).
 - The classic LR staircase: a plateau that starts falling again at the decay is the schedule.
-- An RNN that explodes, resets and regrows in a cycle of its own is exploding, not epoch-periodic.
+- An RNN whose gradient blows up now and then is exploding gradients, not a too-high LR.
+- Bad samples' own large gradients are not explosions when most spikes come without one.
 - Views that thin the evidence out: a loss logged as 5-step means (HF `logging_steps=5`), a log that rounds
   the loss to 0, outlier spikes that happen to fall near epoch edges, a sawtooth whose first epoch is the
   initial fall, an unshuffled order that repeats only once training settles.
@@ -125,3 +126,10 @@ def test_a_stalled_loss_with_validation_rising_is_lr_too_high(tmp_path: Path) ->
     d = diagnosed("lrhigh_gru_adam", "report", 0, 201, "text", tmp_path)
     assert first_of(d) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert any("makes no progress" in e for e in d.findings[0].evidence)
+
+
+def test_a_few_gradient_led_spikes_among_many_bad_samples_are_outliers(tmp_path: Path) -> None:
+    # A fresh seed: 5 bad samples spike every epoch; 3 of ~20 spikes happen to follow a large gradient.
+    d = diagnosed("outlier_gru_adam", "report", 2, 201, "wandb", tmp_path)
+    assert first_of(d) == ("problem", "outlier_batches"), [f.id for f in d.findings]
+    assert "exploding_gradients" not in [f.id for f in d.findings]

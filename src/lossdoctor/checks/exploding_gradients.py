@@ -10,9 +10,16 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
-from ._spikes import grad_led_events, grad_spike_share, grad_z, per_epoch_counts, phase_concentration
+from ._spikes import (
+    grad_led_events,
+    grad_spike_share,
+    grad_z,
+    isolated_spikes,
+    per_epoch_counts,
+    phase_concentration,
+)
 
-#: Share of loss jumps that must come with a gradient-norm spike when the log has grad norms.
+#: Share of loss spikes (or jumps) that must come with a gradient-norm spike when the log has grad norms.
 MIN_GRAD_SHARE = 0.5
 #: Without a gradient norm, the loss jumps must at least triple the loss (median over jumps): a
 #: blow-up, where level shifts of a few tens of percent have other causes (evaluation, schedule).
@@ -104,6 +111,11 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     with_grad = len(events) >= 3
     if with_grad:
         idx = events
+        # Most of the run's loss spikes must be such events: a few gradient-led ones among many that are
+        # not are the bad samples' own large gradients (outlier_batches), not updates that blow up.
+        others = [i for i in isolated_spikes(sig).idx if np.min(np.abs(events - i)) > 2]
+        if len(events) < MIN_GRAD_SHARE * (len(events) + len(others)):
+            return None
     else:
         jumps = loss_jumps(sig)
         idx = jumps.idx[jumps.damaging]
