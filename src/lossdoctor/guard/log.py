@@ -55,8 +55,8 @@ def summarise(series: dict[str, Series]) -> list[str]:
              + (f" at steps {_some(steps[skipped])}" if len(skipped) else "")]
     undone = np.flatnonzero(skip > 1)
     if len(undone):
-        lines.append(f"guard: undid {len(undone)} damaging update(s) whose next loss jumped (the update "
-                     f"before step {_some(steps[undone])})")
+        lines.append(f"guard: also undid the update before {len(undone)} of those (steps "
+                     f"{_some(steps[undone])}): an outlier loss right after an update may be its damage")
     drops = np.flatnonzero(np.diff(scale) < 0) + 1
     if len(drops):
         lines.append(f"guard: LR backed off {len(drops)} time(s) (steps {_some(steps[drops])}), to "
