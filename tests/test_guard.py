@@ -186,9 +186,9 @@ def test_a_grown_gradient_norm_is_clipped_not_skipped_for_long() -> None:
 
     losses = train(model, x, y, step, steps=90)
     h = guard.history()
-    skips = h["guard_skip"][60:]
-    assert h["guard_skip"][:60].sum() == 0 and skips[0] == 1
-    assert not (skips[1:] * skips[:-1]).any() and skips.sum() <= 6  # the old rule skipped 8 in a row
+    skips = h["guard_skip"][60:] > 0
+    assert h["guard_skip"][:60].sum() == 0 and skips[0]
+    assert not (skips[1:] & skips[:-1]).any() and skips.sum() <= 6  # the old rule skipped 8 in a row
     assert (h["guard_clip"][61:70] < 0.5).all() and h["guard_lr_scale"][-1] < 1
     assert losses[-10:].mean() < 2 * losses[50:60].mean()
 

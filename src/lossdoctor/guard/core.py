@@ -11,9 +11,10 @@ Per step, all on the device:
    are a new level, not bad batches: a large gradient with an ordinary loss is skipped once
    (`max_norm_only_skips`), a loss far above its level `max_consecutive_skips` times; the rest of the
    streak is accepted, clipped, and the first accepted one backs the LR off;
-4. undoing a damaging update: a loss far above its level right after two accepted updates undoes the
-   last of them along with the current step (an oversized update, or momentum piling up, shows only in
-   the next step's loss; a bad batch looks the same there and costs one ordinary update);
+4. undoing a damaging update: a skipped step whose loss is an outlier, or whose gradient norm is one
+   while the loss is `loss_skip_ratio`× above its level, right after two accepted updates, undoes the
+   last of them too (an oversized update, or momentum piling up, shows only in the next step's loss and
+   gradient; a bad batch looks the same there and costs one ordinary update);
 5. the inner `optimizer.step()` always runs (no Python branch reads a tensor); a skipped step is then
    undone exactly: parameters and every optimizer state tensor (Adam's `exp_avg`, `exp_avg_sq`, `step`,
    SGD's `momentum_buffer`...) are restored from a snapshot, by one batched in-place
@@ -231,11 +232,13 @@ class Guard:
             self.outliers_in_a_row = (self.outliers_in_a_row + 1) * outlier
             level_shift = outlier & persists & ~self._last_accepted
             if self.undo_damage:
-                # A loss far above its level right after an update may be that update's damage (an
-                # oversized step, or momentum piling up): undo it along with this step. A bad batch looks
-                # the same here, and costs one ordinary update. An update that followed a skip is never
-                # undone, so bad batches every other step still leave progress.
-                undo_last = bad & loss_outlier & self.last_update_undoable
+                # A loss far above its level right after an update, or a gradient-norm outlier with a
+                # loss well above it, may be that update's damage (an oversized step, or momentum piling
+                # up): undo it along with this step. A bad batch looks the same here, and costs one
+                # ordinary update. An update that followed a skip is never undone, so bad batches every
+                # other step still leave progress.
+                hit = loss_outlier | (outliers[0] & (rise[1] > self._rise_limits[1]))
+                undo_last = bad & hit & self.last_update_undoable
                 self.last_update_undoable = ~bad & self._last_accepted
             self._last_accepted = ~bad
         restore = self.skip or self.backoff
