@@ -66,6 +66,29 @@ def _lerp_in_groups(jobs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]])
         torch._foreach_lerp_(live_group, old_group, group_weight)
 
 
+class _Plan:
+    """Batched in-place jobs over fixed tensor lists: `lerp_` groups (one per dtype, each with the index of
+    the weight it takes), `where` pairs for tensors that cannot lerp (integers), and pairs to copy."""
+
+    def __init__(self) -> None:
+        self.lerps: dict[tuple[int, torch.dtype], tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
+        self.wheres: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.copies: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def lerp(self, weight_index: int, live: torch.Tensor, other: torch.Tensor) -> None:
+        group = self.lerps.setdefault((weight_index, live.dtype), ([], []))
+        group[0].append(live)
+        group[1].append(other)
+
+    def run_lerps(self, weights: list[torch.Tensor]) -> None:
+        cast: dict[tuple[int, torch.dtype], torch.Tensor] = {}
+        for (index, dtype), (live, other) in self.lerps.items():
+            weight = cast.get((index, dtype))
+            if weight is None:
+                weight = cast[(index, dtype)] = weights[index].to(dtype)
+            torch._foreach_lerp_(live, other, weight)
+
+
 def _scalar(loss: torch.Tensor | float, device: torch.device) -> torch.Tensor:
     """The loss as a detached 0-dim float32 tensor on the guard's device (a mean if it is not a scalar)."""
     value = torch.as_tensor(loss).detach().to(device=device, dtype=torch.float32)
@@ -140,6 +163,13 @@ class Guard:
         self._pending_count = 0
         self._snapshot: list[torch.Tensor] = []
         self._snapshot_keys: list[Any] = []
+        # What the snapshot was taken of (identity, then shape/dtype/device of each tensor), and the
+        # batched jobs built from it once: rebuilt only when the optimizer state or a parameter changes.
+        self._snapshot_ids: list[int] = []
+        self._snapshot_sig: list[tuple[Any, ...]] = []
+        self._snapshot_sources: list[torch.Tensor] = []
+        self._snapshot_plan: _Plan | None = None
+        self._restore_plan: _Plan | None = None
         path = Path(log_dir) / GUARD_LOG if log_dir is not None else None
         self.log = InterventionLog(self.device, flush_every, path)
 
@@ -315,27 +345,35 @@ class Guard:
         keep)`, exact at weights 0 and 1 like the restore; without `undo_damage` it is a plain copy.
         """
         entries = self.state_entries()
-        self._snapshot_keys = [key for key, _ in entries]
-        current = [t.detach() for t in self.params + [t for _, t in entries]]
-        if len(self._snapshot) != len(current) or any(
-                (a.shape, a.dtype, a.device) != (b.shape, b.dtype, b.device)
-                for a, b in zip(self._snapshot, current, strict=True)):
-            # New state (the first step, or a resized model): nothing earlier to keep.
-            self._snapshot = [t.clone() for t in current]
+        current = self.params + [t for _, t in entries]
+        ids = [id(t) for t in current]
+        sig = [(t.shape, t.dtype, t.device) for t in current]
+        if ids != self._snapshot_ids or sig != self._snapshot_sig:
+            # New state (the first step, a loaded state dict, a resized model): nothing earlier to keep.
+            self._snapshot_keys = [key for key, _ in entries]
+            self._snapshot = [t.detach().clone() for t in current]
+            self._snapshot_ids, self._snapshot_sig = ids, sig
+            self._snapshot_sources = current  # held, so that no id above can be reused by a new tensor
+            self._snapshot_plan = self._restore_plan = None
             return
         if keep_previous is None:
             torch._foreach_copy_(self._snapshot, current)
             return
-        take = (~keep_previous).to(torch.float32)
-        jobs = []
-        for old, now in zip(self._snapshot, current, strict=True):
-            if now.is_floating_point() and now.device == take.device:
-                jobs.append((old, now, take))
-            elif now.device == take.device:
-                torch.where(keep_previous, old, now, out=old)
-            else:
-                old.copy_(now)  # a CPU step counter of a CUDA run: never restored (see the module docstring)
-        _lerp_in_groups(jobs)
+        plan = self._snapshot_plan
+        if plan is None:
+            plan = self._snapshot_plan = _Plan()
+            for old, now in zip(self._snapshot, current, strict=True):
+                if now.device != self.device:
+                    plan.copies.append((old, now))  # a CPU step counter of a CUDA run (module docstring)
+                elif now.is_floating_point():
+                    plan.lerp(0, old, now)
+                else:
+                    plan.wheres.append((old, now))
+        plan.run_lerps([(~keep_previous).to(torch.float32)])
+        for old, now in plan.wheres:
+            torch.where(keep_previous, old, now, out=old)
+        for old, now in plan.copies:
+            old.copy_(now)
 
     @torch.no_grad()
     def _restore(self, bad: torch.Tensor) -> None:
@@ -350,17 +388,35 @@ class Guard:
         undo = bad.to(torch.float32)
         # Accepted weights move by lr_scale·(new - old): a lerp back towards the old ones by 1 - lr_scale.
         undo_params = torch.where(bad, torch.ones_like(undo), 1.0 - self.lr_scale)
+        entries = self.state_entries()
+        n = len(self.params)
+        if [id(t) for _, t in entries] == self._snapshot_ids[n:]:
+            plan = self._restore_plan  # the step kept the same state tensors: the usual case
+            if plan is None:
+                plan = self._restore_plan = _Plan()
+                for p, old in zip(self.params, self._snapshot, strict=False):
+                    plan.lerp(0, p, old)
+                for (_, t), old in zip(entries, self._snapshot[n:], strict=True):
+                    if t.device != self.device:
+                        continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
+                    if t.is_floating_point():
+                        plan.lerp(1, t, old)
+                    else:
+                        plan.wheres.append((t, old))  # an integer counter (Keras's `iterations`)
+            plan.run_lerps([undo_params, undo])
+            for t, old in plan.wheres:
+                torch.where(bad, old, t, out=t)
+            return
+        # The step created state (the first step): that state starts from zeros.
         jobs = [(p, old, undo_params) for p, old in zip(self.params, self._snapshot, strict=False)]
-        old_state = dict(zip(self._snapshot_keys, self._snapshot[len(self.params):], strict=True))
-        for key, t in self.state_entries():
-            if t.device != bad.device:
-                continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
+        old_state = dict(zip(self._snapshot_keys, self._snapshot[n:], strict=True))
+        for key, t in entries:
+            if t.device != self.device:
+                continue
             old = old_state.get(key)
             if old is not None and t.is_floating_point():
                 jobs.append((t, old, undo))
             else:
-                # State created by this step (the first one) starts from zeros; an integer counter
-                # (Keras's `iterations`) cannot lerp. Both are rare or tiny: a `torch.where` each.
                 torch.where(bad, torch.zeros_like(t) if old is None else old, t, out=t)
         _lerp_in_groups(jobs)
 
