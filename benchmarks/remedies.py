@@ -7,8 +7,10 @@ training loss of full batches, with one definition (`lossdoctor.guard.spikes.cou
 
     .venv/bin/python benchmarks/remedies.py --jobs 2           # report split (seed 100)
     .venv/bin/python benchmarks/remedies.py --split tune       # what the guard's defaults were looked at on
+    .venv/bin/python benchmarks/remedies.py --seed 101 --arms none guard   # another seed, two arms
 
-ZClip is the `zclip` package with its defaults (pip install 'lossdoctor[bench]').
+The exploding-gradient runs are every catalogue family of that cause, whatever the catalogue holds; the
+other runs are named. ZClip is the `zclip` package with its defaults (pip install 'lossdoctor[bench]').
 """
 
 from __future__ import annotations
