@@ -7,8 +7,10 @@ training loss of full batches, with one definition (`lossdoctor.guard.spikes.cou
 
     .venv/bin/python benchmarks/remedies.py --jobs 2           # report split (seed 100)
     .venv/bin/python benchmarks/remedies.py --split tune       # what the guard's defaults were looked at on
+    .venv/bin/python benchmarks/remedies.py --seed 101 --arms none guard   # another seed, two arms
 
-ZClip is the `zclip` package with its defaults (pip install 'lossdoctor[bench]').
+The exploding-gradient runs are every catalogue family of that cause, whatever the catalogue holds; the
+other runs are named. ZClip is the `zclip` package with its defaults (pip install 'lossdoctor[bench]').
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import importlib
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -29,22 +32,13 @@ import numpy as np
 
 ARMS = ("none", "clip1", "zclip", "guard")
 
-#: (label, module holding the `train` call, family name in the catalogue or None for a module scenario, kind)
-SPIKE_RUNS = (
-    ("seed003_partial_last_batch", "lossdoctor.scenarios.partial_last_batch", None, "spike"),
-    ("plb_double_mean_mlp_sgd", "lossdoctor.scenarios.families.b_partial_last_batch", "plb_double_mean_mlp_sgd",
-     "spike"),
-    ("explode_rnn_sgd", "lossdoctor.scenarios.families.b_exploding", "explode_rnn_sgd", "spike"),
-    ("explode_rnn_momentum", "lossdoctor.scenarios.families.b_exploding", "explode_rnn_momentum", "spike"),
-    ("lrhigh_tanh_mlp_sgd", "lossdoctor.scenarios.families.b_lr_too_high", "lrhigh_tanh_mlp_sgd", "spike"),
-    ("lrhigh_gru_adam", "lossdoctor.scenarios.families.b_lr_too_high", "lrhigh_gru_adam", "spike"),
-    ("outlier_mlp_sgd", "lossdoctor.scenarios.families.b_outliers", "outlier_mlp_sgd", "spike"),
-    ("outlier_gru_adam", "lossdoctor.scenarios.families.b_outliers", "outlier_gru_adam", "spike"),
-)
-HEALTHY_RUNS = tuple(
-    (name, "lossdoctor.scenarios.families.b_healthy", name, "healthy")
-    for name in ("healthy_b_mlp_adamw", "healthy_b_cnn_sgd", "healthy_b_gru_adam", "healthy_b_transformer_adamw")
-)
+#: The spike runs: the seed-003 scenario (a module scenario), then catalogue families by name, with every
+#: family of each cause in `BY_CAUSE` (whatever the catalogue holds) in place of the `None` marker.
+SPIKE_FAMILIES = ("seed003_partial_last_batch", "plb_double_mean_mlp_sgd", None, "lrhigh_tanh_mlp_sgd",
+                  "lrhigh_gru_adam", "outlier_mlp_sgd", "outlier_gru_adam")
+BY_CAUSE = ("exploding_gradients",)
+MODULE_SCENARIOS = ("seed003_partial_last_batch",)
+HEALTHY_FAMILIES = ("healthy_b_mlp_adamw", "healthy_b_cnn_sgd", "healthy_b_gru_adam", "healthy_b_transformer_adamw")
 SEEDS = {"tune": 0, "report": 100}
 #: Guard options to try (JSON in LOSSDOCTOR_GUARD_OPTIONS); the figures in BENCHMARKS.md use the defaults.
 GUARD_OPTIONS: dict[str, Any] = json.loads(os.environ.get("LOSSDOCTOR_GUARD_OPTIONS", "{}"))
@@ -96,13 +90,36 @@ class ArmStep:
         self.model.train(was_training)
 
 
+def runs() -> list[tuple[str, str]]:
+    """(label, kind) of every run: the spike runs (exploding-gradient families picked by cause), then healthy."""
+    from lossdoctor.scenarios import catalog
+
+    catalog._load_families()
+    spike: list[str] = []
+    for name in SPIKE_FAMILIES:
+        if name is None:
+            spike += [f.name for f in catalog.FAMILIES.values() if f.cause in BY_CAUSE]
+        elif name in MODULE_SCENARIOS or name in catalog.FAMILIES:
+            spike.append(name)
+        else:
+            raise SystemExit(f"remedies: no scenario family {name!r} in the catalogue")
+    return [(name, "spike") for name in spike] + [(name, "healthy") for name in HEALTHY_FAMILIES]
+
+
 @contextlib.contextmanager
-def armed(module_name: str, arm: str, probes: list[ArmStep]) -> Iterator[None]:
-    """Route the module's `train(...)` calls through `ArmStep`; the run itself is unchanged."""
-    module = importlib.import_module(module_name)
-    original = module.train
+def armed(arm: str, probes: list[ArmStep]) -> Iterator[None]:
+    """Route every scenario's call of the shared loop's `train(...)` through `ArmStep`; the run is unchanged.
+
+    Every loaded scenario module that imported `train` gets the routed one, so a family is found by its
+    cause whatever module or helper calls the loop.
+    """
+    loop = importlib.import_module("lossdoctor.scenarios.loop")
+    original = loop.train
 
     def train(model: Any, batches: Any, batch_loss: Any, optimizer: Any, **kwargs: Any) -> Any:
+        if kwargs.get("evaluate") is None:
+            raise SystemExit("remedies: this scenario trains without an `evaluate` function; the benchmark "
+                             "measures the validation loss after every step and needs one")
         stepper = ArmStep(arm, model, optimizer, kwargs["evaluate"])
         probes.append(stepper)
 
@@ -112,11 +129,15 @@ def armed(module_name: str, arm: str, probes: list[ArmStep]) -> Iterator[None]:
 
         return original(model, batches, observed_loss, stepper, **kwargs)
 
-    module.train = train
+    modules = [m for name, m in list(sys.modules.items())
+               if name.startswith("lossdoctor.scenarios") and getattr(m, "train", None) is original]
+    for module in modules:
+        module.train = train
     try:
         yield
     finally:
-        module.train = original
+        for module in modules:
+            module.train = original
 
 
 @dataclass
@@ -135,26 +156,24 @@ class Result:
     seconds: float
 
 
-def run_one(job: tuple[str, str, str | None, str, str, str]) -> Result:
+def run_one(job: tuple[str, str, str, str, int]) -> Result:
     import torch
 
     torch.set_num_threads(1)
-    label, module_name, family, kind, arm, split = job
+    label, kind, arm, split, seed = job
     from lossdoctor.guard.spikes import count_spikes
-    from lossdoctor.scenarios import catalog
+    from lossdoctor.scenarios import SCENARIOS, catalog
 
+    catalog._load_families()
     probes: list[ArmStep] = []
     started = time.perf_counter()
-    with armed(module_name, arm, probes):
-        if family is None:
-            from lossdoctor.scenarios import SCENARIOS
-
-            log = SCENARIOS[label].train(SEEDS[split], None)
+    with armed(arm, probes):
+        if label in MODULE_SCENARIOS:
+            log = SCENARIOS[label].train(seed, None)
         else:
-            catalog._load_families()
-            fam = catalog.FAMILIES[family]
+            fam = catalog.FAMILIES[label]
             params = (fam.tune if split == "tune" else fam.report)[0]
-            log = fam.train(SEEDS[split], dict(params))
+            log = fam.train(seed, dict(params))
     seconds = time.perf_counter() - started
     probe = probes[-1]
     val = np.asarray(probe.val)
@@ -175,39 +194,45 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="run labels to include (default: all)")
     parser.add_argument("--arms", nargs="*", default=list(ARMS), help="arms to run (default: all)")
+    parser.add_argument("--seed", type=int, help="train with this seed instead of the split's (a robustness check)")
     parser.add_argument("--json", help="write the raw results here")
     args = parser.parse_args()
-    runs = [r for r in SPIKE_RUNS + HEALTHY_RUNS if not args.only or r[0] in args.only]
-    jobs = [(*r, arm, args.split) for r in runs for arm in args.arms]
+    chosen = [r for r in runs() if not args.only or r[0] in args.only]
+    seed = SEEDS[args.split] if args.seed is None else args.seed
+    jobs = [(*r, arm, args.split, seed) for r in chosen for arm in args.arms]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run_one, jobs))
     report(results)
-    print(f"\n{len(jobs)} runs in {time.perf_counter() - started:.0f} s ({args.split} split, seed {SEEDS[args.split]})")
+    print(f"\n{len(jobs)} runs in {time.perf_counter() - started:.0f} s ({args.split} split, seed {seed})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump([asdict(r) for r in results], f, indent=1)
 
 
 def report(results: list[Result]) -> None:
-    arms = tuple(dict.fromkeys(r.arm for r in results))
-    if arms != ARMS:  # a partial run: one line per result
-        for r in results:
-            print(r)
-        return
+    """A markdown table (one row per run, one column per arm) and, against `none`, each remedy's totals."""
+    arms = [a for a in ARMS if any(r.arm == a for r in results)]
     by = {(r.run, r.arm): r for r in results}
     labels = list(dict.fromkeys(r.run for r in results))
-    print("| run | kind | " + " | ".join(f"{a} val spikes / train spikes / final val" for a in ARMS)
-          + " | guard: clipped / skipped / lr scale |")
-    print("|---|---|" + "---|" * (len(ARMS) + 1))
+    guard = "guard" in arms
+    print("| run | kind | " + " | ".join(f"{a}: val spikes / train spikes / final val" for a in arms)
+          + (" | guard: clipped / skipped / lr scale |" if guard else " |"))
+    print("|---|---|" + "---|" * (len(arms) + guard))
     for label in labels:
         cells = []
-        for arm in ARMS:
+        for arm in arms:
             r = by[(label, arm)]
             cells.append(f"{r.val_spikes} / {r.train_spikes} / " + ("diverged" if r.diverged else f"{r.final_val:.4g}"))
-        g = by[(label, "guard")]
-        print(f"| {label} | {g.kind} | " + " | ".join(cells) + f" | {g.clipped} / {g.skipped} / {g.lr_scale:.3g} |")
-    for arm in ARMS[1:]:
+        kind = by[(label, arms[0])].kind
+        extra = ""
+        if guard:
+            g = by[(label, "guard")]
+            extra = f" {g.clipped} / {g.skipped} / {g.lr_scale:.3g} |"
+        print(f"| {label} | {kind} | " + " | ".join(cells) + " |" + extra)
+    if "none" not in arms:
+        return
+    for arm in arms[1:]:
         spikes = [(by[(lbl, "none")], by[(lbl, arm)]) for lbl in labels if by[(lbl, "none")].kind == "spike"]
         base = sum(b.val_spikes for b, _ in spikes)
         left = sum(a.val_spikes for _, a in spikes)

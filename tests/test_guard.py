@@ -57,7 +57,7 @@ def test_healthy_run_is_left_alone() -> None:
     unclipped, _, _ = make()
     guard = Guard(torch.optim.Adam(unclipped.parameters(), lr=3e-3), clip=False)
     train(unclipped, x, y, guard.step)
-    assert guard.summary() == {"steps": 120.0, "clipped": 0.0, "skipped": 0.0, "lr_scale": 1.0}
+    assert guard.summary() == {"steps": 120.0, "clipped": 0.0, "skipped": 0.0, "undone": 0.0, "lr_scale": 1.0}
     assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), unclipped.parameters(), strict=True))
     guarded, _, _ = make()
     full = Guard(torch.optim.Adam(guarded.parameters(), lr=3e-3))
@@ -68,12 +68,16 @@ def test_healthy_run_is_left_alone() -> None:
 
 
 def test_skipped_step_leaves_adam_moments_and_weights_exactly_unchanged() -> None:
+    """An outlier batch after ordinary updates undoes the last of them too (it cannot tell a bad batch
+    from damage that update did); a NaN gradient next is skipped alone. Both restore bit for bit."""
     model, x, y = make()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
     guard = Guard(opt)
-    train(model, x, y, guard.step, steps=60)
+    train(model, x, y, guard.step, steps=59)
     before_params = [p.detach().clone() for p in model.parameters()]
     before_state = {id(p): {k: v.clone() for k, v in opt.state[p].items()} for p in model.parameters()}
+    train(model, x, y, guard.step, steps=1)  # an ordinary update, undone below with the outlier
+    assert not all(torch.equal(a, p) for a, p in zip(before_params, model.parameters(), strict=True))
     # a bad batch: targets ×40 -> the loss is a clear outlier; then a NaN gradient
     for poison in ("outlier", "nan"):
         yb = y[:32] * (40.0 if poison == "outlier" else 1.0)
@@ -83,7 +87,7 @@ def test_skipped_step_leaves_adam_moments_and_weights_exactly_unchanged() -> Non
         if poison == "nan":
             next(model.parameters()).grad[0, 0] = float("nan")
         guard.step(loss)
-    assert guard.history()["guard_skip"][-2:].tolist() == [1.0, 1.0]
+    assert guard.history()["guard_skip"][-3:].tolist() == [0.0, 2.0, 1.0]
     assert all(torch.equal(a, p) for a, p in zip(before_params, model.parameters(), strict=True))
     for p in model.parameters():
         for key, value in opt.state[p].items():
@@ -123,9 +127,70 @@ def test_outlier_batch_is_skipped_and_the_run_stays_on_course() -> None:
     guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
     guarded = train(model, x, y, guard.step, steps=100, corrupt={60: 30.0})
     assert guard.history()["guard_skip"].nonzero()[0].tolist() == [60]
+    assert guard.summary()["undone"] == 1  # the update before the bad batch, which it cannot tell from damage
     after = slice(61, 75)
     assert damaged[after].mean() > 3 * clean[after].mean()  # without the guard the bad batch derails training
     assert guarded[after].mean() < 1.1 * clean[after].mean()
+
+
+def test_a_damaging_update_is_undone_when_the_next_loss_jumps() -> None:
+    """One update at 100× the LR (a schedule bug) has an ordinary gradient norm, so nothing before the step
+    can flag it; the loss of the next batch jumps, and the guard puts back the state from before it."""
+    torch.manual_seed(0)
+    x, y = regression(1024, 8, 0)
+
+    def model_and_opt():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 1))
+        return model, torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+
+    def run(guarded: bool):
+        model, opt = model_and_opt()
+        guard = Guard(opt) if guarded else None
+        kept: dict[str, list[torch.Tensor]] = {}
+
+        count = iter(range(10**6))
+
+        def step(loss):
+            n = next(count)
+            if n == 80:
+                kept["before"] = [t.clone() for p in model.parameters() for t in (p, opt.state[p]["momentum_buffer"])]
+            opt.param_groups[0]["lr"] = 2.0 if n == 80 else 0.02
+            guard.step(loss) if guard else opt.step()
+            if n == 81:
+                kept["after"] = [t.clone() for p in model.parameters() for t in (p, opt.state[p]["momentum_buffer"])]
+        return train(model, x, y, step, steps=110), kept, guard
+
+    plain, _, _ = run(False)
+    guarded, kept, guard = run(True)
+    h = guard.history()
+    assert h["guard_skip"][80] == 0 and h["guard_clip"][80] == 1  # nothing to see before the step
+    assert h["guard_skip"][81] == 2 and guard.summary()["undone"] == 1
+    assert all(torch.equal(a, b) for a, b in zip(kept["before"], kept["after"], strict=True))  # and momentum
+    assert plain[81] > 3 * plain[75:80].mean()  # the update did real damage
+    assert plain[82:95].mean() > 2 * guarded[82:95].mean()  # which the unguarded run carries on
+
+
+def test_a_grown_gradient_norm_is_clipped_not_skipped_for_long() -> None:
+    """Gradients ×25 from step 60 on with an ordinary loss (a layer whose gradient grew): a gradient-norm
+    outlier is skipped once, never twice in a row; the rest are accepted, clipped, and the LR backs off."""
+    model, x, y = make()
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    count = iter(range(10**6))
+
+    def step(loss):
+        if next(count) >= 60:
+            for p in model.parameters():
+                p.grad.mul_(25.0)
+        guard.step(loss)
+
+    losses = train(model, x, y, step, steps=90)
+    h = guard.history()
+    skips = h["guard_skip"][60:] > 0
+    assert h["guard_skip"][:60].sum() == 0 and skips[0]
+    assert not (skips[1:] & skips[:-1]).any() and skips.sum() <= 6  # the old rule skipped 8 in a row
+    assert (h["guard_clip"][61:70] < 0.5).all() and h["guard_lr_scale"][-1] < 1
+    assert losses[-10:].mean() < 2 * losses[50:60].mean()
 
 
 def test_lr_backoff_keeps_a_diverging_run_alive() -> None:
@@ -184,7 +249,7 @@ def test_interventions_are_logged_as_jsonl_every_n_steps(tmp_path: Path) -> None
     guard.close()
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(120))
-    assert rows[90]["guard_skip"] == 1.0 and set(rows[0]) == {"step", "guard_grad_norm", "guard_clip",
+    assert rows[90]["guard_skip"] == 2.0 and set(rows[0]) == {"step", "guard_grad_norm", "guard_clip",
                                                                "guard_skip", "guard_lr_scale", "guard_loss"}
 
 

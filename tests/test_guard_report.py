@@ -63,6 +63,9 @@ def test_diagnose_reads_the_guard_log_and_keeps_the_cause(tmp_path: Path) -> Non
     result = diagnose(run)
     assert result.primary is not None and result.primary.id == "partial_last_batch"  # the cause stays visible
     assert any(n.startswith("guard (lossdoctor_guard.jsonl, 150 steps)") and "skipped" in n for n in result.notes)
+    undone = h["step"][h["guard_skip"] > 1].tolist()  # the update before a skipped batch, undone with it
+    assert undone and any(n.startswith("guard: also undid the update before") and str(undone[0]) in n
+                          for n in result.notes)
     out = subprocess.run([sys.executable, "-m", "lossdoctor", "diagnose", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "note: guard (lossdoctor_guard.jsonl" in out.stdout.replace("\n", " ")

@@ -7,23 +7,31 @@ Per step, all on the device:
 2. an adaptive clip: gradients are scaled (`torch._foreach_mul_`) down to `level + clip_z·std` when they
    exceed it (never below `clip_floor`× the level, so ordinary step-to-step variation is left alone);
 3. a skip flag for a non-finite loss or gradient, a gradient norm `skip_z` stds out, or a loss
-   `loss_skip_z` stds (and `loss_skip_ratio`×) above its running level: a bad batch;
-4. the inner `optimizer.step()` always runs (no Python branch reads a tensor); a skipped step is then
+   `loss_skip_z` stds (and `loss_skip_ratio`×) above its running level: a bad batch. Outliers in a row
+   are a new level, not bad batches: a large gradient with an ordinary loss is skipped once
+   (`max_norm_only_skips`), a loss far above its level `max_consecutive_skips` times; the rest of the
+   streak is accepted, clipped, and the first accepted one backs the LR off;
+4. undoing a damaging update: a skipped step whose loss is an outlier, or whose gradient norm is one
+   while the loss is `loss_skip_ratio`× above its level, right after two accepted updates, undoes the
+   last of them too (an oversized update, or momentum piling up, shows only in the next step's loss and
+   gradient; a bad batch looks the same there and costs one ordinary update);
+5. the inner `optimizer.step()` always runs (no Python branch reads a tensor); a skipped step is then
    undone exactly: parameters and every optimizer state tensor (Adam's `exp_avg`, `exp_avg_sq`, `step`,
-   SGD's `momentum_buffer`...) are restored from a snapshot taken with one `torch._foreach_copy_`, by
-   one batched in-place `lerp(new, old, skip)` (exact at weights 0 and 1; a non-finite gradient is
-   zeroed before a restorable step so that nothing non-finite enters the lerp);
-5. an LR back-off: when a fast EMA of the log-loss stays `climb_ratio`× above a slow one for `patience`
-   steps, or an "outlier" persists `max_consecutive_skips` steps (then it is the new level and is
-   accepted), the LR scale halves (down to `min_lr_scale`). It is applied by scaling the parameter
-   update, `p = old + s·(new - old)`, which for SGD, Adam(W) and RMSprop equals scaling the LR, and
-   leaves `param_groups` alone.
+   SGD's `momentum_buffer`...) are restored from a snapshot, by one batched in-place
+   `lerp(new, old, skip)` (exact at weights 0 and 1; a non-finite gradient is zeroed before a restorable
+   step so that nothing non-finite enters the lerp). The snapshot is refreshed before each step by one
+   batched `lerp(snapshot, current, 1 - undo)`, so an undo keeps the state from before the previous
+   update: one snapshot buffer, no extra pass;
+6. an LR back-off: when a fast EMA of the log-loss stays `climb_ratio`× above a slow one for `patience`
+   steps, or an outlier streak is accepted (3), the LR scale halves (down to `min_lr_scale`). It is
+   applied by scaling the parameter update, `p = old + s·(new - old)`, which for SGD, Adam(W) and
+   RMSprop equals scaling the LR, and leaves `param_groups` alone.
 
 Each step's grad norm, clip factor, skip flag, LR scale and loss go to a device buffer, copied to the
 host every `flush_every` steps (the only syncs) into `lossdoctor_guard.jsonl` in `log_dir`.
 
 The snapshot costs one extra copy of the parameters and the optimizer state, and two passes over them
-per step (copy, lerp); `skip=False` with `backoff=False` drops it (clipping only). On CUDA with a
+per step (snapshot, restore); `skip=False` with `backoff=False` drops it (clipping only). On CUDA with a
 non-capturable Adam, the `step` counters live on the CPU; restoring them would need a sync, so a skipped
 step still advances them (the bias correction is then one step ahead, negligible after the first few
 hundred steps); use `capturable=True` or `fused=True` to keep them on the device and restored exactly.
@@ -58,6 +66,29 @@ def _lerp_in_groups(jobs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]])
         torch._foreach_lerp_(live_group, old_group, group_weight)
 
 
+class _Plan:
+    """Batched in-place jobs over fixed tensor lists: `lerp_` groups (one per dtype, each with the index of
+    the weight it takes), `where` pairs for tensors that cannot lerp (integers), and pairs to copy."""
+
+    def __init__(self) -> None:
+        self.lerps: dict[tuple[int, torch.dtype], tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
+        self.wheres: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.copies: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def lerp(self, weight_index: int, live: torch.Tensor, other: torch.Tensor) -> None:
+        group = self.lerps.setdefault((weight_index, live.dtype), ([], []))
+        group[0].append(live)
+        group[1].append(other)
+
+    def run_lerps(self, weights: list[torch.Tensor]) -> None:
+        cast: dict[tuple[int, torch.dtype], torch.Tensor] = {}
+        for (index, dtype), (live, other) in self.lerps.items():
+            weight = cast.get((index, dtype))
+            if weight is None:
+                weight = cast[(index, dtype)] = weights[index].to(dtype)
+            torch._foreach_lerp_(live, other, weight)
+
+
 def _scalar(loss: torch.Tensor | float, device: torch.device) -> torch.Tensor:
     """The loss as a detached 0-dim float32 tensor on the guard's device (a mean if it is not a scalar)."""
     value = torch.as_tensor(loss).detach().to(device=device, dtype=torch.float32)
@@ -87,6 +118,8 @@ class Guard:
         backoff_factor: float = 0.5,
         min_lr_scale: float = 1 / 64,
         max_consecutive_skips: int = 8,
+        max_norm_only_skips: int = 1,
+        undo_damage: bool = True,
         flush_every: int = 100,
         start_step: int = 0,
         params: list[torch.Tensor] | None = None,
@@ -104,7 +137,15 @@ class Guard:
         self.log_climb, self.patience = math.log(climb_ratio), patience
         self.backoff_factor, self.min_lr_scale = backoff_factor, min_lr_scale
         self.max_consecutive_skips = max_consecutive_skips
-        self.skipped_in_a_row = torch.zeros((), device=self.device)
+        self.max_norm_only_skips = max_norm_only_skips
+        self.undo_damage = undo_damage and skip
+        self.outliers_in_a_row = torch.zeros((), device=self.device)  # skipped or accepted
+        # Whether the last update was applied and the one before it too: if the loss then jumps, the last
+        # update is undone along with the coming one (`_take_snapshot` keeps the state from before it).
+        self.last_update_undoable = torch.zeros((), dtype=torch.bool, device=self.device)
+        self._last_accepted = torch.zeros((), dtype=torch.bool, device=self.device)
+        self._streak_limits = torch.tensor([float(max_norm_only_skips), float(max_consecutive_skips)],
+                                           device=self.device)
         # Both streams in one `RunningMoments`: 0 is the gradient norm, 1 the log-loss.
         self.stats = RunningMoments(alpha, self.device, streams=2)
         self._z_limits = torch.tensor([skip_z, loss_skip_z], device=self.device)
@@ -122,6 +163,13 @@ class Guard:
         self._pending_count = 0
         self._snapshot: list[torch.Tensor] = []
         self._snapshot_keys: list[Any] = []
+        # What the snapshot was taken of (identity, then shape/dtype/device of each tensor), and the
+        # batched jobs built from it once: rebuilt only when the optimizer state or a parameter changes.
+        self._snapshot_ids: list[int] = []
+        self._snapshot_sig: list[tuple[Any, ...]] = []
+        self._snapshot_sources: list[torch.Tensor] = []
+        self._snapshot_plan: _Plan | None = None
+        self._restore_plan: _Plan | None = None
         path = Path(log_dir) / GUARD_LOG if log_dir is not None else None
         self.log = InterventionLog(self.device, flush_every, path)
 
@@ -198,14 +246,31 @@ class Guard:
         rise = x - mean
         bad = ~finite
         level_shift = None
+        undo_last = None
         if self.skip:
             # A gradient norm `skip_z` stds out, or a loss `loss_skip_z` stds and `loss_skip_ratio`× up.
-            outlier = (warm & (rise > self._z_limits * (std + 1e-12)) & (rise > self._rise_limits)).any()
-            # An "outlier" that persists is the new level: accept it (and back off the LR, below).
-            persists = self.skipped_in_a_row >= self.max_consecutive_skips
+            outliers = warm & (rise > self._z_limits * (std + 1e-12)) & (rise > self._rise_limits)
+            outlier, loss_outlier = outliers.any(), outliers[1]
+            # A streak of outliers is a new level, not bad batches: from its `max_norm_only_skips`-th step
+            # (a large gradient with an ordinary loss: the gradient norm has grown, which clipping
+            # bounds) or `max_consecutive_skips`-th (a loss far above its level: a damaged model), the
+            # outliers are accepted, clipped, until the streak ends; the first one accepted backs the LR
+            # off (below).
+            limit = torch.where(loss_outlier, self._streak_limits[1], self._streak_limits[0])
+            persists = self.outliers_in_a_row >= limit
             bad = bad | (outlier & ~persists)
-            self.skipped_in_a_row = (self.skipped_in_a_row + 1) * bad
-            level_shift = outlier & persists
+            self.outliers_in_a_row = (self.outliers_in_a_row + 1) * outlier
+            level_shift = outlier & persists & ~self._last_accepted
+            if self.undo_damage:
+                # A loss far above its level right after an update, or a gradient-norm outlier with a
+                # loss well above it, may be that update's damage (an oversized step, or momentum piling
+                # up): undo it along with this step. A bad batch looks the same here, and costs one
+                # ordinary update. An update that followed a skip is never undone, so bad batches every
+                # other step still leave progress.
+                hit = loss_outlier | (outliers[0] & (rise[1] > self._rise_limits[1]))
+                undo_last = bad & hit & self.last_update_undoable
+                self.last_update_undoable = ~bad & self._last_accepted
+            self._last_accepted = ~bad
         restore = self.skip or self.backoff
         if restore:
             # A non-finite gradient is skipped; zeroed first, the step it runs stays finite, so the
@@ -224,11 +289,12 @@ class Guard:
         if self.backoff:
             self._update_loss_trend(log_loss, usable[1], level_shift)
         if restore:
-            self._take_snapshot()
+            self._take_snapshot(undo_last)
         result = inner()
         if restore:
             self._restore(bad)
-        self.log.write(self.step_count, [norm, factor, bad, self.lr_scale, self._nan if loss is None else loss])
+        skipped = bad if undo_last is None else bad.to(torch.float32) + undo_last
+        self.log.write(self.step_count, [norm, factor, skipped, self.lr_scale, self._nan if loss is None else loss])
         self.step_count += 1
         return result
 
@@ -270,16 +336,44 @@ class Guard:
         return [((id(p), k), t) for p in self.params for k, t in self.optimizer.state.get(p, {}).items()
                 if isinstance(t, torch.Tensor)]
 
-    def _take_snapshot(self) -> None:
+    @torch.no_grad()
+    def _take_snapshot(self, keep_previous: torch.Tensor | None = None) -> None:
+        """Copy the weights and optimizer state the coming step may have to be undone to.
+
+        Where `keep_previous`, the snapshot is left as it is: it still holds the state from before the
+        previous update, so the restore undoes both. Done as one in-place `lerp(snapshot, current, 1 -
+        keep)`, exact at weights 0 and 1 like the restore; without `undo_damage` it is a plain copy.
+        """
         entries = self.state_entries()
-        self._snapshot_keys = [key for key, _ in entries]
         current = self.params + [t for _, t in entries]
-        if len(self._snapshot) != len(current) or any(
-                (a.shape, a.dtype, a.device) != (b.shape, b.dtype, b.device)
-                for a, b in zip(self._snapshot, current, strict=True)):
-            self._snapshot = [torch.empty_like(t) for t in current]
-        with torch.no_grad():
-            torch._foreach_copy_(self._snapshot, [t.detach() for t in current])
+        ids = [id(t) for t in current]
+        sig = [(t.shape, t.dtype, t.device) for t in current]
+        if ids != self._snapshot_ids or sig != self._snapshot_sig:
+            # New state (the first step, a loaded state dict, a resized model): nothing earlier to keep.
+            self._snapshot_keys = [key for key, _ in entries]
+            self._snapshot = [t.detach().clone() for t in current]
+            self._snapshot_ids, self._snapshot_sig = ids, sig
+            self._snapshot_sources = current  # held, so that no id above can be reused by a new tensor
+            self._snapshot_plan = self._restore_plan = None
+            return
+        if keep_previous is None:
+            torch._foreach_copy_(self._snapshot, current)
+            return
+        plan = self._snapshot_plan
+        if plan is None:
+            plan = self._snapshot_plan = _Plan()
+            for old, now in zip(self._snapshot, current, strict=True):
+                if now.device != self.device:
+                    plan.copies.append((old, now))  # a CPU step counter of a CUDA run (module docstring)
+                elif now.is_floating_point():
+                    plan.lerp(0, old, now)
+                else:
+                    plan.wheres.append((old, now))
+        plan.run_lerps([(~keep_previous).to(torch.float32)])
+        for old, now in plan.wheres:
+            torch.where(keep_previous, old, now, out=old)
+        for old, now in plan.copies:
+            old.copy_(now)
 
     @torch.no_grad()
     def _restore(self, bad: torch.Tensor) -> None:
@@ -294,17 +388,35 @@ class Guard:
         undo = bad.to(torch.float32)
         # Accepted weights move by lr_scale·(new - old): a lerp back towards the old ones by 1 - lr_scale.
         undo_params = torch.where(bad, torch.ones_like(undo), 1.0 - self.lr_scale)
+        entries = self.state_entries()
+        n = len(self.params)
+        if [id(t) for _, t in entries] == self._snapshot_ids[n:]:
+            plan = self._restore_plan  # the step kept the same state tensors: the usual case
+            if plan is None:
+                plan = self._restore_plan = _Plan()
+                for p, old in zip(self.params, self._snapshot, strict=False):
+                    plan.lerp(0, p, old)
+                for (_, t), old in zip(entries, self._snapshot[n:], strict=True):
+                    if t.device != self.device:
+                        continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
+                    if t.is_floating_point():
+                        plan.lerp(1, t, old)
+                    else:
+                        plan.wheres.append((t, old))  # an integer counter (Keras's `iterations`)
+            plan.run_lerps([undo_params, undo])
+            for t, old in plan.wheres:
+                torch.where(bad, old, t, out=t)
+            return
+        # The step created state (the first step): that state starts from zeros.
         jobs = [(p, old, undo_params) for p, old in zip(self.params, self._snapshot, strict=False)]
-        old_state = dict(zip(self._snapshot_keys, self._snapshot[len(self.params):], strict=True))
-        for key, t in self.state_entries():
-            if t.device != bad.device:
-                continue  # a CPU step counter of a CUDA run: restoring it would need a host sync
+        old_state = dict(zip(self._snapshot_keys, self._snapshot[n:], strict=True))
+        for key, t in entries:
+            if t.device != self.device:
+                continue
             old = old_state.get(key)
             if old is not None and t.is_floating_point():
                 jobs.append((t, old, undo))
             else:
-                # State created by this step (the first one) starts from zeros; an integer counter
-                # (Keras's `iterations`) cannot lerp. Both are rare or tiny: a `torch.where` each.
                 torch.where(bad, torch.zeros_like(t) if old is None else old, t, out=t)
         _lerp_in_groups(jobs)
 
@@ -330,25 +442,32 @@ class Guard:
         return {"step": steps} | {name: values[:, i] for i, name in enumerate(COLUMNS)}
 
     def summary(self) -> dict[str, float]:
-        """Counts of interventions so far: clipped steps, skipped steps, and the current LR scale."""
+        """Counts of interventions so far: clipped steps, skipped steps, earlier updates undone with a
+        skip (a damaging update), and the current LR scale."""
         h = self.history()
         return {
             "steps": float(len(h["step"])),
             "clipped": float(np.sum(h["guard_clip"] < 1)),
             "skipped": float(np.sum(h["guard_skip"] > 0)),
+            "undone": float(np.sum(h["guard_skip"] > 1)),
             "lr_scale": float(h["guard_lr_scale"][-1]) if len(h["step"]) else 1.0,
         }
 
     def state_dict(self) -> dict[str, Any]:
         return {"grad_stats": self.stats.state_dict(0), "loss_stats": self.stats.state_dict(1),
                 "fast": self.fast.clone(), "slow": self.slow.clone(), "climbing": self.climbing,
-                "lr_scale": self.lr_scale, "skipped_in_a_row": self.skipped_in_a_row, "step_count": self.step_count}
+                "lr_scale": self.lr_scale, "outliers_in_a_row": self.outliers_in_a_row,
+                "last_update_undoable": self.last_update_undoable, "last_accepted": self._last_accepted,
+                "step_count": self.step_count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.stats.load_state_dict(state["grad_stats"], 0)
         self.stats.load_state_dict(state["loss_stats"], 1)
         self.emas = torch.stack([torch.as_tensor(state[k]) for k in ("fast", "slow")]).to(self.emas)
-        for name in ("climbing", "lr_scale", "skipped_in_a_row"):
-            if name in state:  # `skipped_in_a_row` is absent from the state of older versions
+        for name in ("climbing", "lr_scale", "outliers_in_a_row"):
+            if name in state:  # absent from the state of older versions
                 setattr(self, name, torch.as_tensor(state[name]).to(self.device, torch.float32))
+        if "last_update_undoable" in state:
+            self.last_update_undoable = torch.as_tensor(state["last_update_undoable"]).to(self.device, torch.bool)
+            self._last_accepted = torch.as_tensor(state["last_accepted"]).to(self.device, torch.bool)
         self.step_count = int(state["step_count"])

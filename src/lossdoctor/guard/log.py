@@ -53,6 +53,10 @@ def summarise(series: dict[str, Series]) -> list[str]:
              + (f", median factor {np.median(clip[clipped]):.2g}" if len(clipped) else "")
              + f"; skipped {len(skipped)} update(s)"
              + (f" at steps {_some(steps[skipped])}" if len(skipped) else "")]
+    undone = np.flatnonzero(skip > 1)
+    if len(undone):
+        lines.append(f"guard: also undid the update before {len(undone)} of those (steps "
+                     f"{_some(steps[undone])}): an outlier loss right after an update may be its damage")
     drops = np.flatnonzero(np.diff(scale) < 0) + 1
     if len(drops):
         lines.append(f"guard: LR backed off {len(drops)} time(s) (steps {_some(steps[drops])}), to "

@@ -10,6 +10,7 @@ non-finite loss is a spike. Torch-free.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,9 @@ def trailing_median(x: np.ndarray, window: int) -> np.ndarray:
     out = np.full(n, np.nan)
     have = np.minimum(np.arange(n), window) >= MIN_HISTORY
     if have.any():
-        out[have] = np.nanmedian(views[have], axis=1)
+        with warnings.catch_warnings():  # a window of only NaN (a diverged run) has no median: NaN is right
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[have] = np.nanmedian(views[have], axis=1)
     return out
 
 

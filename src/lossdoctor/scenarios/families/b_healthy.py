@@ -64,6 +64,9 @@ def _mlp(seed: int, p: Mapping[str, Any]) -> TrainLog:
 
 
 def _cnn(seed: int, p: Mapping[str, Any]) -> TrainLog:
+    """SGD+momentum 0.9 at LRs of 0.004-0.015: at 2-3x these (0.01-0.05) the validation loss measured after
+    every step swung 2-4x within a few steps on 7 of 10 runs, an edge-of-stability oscillation that per-epoch
+    evaluation hid; a healthy run must stay healthy however often it is evaluated."""
     torch.manual_seed(seed)
     images, labels = shape_images(p["n"] + 256, 16, seed)
     # Extra pixel noise so the task is not solved to a loss of 1e-6 within two epochs.
@@ -109,13 +112,13 @@ register(
         "Small CNN on synthetic images, SGD+momentum with warmup + cosine, batch 32-64: normal noise.",
         _cnn,
         tune=(
-            {"n": 1024, "batch": 32, "lr": 0.02, "width": 8, "epochs": 5},
-            {"n": 1280, "batch": 64, "lr": 0.05, "width": 6, "epochs": 6},
+            {"n": 1024, "batch": 32, "lr": 0.006, "width": 8, "epochs": 5},
+            {"n": 1280, "batch": 64, "lr": 0.015, "width": 6, "epochs": 6},
         ),
         report=(
-            {"n": 1536, "batch": 32, "lr": 0.01, "width": 8, "epochs": 4},
-            {"n": 1024, "batch": 64, "lr": 0.03, "width": 8, "epochs": 6},
-            {"n": 768, "batch": 32, "lr": 0.02, "width": 6, "epochs": 6, "evals_per_epoch": 2},
+            {"n": 1536, "batch": 32, "lr": 0.004, "width": 8, "epochs": 4},
+            {"n": 1024, "batch": 64, "lr": 0.01, "width": 8, "epochs": 6},
+            {"n": 768, "batch": 32, "lr": 0.006, "width": 6, "epochs": 6, "evals_per_epoch": 2},
         ),
     )
 )
