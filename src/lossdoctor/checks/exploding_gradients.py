@@ -71,25 +71,30 @@ def loss_jumps(sig: RunSignals) -> Jumps:
     none = Jumps(np.array([], dtype=int), np.array([], dtype=bool), np.array([]), np.array([]))
     if n < BEFORE + AFTER + 10 or noise <= 0:
         return none
-    windows = np.lib.stride_tricks.sliding_window_view
-    level = np.median(windows(y[:-1], BEFORE), axis=1)  # level[k]: median of y[k : k + BEFORE]
-    after = np.median(windows(y[1:], AFTER), axis=1)  # after[k]: median of y[k + 1 : k + 1 + AFTER]
     i = np.arange(BEFORE, n - AFTER)
-    base = level[i - BEFORE]
+    # Candidates first, cheaply: the median of the points before a jump is never below their minimum, so
+    # a rise over the minimum is necessary; medians are then taken only there (1M points in milliseconds).
+    lowest = y[: len(i)].copy()
+    for shift in range(1, BEFORE):
+        np.minimum(lowest, y[shift : len(i) + shift], out=lowest)
+    maybe = i[y[i] - lowest >= JUMP * noise]
+    levels = np.median(y[maybe[:, None] - BEFORE + np.arange(BEFORE)], axis=1) if len(maybe) else np.array([])
+    rising = y[maybe] - levels >= JUMP * noise
+    candidates, bases = maybe[rising], levels[rising]
+    afters = np.median(y[candidates[:, None] + 1 + np.arange(AFTER)], axis=1) if len(candidates) else np.array([])
     found: list[int] = []
     damaging: list[bool] = []
     rises: list[float] = []
     aftermaths: list[float] = []
-    for k in np.flatnonzero(y[i] - base >= JUMP * noise):
-        at = int(i[k])
+    for at, base, after in zip(candidates.tolist(), bases.tolist(), afters.tolist(), strict=True):
         if found and at <= found[-1] + AFTER:
             continue
         later = y[at + AFTER : at + AFTER + RECOVERY]
-        recovers = len(later) < 3 or np.min(np.convolve(later, np.ones(3) / 3, "valid")) <= base[k] + RECOVERED * noise
+        recovers = len(later) < 3 or np.min(np.convolve(later, np.ones(3) / 3, "valid")) <= base + RECOVERED * noise
         found.append(at)
-        damaging.append(bool(after[at] - base[k] >= AFTERMATH * noise and recovers))
-        rises.append(float(y[at] - base[k]))
-        aftermaths.append(float(after[at] - base[k]))
+        damaging.append(bool(after - base >= AFTERMATH * noise and recovers))
+        rises.append(float(y[at] - base))
+        aftermaths.append(float(after - base))
     return Jumps(np.array(found, dtype=int), np.array(damaging, dtype=bool), np.array(rises), np.array(aftermaths))
 
 
