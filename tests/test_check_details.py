@@ -133,3 +133,10 @@ def test_a_few_gradient_led_spikes_among_many_bad_samples_are_outliers(tmp_path:
     d = diagnosed("outlier_gru_adam", "report", 2, 201, "wandb", tmp_path)
     assert first_of(d) == ("problem", "outlier_batches"), [f.id for f in d.findings]
     assert "exploding_gradients" not in [f.id for f in d.findings]
+
+
+def test_three_single_spikes_in_four_epochs_are_not_bad_samples(tmp_path: Path) -> None:
+    # A fresh seed: warm restarts every epoch; three chance spikes (1, 1, 1, 0 per epoch) are no steady count.
+    d = diagnosed("schedule_restarts_mlp_adamw", "report", 0, 203, "jsonl", tmp_path)
+    assert "outlier_batches" not in [f.id for f in d.findings]
+    assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]

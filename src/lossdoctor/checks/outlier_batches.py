@@ -22,6 +22,9 @@ MIN_EPOCH_SHARE = 0.7
 #: Variance/mean of the spike count per epoch: recurring samples give the same count every epoch
 #: (≈ 0); random events (exploding gradients) are Poisson-like (≈ 1).
 MAX_DISPERSION = 0.5
+#: Spikes needed in all: three single spikes in four epochs are what random events give (about one run
+#: in twelve at that rate); a steady count needs more to stand on.
+MIN_SPIKES = 4
 
 
 @check("outlier_batches", "problem", "spikes once per epoch at moving positions (a few bad samples)")
@@ -46,7 +49,7 @@ def outlier_batches(sig: RunSignals) -> Finding | None:
     share = float(np.mean(counts > 0))
     mean = float(counts.mean())
     dispersion = float(counts.var() / mean) if mean else 9.0
-    if share < MIN_EPOCH_SHARE or dispersion > MAX_DISPERSION:
+    if share < MIN_EPOCH_SHARE or dispersion > MAX_DISPERSION or counts.sum() < MIN_SPIKES:
         return None
     # A fixed place in the epoch: one phase for all spikes, or each spike where one was an epoch before.
     if phase_concentration(pos) > 0.8 or repeated_positions(sig, spikes.idx) >= 0.5:
