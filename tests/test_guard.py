@@ -116,6 +116,27 @@ def test_gradient_spike_is_clipped_to_the_running_threshold() -> None:
     assert h["guard_skip"].sum() == 0
 
 
+def test_a_clip_limit_carried_below_zero_never_flips_the_gradient() -> None:
+    """A steeply falling gradient-norm trend can carry the predicted level (and so the clip limit) under
+    zero; scaling the gradient by limit/norm would then turn descent into ascent (it did, with a tight
+    `clip_floor`): the step must go downhill, unclipped."""
+    model, x, y = make()
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05), skip=False, backoff=False)
+    train(model, x, y, guard.step, steps=20)
+    table = guard.stats.table.clone()
+    table[1:, 0] = torch.tensor([0.1, -5.0, 0.01])  # level, trend, absdev of the gradient norm
+    guard.stats.table = table
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = F.mse_loss(model(x[:32]), y[:32])
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = [p.grad.detach().clone() for p in model.parameters()]
+    guard.step(loss)
+    moved = sum(float(((p.detach() - b) * g).sum()) for p, b, g in zip(model.parameters(), before, grads, strict=True))
+    assert moved < 0  # along -gradient
+    assert guard.history()["guard_clip"][-1] == 1.0
+
+
 def test_outlier_batch_is_skipped_and_the_run_stays_on_course() -> None:
     base, x, y = make()
     base_opt = torch.optim.SGD(base.parameters(), lr=0.05, momentum=0.9)

@@ -280,7 +280,9 @@ class Guard:
         factor = self._one
         if self.clip:
             limit = torch.maximum(mean + self.clip_z * std, self.clip_floor * mean)[0]
-            over = warm[0] & finite & (norm > limit)
+            # A limit of 0 or below (a steeply falling trend carried the predicted level under zero)
+            # would flip the gradient's sign, ascent instead of descent: no clipping then.
+            over = warm[0] & finite & (norm > limit) & (limit > 0)
             factor = torch.where(over, limit / norm.clamp_min(1e-30), self._one)
             torch._foreach_mul_(grads, factor)
         accept = ~bad
