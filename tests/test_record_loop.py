@@ -70,7 +70,7 @@ def test_per_layer_norms_and_adam_state_match_hand_computation(tmp_path) -> None
     data = regression_data(64)
     model = mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-6)
-    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=50, detail_every=5)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=50, detail_every=5, adam_every=5)
     x, y = data.tensors
     layer_norms, adam = {}, {}
     for step in range(11):

@@ -60,6 +60,7 @@ class Recorder:
         flush_secs: float = 30.0,
         detail_every: int = 10,
         update_every: int = 10,
+        adam_every: int | None = None,
         accumulation_averages: bool = True,
         scaler: Any = None,
         warn: bool = True,
@@ -81,6 +82,9 @@ class Recorder:
         self._flush_secs = float(flush_secs)
         self._detail_every = max(1, int(detail_every))
         self._update_every = max(0, int(update_every))
+        # Adam's state changes over hundreds of steps, and reading all of it is a dozen passes over every
+        # weight: by default once per five detail steps (50 steps), which keeps it off the per-step budget.
+        self._adam_every = max(1, int(adam_every if adam_every is not None else 5 * self._detail_every))
         self._averages = accumulation_averages
         self._scaler = scaler
         self._warn = warn
@@ -346,7 +350,7 @@ class Recorder:
             cells[MICRO_NORM].copy_(self._micro_norm)
 
         number = self._step if step is None else int(step)
-        if self._adam_family and number % self._detail_every == 0:
+        if self._adam_family and number % self._adam_every == 0:
             stats = ds.adam_stats(self._optimizer)  # type: ignore[arg-type]
             if stats is not None:
                 self._adam.append((number, stats))
@@ -512,7 +516,8 @@ def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
 
     Options: `loader` (a DataLoader: its length, batch size and drop_last, and epochs from the step
     count), `flush_every` (steps, default 50), `flush_secs` (default 30), `detail_every` (per-layer
-    gradient norms and Adam statistics, default every 10 steps), `update_every` (update/weight ratio and
+    gradient norms, default every 10 steps), `adam_every` (Adam's second moment against eps and its
+    effective step, default 5 × `detail_every`), `update_every` (update/weight ratio and
     weight norm, default every 10 steps; 1 for every step, at the cost of a copy of the weights per step;
     0 turns it off and saves the copy of the weights it keeps), `scaler` (a `torch.amp.GradScaler`,
     so norms are unscaled), `accumulation_averages` (the loss is divided by the number of accumulated
