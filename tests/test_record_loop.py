@@ -180,9 +180,9 @@ def test_gradient_accumulation_counts_micro_batches_and_records_the_accumulated_
 
 
 def test_backward_that_misses_the_hooked_parameters_falls_back_then_hooks_all(tmp_path) -> None:
-    """Only a few parameters carry the end-of-backward hook; a backward through none of them is caught."""
+    """Only the first parameter carries the end-of-backward hook; a backward that passes it by is caught."""
     torch.manual_seed(0)
-    layers = torch.nn.ModuleList(torch.nn.Linear(4, 4) for _ in range(6))  # 12 parameters, 4 hooked
+    layers = torch.nn.ModuleList(torch.nn.Linear(4, 4) for _ in range(6))  # 12 parameters, the first hooked
     opt = torch.optim.SGD(layers.parameters(), lr=0.01)
     rec = lossdoctor.watch(layers, opt, run_dir=tmp_path, flush_every=10)
     x = torch.randn(8, 4)
@@ -269,3 +269,30 @@ def test_values_measured_every_few_steps_never_leak_into_other_steps_across_flus
     assert list(got["weight_norm"][0]) == [0, 3, 6, 9]
     assert list(got["loss"][0]) == [0, 2, 4, 6, 8, 10]
     assert list(got["grad_norm"][0]) == list(range(11))
+
+
+def test_losses_of_every_kind_in_one_flush_are_recorded_as_their_mean(tmp_path) -> None:
+    """Per-sample loss vectors, bf16 scalars, Python floats, a missing loss and a tensor LR, mixed in one block."""
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.01))  # a tensor LR, read at each step
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=1000)
+    x, y = regression_data(32).tensors
+    expected, lrs = [], []
+    for step in range(12):
+        per_sample = torch.nn.functional.mse_loss(model(x), y, reduction="none").mean(1)
+        opt.zero_grad()
+        per_sample.mean().backward()
+        opt.step()
+        kind = step % 4
+        loss = {0: per_sample, 1: per_sample.mean().to(torch.bfloat16), 2: per_sample.mean().item(), 3: None}[kind]
+        expected.append(math.nan if loss is None else float(torch.as_tensor(loss).detach().float().mean()))
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        rec.step(loss, batch_size=32)
+        opt.param_groups[0]["lr"].mul_(0.5)  # a scheduler that changes the tensor in place
+    rec.close()
+    series = _series(tmp_path)
+    steps, values = series["loss"]
+    want = {s: v for s, v in enumerate(expected) if not math.isnan(v)}
+    assert list(steps) == list(want)
+    np.testing.assert_allclose(values, list(want.values()), rtol=1e-6)
+    np.testing.assert_allclose(series["lr"][1], lrs, rtol=1e-6)

@@ -26,7 +26,10 @@ LOSS, WEIGHT, UPDATE, LOCAL_SQ, MICRO_NORM, GRAD = range(len(COLS))
 
 @dataclass(slots=True)
 class HostRow:
-    """What the host knows about one step when it is recorded (no device value among it)."""
+    """What the host knows about one step when it is recorded (no device value among it).
+
+    The recorder keeps each step as a plain tuple in this field order and builds these at flush time.
+    """
 
     step: int
     batch_size: float

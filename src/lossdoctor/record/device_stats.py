@@ -41,21 +41,18 @@ def grad_norms(params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
     return torch.linalg.vector_norm(per), per
 
 
-def grad_norms_into(params: Params, out: torch.Tensor) -> bool:
-    """Write the norm of each parameter's `.grad` into `out` (absent grads count as 0); False if none has one.
+def grad_norm_list(params: Params) -> list[torch.Tensor] | torch.Tensor | None:
+    """The norm of each parameter's `.grad` (absent grads count as 0); None if none has one.
 
-    The common case (every gradient present, dense, built without a graph) is two kernel launches and no
-    allocation beyond `_foreach_norm`'s results; anything else takes the general path of `grad_norms`.
+    The common case (every gradient present, dense, built without a graph) is one `_foreach_norm` whose
+    device scalars are kept as they are (they are stacked once per flush, not once per step); anything
+    else takes the general path of `grad_norms` and gives one vector.
     """
     try:
-        torch.stack(torch._foreach_norm([p.grad for p in params], 2, dtype=torch.float32), out=out)
-        return True
+        return torch._foreach_norm([p.grad for p in params], 2, dtype=torch.float32)
     except Exception:  # an absent, sparse or graph-carrying gradient
         found = grad_norms(params)
-        if found is None:
-            return False
-        out.copy_(found[1])
-        return True
+        return None if found is None else found[1]
 
 
 class UpdateMeter:

@@ -2,18 +2,18 @@
 
 Timeline of one optimizer step, and what the recorder does at each point:
 
-1. `loss.backward()`: a post-accumulate-grad hook on the parameters queues one callback that runs when
-   the backward pass has finished, *before* the user's code clips: one `torch._foreach_norm` writes the
-   pre-clip norm of every parameter's gradient into this step's row of a device buffer (the global norm
-   of each row is taken at flush time, one kernel for the whole block). Under DDP that callback queues a
-   second one, which runs after DDP has written the all-reduced gradients back.
-2. `optimizer.step()`: a step pre-hook snapshots the weights, a post-hook measures |Δw| and |w|
-   (every `update_every` steps).
-3. `rec.step(loss, batch_size=…)`: copies the loss (and, on the steps that measured them, the update
-   and weight norms) into this step's cells of a device buffer, one small copy each; host facts (batch
-   size, lr per group, `model.training`, epoch) go to a Python list.
-4. Every `flush_every` steps (or `flush_secs`): the global norms of the block, one device→host copy, the
-   live checks, one SQLite transaction. Nothing calls `.item()` per step.
+1. `loss.backward()`: a post-accumulate-grad hook on one parameter queues one callback that runs when
+   the backward pass has finished, *before* the user's code clips: one `torch._foreach_norm` takes the
+   pre-clip norm of every parameter's gradient, kept as device scalars (the global norm of each step is
+   taken at flush time, one kernel for the whole block). Under DDP that callback queues a second one,
+   which runs after DDP has written the all-reduced gradients back.
+2. `optimizer.step()`: nothing (no optimizer hook: a Python call per step costs more than it saves).
+3. `rec.step(loss, batch_size=…)`: keeps the detached loss; every `update_every` steps measures |Δw| and
+   |w| against the snapshot of the weights taken at the previous call (the weights before this step's
+   update), and takes the next snapshot one call ahead; host facts (batch size, lr per group,
+   `model.training`, epoch) go to a Python list.
+4. Every `flush_every` steps (or `flush_secs`): the losses and norms of the block stacked in one kernel
+   each, one device→host copy, the live checks, one SQLite transaction. Nothing calls `.item()` per step.
 
 Any fault inside the recorder is reported once on stderr and never reaches the training loop.
 """
@@ -94,11 +94,14 @@ class Recorder:
         device = self._params[0].device
         self._device = device
         self._dev = torch.full((self._flush_every, len(COLS)), math.nan, dtype=torch.float32, device=device)
-        self._per_dev = torch.zeros((self._flush_every, len(self._params)), dtype=torch.float32, device=device)
-        # views made once: indexing a tensor per step costs more than the kernel that writes the row
+        # views made once: indexing a tensor per step costs more than the kernel that writes the cell
         self._cells = [row.unbind(0) for row in self._dev]  # a step writes only the cells it has values for
-        self._per_rows = list(self._per_dev.unbind(0))
-        self._rows: list[HostRow] = []
+        self._zero_norms = torch.zeros(len(self._params), dtype=torch.float32, device=device).unbind(0)
+        # per recorded step: its loss (a device scalar) and its per-parameter gradient norms, stacked at flush
+        self._loss_rows: list[int] = []
+        self._losses: list[torch.Tensor] = []
+        self._norm_rows: list[Norms | None] = []
+        self._rows: list[tuple[Any, ...]] = []  # HostRow's fields: a tuple is built faster per step
         self._adam: list[tuple[int, torch.Tensor]] = []
         self._in_flight: list[Flush] = []
         self._unwritten: list[Chunks] = []
@@ -119,6 +122,9 @@ class Recorder:
         self._queued = False
         self._backwards = 0
         self._has_grad = False
+        self._norms_now: Norms | None = None
+        self._manual_updates = False
+        self._update_armed = False  # rec.step took a snapshot: the next call measures the update
         self._local_sq: torch.Tensor | None = None
         self._micro_norm: torch.Tensor | None = None
         self._update: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -136,7 +142,10 @@ class Recorder:
         self._meta.update(meta or {})
         self._steps_per_epoch = self._meta.get("steps_per_epoch")
         if hooks:
-            self._install_hooks()
+            self._grad_hooks(everywhere=False)
+        if self._update_every:  # the weights before the first step, for its update
+            self._updates.before(self._params)
+            self._update_armed = True
         atexit.register(_close_at_exit, weakref.ref(self))
 
     # -- public API --------------------------------------------------------------------------------
@@ -163,7 +172,7 @@ class Recorder:
             return
         if self._rows:
             row = self._rows[-1]
-            row.extra = {**(row.extra or {}), **clean}
+            self._rows[-1] = (*row[:_EXTRA], {**(row[_EXTRA] or {}), **clean}, *row[_EXTRA + 1:])
         else:
             self._pending_extra = {**(self._pending_extra or {}), **clean}
 
@@ -215,25 +224,17 @@ class Recorder:
         return self._step
 
     # -- the hooks ---------------------------------------------------------------------------------
-    def _install_hooks(self) -> None:
-        self._grad_hooks(everywhere=False)
-        if self._optimizer is not None:
-            self._handles.append(self._optimizer.register_step_pre_hook(self._before_optimizer_step))
-            self._handles.append(self._optimizer.register_step_post_hook(self._after_optimizer_step))
-
     def _grad_hooks(self, *, everywhere: bool) -> None:
         """Post-accumulate-grad hooks that detect the end of each backward pass.
 
         One hook that fires is enough (it queues the end-of-backward callback), and each costs a call into
-        Python per backward, so only four parameters spread over the model get one; when a backward passes
-        none of them (frozen or unused layers), the step falls back to measuring at `optimizer.step()` and
-        every parameter gets a hook from then on. (Taking each norm inside a hook on every parameter,
-        while the gradient is in cache, measured slower: a Python call per parameter costs more than one
-        fused read of all gradients at the end.)
+        Python per backward, so only the first trainable parameter gets one; when a backward passes it by
+        (a frozen or unused layer), that step is measured at `rec.step` and every parameter gets a hook
+        from then on. (Taking each norm inside a hook on every parameter, while the gradient is in cache,
+        measured slower: a Python call per parameter costs more than one fused read of all gradients.)
         """
         trainable = [i for i, p in enumerate(self._params) if p.requires_grad]
-        chosen = set(trainable) if everywhere or len(trainable) <= 4 else \
-            {trainable[0], trainable[len(trainable) // 3], trainable[2 * len(trainable) // 3], trainable[-1]}
+        chosen = set(trainable) if everywhere else set(trainable[:1])
         for i in sorted(chosen - self._hooked):
             self._handles.append(self._params[i].register_post_accumulate_grad_hook(self._on_grad))
         self._hooked |= chosen
@@ -245,7 +246,7 @@ class Recorder:
         self._queued = True
         try:
             if self._backwards == 1 and self._has_grad:  # a second micro-batch: keep the first one's norm
-                self._micro_norm = torch.linalg.vector_norm(self._per_rows[len(self._rows)])
+                self._micro_norm = _global_norm(self._norms_now)
             torch.autograd.Variable._execution_engine.queue_callback(self._after_backward)
         except Exception as exc:
             self._queued = False
@@ -267,88 +268,59 @@ class Recorder:
             self._fault("hook", exc)
 
     def _grads_ready(self) -> None:
-        """Write this backward's per-parameter norms into the step's row (the last backward of a step wins)."""
+        """Keep this backward's per-parameter norms for the step (the last backward of a step wins)."""
         try:
-            row = self._per_rows[len(self._rows)]
-            if not ds.grad_norms_into(self._params, row):
+            norms = ds.grad_norm_list(self._params)
+            if norms is None:
                 return
-            if self._scaler is not None:
-                self._unscale_row(row)
+            self._norms_now = norms if self._scaler is None else self._unscaled(_stacked(norms))
             self._has_grad = True
             self._grad_after_clip = False
         except Exception as exc:
             self._fault("hook", exc)
 
-    def _unscale_row(self, row: torch.Tensor) -> None:
-        """Divide by a GradScaler's scale: mixed-precision backward passes see scaled gradients."""
-        scaler = self._scaler
-        if scaler is None or not getattr(scaler, "is_enabled", lambda: False)():
-            return
-        scale = getattr(scaler, "_scale", None)
-        if scale is not None:
-            row.div_(scale.to(row.device).reshape(()))
-
     def _unscaled(self, norm: torch.Tensor) -> torch.Tensor:
+        """Divide by a GradScaler's scale: mixed-precision backward passes see scaled gradients."""
         scaler = self._scaler
         if scaler is None or not getattr(scaler, "is_enabled", lambda: False)():
             return norm
         scale = getattr(scaler, "_scale", None)
         return norm if scale is None else norm / scale.to(norm.device).reshape(())
 
-    def _before_optimizer_step(self, *_: Any) -> None:
-        try:
-            if not self._has_grad:  # no backward seen (gradients set by hand): measure now, after clipping
-                found = ds.grad_norms(self._params)
-                if found is not None:
-                    self._per_rows[len(self._rows)].copy_(found[1])
-                    self._has_grad = self._grad_after_clip = True
-            self._snapshot()
-        except Exception as exc:
-            self._fault("hook", exc)
-
     def _snapshot(self) -> None:
         if self._update_every and self._step % self._update_every == 0:
             self._updates.before(self._params)
 
-    def _after_optimizer_step(self, *_: Any) -> None:
-        try:
-            self._update = self._updates.after(self._params)
-        except Exception as exc:
-            self._fault("hook", exc)
-
-    # Update tracking without a torch optimizer (Keras): the integration calls these two around the step.
+    # Update tracking driven by the integration (Keras calls these two around its optimizer step).
     def before_update(self) -> None:
+        self._manual_updates = True
+        self._update_armed = False
         try:
             self._snapshot()
         except Exception as exc:
             self._fault("hook", exc)
 
     def after_update(self) -> None:
-        self._after_optimizer_step()
+        try:
+            self._update = self._updates.after(self._params)
+        except Exception as exc:
+            self._fault("hook", exc)
 
     # -- per step ----------------------------------------------------------------------------------
     def _record(self, loss: Any, batch_size: int | None, epoch: float | None, step: int | None,
                 lr: float | None) -> None:
+        # The common path is kept to a few lines: on a CPU every line here runs with cold caches (the
+        # optimizer step just swept the weights and its state through them), about 1 µs each.
         index = len(self._rows)
-        host_loss = math.nan
-        loss_t = None
+        host_loss = _NAN
         if isinstance(loss, torch.Tensor):
-            loss_t = loss.detach()  # copy_ converts dtype and device; a graph would reach into the buffer
-            if loss_t.ndim:
-                loss_t = loss_t.float().mean()
+            self._loss_rows.append(index)
+            self._losses.append(loss.detach())  # a graph kept alive would hold its memory until the flush
         elif loss is not None:
             host_loss = float(loss)
-        cells = self._cells[index]  # NaN until written: the buffer is refilled after each flush
-        if loss_t is not None:
-            cells[LOSS].copy_(loss_t)
-        if self._update is not None:
-            cells[UPDATE].copy_(self._update[0])
-            cells[WEIGHT].copy_(self._update[1])
-        if self._local_sq is not None:
-            cells[LOCAL_SQ].copy_(self._local_sq)
-        if self._micro_norm is not None and self._backwards > 1:
-            cells[MICRO_NORM].copy_(self._micro_norm)
-
+        if not self._has_grad or self._update_armed or self._update is not None or self._local_sq is not None \
+                or self._micro_norm is not None:
+            self._record_rare(index)
         number = self._step if step is None else int(step)
         if self._adam_family and number % self._adam_every == 0:
             stats = ds.adam_stats(self._optimizer)  # type: ignore[arg-type]
@@ -358,34 +330,70 @@ class Recorder:
             self._epoch = float(epoch)
         elif self._steps_per_epoch:
             self._epoch = float(number // self._steps_per_epoch)
-        mode = math.nan if self._model is None else float(self._model.training)
-        lrs = tuple(map(_lr, self._optimizer.param_groups)) if self._optimizer is not None else ()
+        model, optimizer = self._model, self._optimizer
+        lrs = () if optimizer is None else tuple([g.get("lr", _NAN) for g in optimizer.param_groups])
+        for value in lrs:
+            if type(value) is not float:  # a tensor lr (read now: schedulers change it in place) or an int
+                lrs = tuple(map(_lr, optimizer.param_groups))  # type: ignore[union-attr]
+                break
         if lr is not None:
             lrs = (float(lr), *lrs[1:])
         extra = self._pending_extra
         if extra is not None:
             self._pending_extra = None
-        self._rows.append(HostRow(number, math.nan if batch_size is None else float(batch_size), mode,
-                                  self._epoch, max(self._backwards, 1), host_loss, lrs, extra,
-                                  loss is not None, self._has_grad))
+        has_grad = self._has_grad
+        self._rows.append((number, _NAN if batch_size is None else float(batch_size),
+                           _NAN if model is None else float(model.training), self._epoch,
+                           self._backwards or 1, host_loss, lrs, extra, loss is not None, has_grad))
+        self._norm_rows.append(self._norms_now if has_grad else None)
         if self._grad_after_clip:
             self._meta["grad_norm"] = "after clipping at some steps: no backward pass was seen before the step"
             if self._handles:
                 self._grad_hooks(everywhere=True)
-        self._has_grad = self._grad_after_clip = False
-        self._update = self._local_sq = self._micro_norm = None
+            self._grad_after_clip = False
+        self._has_grad = False
+        self._norms_now = None
         self._backwards = 0
         self._step = number + 1
+        if self._update_every and not self._manual_updates and self._step % self._update_every == 0:
+            self._updates.before(self._params)  # the weights before the next step's update
+            self._update_armed = True
         if index + 1 >= self._flush_every or (
                 self.world_size == 1 and time.monotonic() - self._last_flush > self._flush_secs):
             self._flush(wait=False)
 
+    def _record_rare(self, index: int) -> None:
+        """What only some steps have: an update to measure, DDP or micro-batch norms, no backward seen."""
+        if not self._has_grad:  # no backward seen (gradients set by hand, or a layer the hook passed by)
+            found = ds.grad_norms(self._params)
+            if found is not None:
+                self._norms_now = found[1]
+                self._has_grad = self._grad_after_clip = True
+        if self._update_armed:
+            self._update_armed = False
+            self._update = self._updates.after(self._params)
+        cells = self._cells[index]  # NaN until written: the buffer is refilled after each flush
+        if self._update is not None:
+            cells[UPDATE].copy_(self._update[0])
+            cells[WEIGHT].copy_(self._update[1])
+        if self._local_sq is not None:
+            cells[LOCAL_SQ].copy_(self._local_sq)
+        if self._micro_norm is not None and self._backwards > 1:
+            cells[MICRO_NORM].copy_(self._micro_norm)
+        self._update = self._local_sq = self._micro_norm = None
+
     # -- flushing ----------------------------------------------------------------------------------
     def _flush(self, *, wait: bool) -> None:
-        rows = self._rows
-        if rows:
+        if self._rows:
+            rows = [HostRow(*row) for row in self._rows]
             n = len(rows)
             block = self._dev[:n]
+            if self._losses:
+                losses = _stacked_losses(self._losses, self._device)
+                if len(self._losses) == n:
+                    block[:, LOSS] = losses
+                else:
+                    block[torch.tensor(self._loss_rows, device=self._device), LOSS] = losses
             if self.world_size > 1:  # a collective: every rank flushes at the same step counts
                 host_side = torch.tensor([[r.loss, r.batch_size] for r in rows], dtype=torch.float32,
                                          device=self._device)
@@ -395,7 +403,11 @@ class Recorder:
                 block[:, LOSS], block[:, LOCAL_SQ] = sums[:, 0], sums[:, 1]
                 for r, b in zip(rows, (sums[:, 2] * self.world_size).cpu().tolist(), strict=True):
                     r.batch_size = b  # the batch the step used on all ranks together
-            per = self._per_dev[:n]
+            flat: list[torch.Tensor] = []
+            for norms in self._norm_rows:
+                flat.extend(self._zero_norms if norms is None else
+                            norms.unbind(0) if isinstance(norms, torch.Tensor) else norms)
+            per = _stacked(flat, self._device).view(n, len(self._params))
             block[:, GRAD] = torch.linalg.vector_norm(per, dim=1)  # the global norm of each step
             parts = [block.reshape(-1), per.reshape(-1)]
             parts += [stats for _, stats in self._adam]
@@ -410,7 +422,7 @@ class Recorder:
                 host, event = payload.clone(), None
             self._in_flight.append(Flush(rows, host, event, self._detail_every, [s for s, _ in self._adam],
                                           len(self._params)))
-            self._rows, self._adam = [], []
+            self._rows, self._adam, self._losses, self._loss_rows, self._norm_rows = [], [], [], [], []
             self._last_flush = time.monotonic()
         chunks: list[Chunks] = []
         while self._in_flight and (wait or self._in_flight[0].event is None or self._in_flight[0].event.query()):
@@ -476,6 +488,37 @@ class Recorder:
                 "flush": "a flush failed"}[where]
         print(f"lossdoctor: {what} ({type(exc).__name__}: {exc}); training is not affected",
               file=sys.stderr, flush=True)
+
+
+#: A step's per-parameter gradient norms: `_foreach_norm`'s device scalars, or one vector.
+Norms = list[torch.Tensor] | torch.Tensor
+
+
+def _stacked(tensors: Norms, device: torch.device | None = None) -> torch.Tensor:
+    """One vector of device scalars (moved to `device` first when they live on several devices)."""
+    if isinstance(tensors, torch.Tensor):
+        return tensors
+    try:
+        return torch.stack(tensors)
+    except RuntimeError:
+        return torch.stack([t.to(device or tensors[0].device) for t in tensors])
+
+
+def _stacked_losses(losses: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """One float32 value per recorded loss: a loss that is not a scalar counts as its mean."""
+    try:
+        stacked = torch.stack(losses)
+    except RuntimeError:  # shapes or devices differ
+        return torch.stack([t.float().mean().to(device) for t in losses])
+    return stacked.float() if stacked.ndim == 1 else stacked.reshape(len(losses), -1).float().mean(1)
+
+
+def _global_norm(norms: Norms | None) -> torch.Tensor | None:
+    return None if norms is None else torch.linalg.vector_norm(_stacked(norms))
+
+
+_NAN = math.nan
+_EXTRA = 7  # where `extra` sits in a row (HostRow's field order)
 
 
 def _close_at_exit(ref: weakref.ReferenceType[Recorder]) -> None:
