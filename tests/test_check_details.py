@@ -8,10 +8,13 @@
 - Views that thin the evidence out: a loss logged as 5-step means (HF `logging_steps=5`), a log that rounds
   the loss to 0, outlier spikes that happen to fall near epoch edges, a sawtooth whose first epoch is the
   initial fall, an unshuffled order that repeats only once training settles.
+- NaN that the logged loss hides: NaN gradient norms of skipped steps, a NaN validation loss.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,3 +143,39 @@ def test_three_single_spikes_in_four_epochs_are_not_bad_samples(tmp_path: Path) 
     d = diagnosed("schedule_restarts_mlp_adamw", "report", 0, 203, "jsonl", tmp_path)
     assert "outlier_batches" not in [f.id for f in d.findings]
     assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
+
+
+HALF_SKIPPED = ("numinst_half_log_softmax/batch=32,classes=4,d=8,epochs=10,flip=0.02,lr=0.02,n=1280,opt=adamw,"
+                "skip=True,spread=12.0,width=64/seed100/hf[logging_steps=5]")
+
+
+def test_nan_gradients_that_the_log_averages_away_are_numerical(tmp_path: Path) -> None:
+    """An fp16 loss in a loop that skips non-finite steps, logged by HF as 5-step means: every logged loss is
+    finite, but HF writes the NaN gradient norms (as `clip_grad_norm_` returned them)."""
+    d = catalogue_run(HALF_SKIPPED, "report", tmp_path)
+    state = (tmp_path / "trainer_state.json").read_text()
+    assert '"grad_norm": NaN' in state
+    assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    assert "gradient norm is NaN/inf" in d.findings[0].evidence[0]
+
+
+def test_nan_validation_after_the_log_stops_is_numerical(tmp_path: Path) -> None:
+    """A run that died of NaN within its first epoch logged 4 finite window means, then a NaN eval loss."""
+    d = catalogue_run(
+        "numinst_log_sigmoid_adam/batch=32,d=12,epochs=15,flip=0.0,lr=0.005,n=768,spread=4.5,width=96/seed101/"
+        "hf[logging_steps=5]", "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    assert any("validation loss is NaN/inf" in e for e in d.findings[0].evidence)
+
+
+def test_a_loss_scaler_calibrating_is_not_numerical_instability(tmp_path: Path) -> None:
+    """fp16 training: a few overflowing (inf) gradient norms while the scaler calibrates, one per 2000 steps
+    later. A healthy run with such norms written into its log stays healthy."""
+    _load_families()
+    fam = FAMILIES["healthy_b_mlp_adamw"]
+    log = train_variant("healthy_b_mlp_adamw", tuple(sorted(fam.report[0].items())), 100)
+    overflow = {0, 1, 2, 3, 5, 9, len(log.steps) - 40}
+    log = replace(log, steps=tuple(replace(r, grad_norm=math.inf) if r.step in overflow else r for r in log.steps))
+    d = diagnose(read(write_logs(log, tmp_path, ("hf",))["hf"]))
+    assert "numerical_instability" not in [f.id for f in d.findings], [f.id for f in d.findings]
+    assert d.verdict == "healthy"

@@ -71,9 +71,44 @@ def frozen_at_zero(sig: RunSignals) -> tuple[int, int] | None:
     return int(sig.all_steps[first]), run
 
 
+#: Non-finite gradient norms in the first steps of a run are a mixed-precision loss scaler calibrating
+#: (it starts at 2^16 and halves on each overflow); they count from this step on.
+SCALER_CALIBRATION_STEPS = 50
+#: A loss scaler that grows every 2000 steps overflows about that often: a NaN/inf gradient on more than
+#: this share of the logged steps (and at least `MIN_BAD_GRADIENTS` of them) is a fault, not calibration.
+MAX_ROUTINE_SHARE = 0.01
+MIN_BAD_GRADIENTS = 3
+
+
+def hidden_nonfinite(sig: RunSignals) -> list[str]:
+    """Evidence of NaN/inf that the logged training loss does not show: non-finite gradient norms
+    (a loop or an fp16 scaler that skips such steps, HF's NaN filter averaging them away) or a
+    non-finite validation loss (weights or activations that became NaN)."""
+    evidence = []
+    grad = sig.run.get("grad_norm")
+    if grad is not None and len(grad):
+        late = grad.steps >= grad.steps[0] + SCALER_CALIBRATION_STEPS
+        bad = late & ~np.isfinite(grad.values)
+        if bad.sum() >= MIN_BAD_GRADIENTS and bad.sum() > MAX_ROUTINE_SHARE * late.sum():
+            evidence.append(
+                f"the gradient norm is NaN/inf at {int(bad.sum())} of {int(late.sum())} logged steps after the"
+                f" first {SCALER_CALIBRATION_STEPS} (first at step {int(grad.steps[bad][0])}) while the logged"
+                " loss stays finite: those steps were skipped or averaged away, and far more often than an"
+                " fp16 loss scaler's occasional overflow"
+            )
+    val = sig.run.get("val_loss")
+    if val is not None and len(val) and not np.isfinite(val.values).all():
+        first = int(val.steps[~np.isfinite(val.values)][0])
+        evidence.append(f"the validation loss is NaN/inf from step {first}: the model's weights or outputs"
+                        " became non-finite")
+    return evidence
+
+
 @check("numerical_instability", "problem", "inf/NaN in the loss")
 def numerical_instability(sig: RunSignals) -> Finding | None:
-    """Fires when the logged loss holds NaN or inf.
+    """Fires when the logged loss holds NaN or inf, or when the gradient norm (beyond what an fp16
+    loss scaler's calibration and rare overflows explain) or the validation loss does while the
+    logged loss hides it.
 
     Looks at what precedes the first non-finite value: from a normal level it is a numerical fault
     (`log` of a probability that reached 0, overflow in fp16); after a steady climb it is a divergence
@@ -85,7 +120,8 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
     if frozen is not None:
         return _frozen_finding(sig, *frozen)
     if len(bad) == 0:
-        return None
+        hidden_evidence = hidden_nonfinite(sig)
+        return _hidden_finding(sig, hidden_evidence) if hidden_evidence else None
     values = sig.all_values[~np.isfinite(sig.all_values)]
     kinds = sorted({("NaN" if np.isnan(v) else ("+inf" if v > 0 else "-inf")) for v in values})
     first = int(bad[0])
@@ -150,6 +186,32 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
         evidence=evidence,
         fix=fix,
         steps=[int(s) for s in bad[:200]],
+    )
+
+
+def _hidden_finding(sig: RunSignals, evidence: list[str]) -> Finding:
+    if sig.run.facts.nan_filtered:
+        evidence.append("Hugging Face replaces NaN/inf step losses by the window mean (logging_nan_inf_filter):"
+                        " the logged loss hides them")
+    return Finding(
+        id="numerical_instability",
+        severity="problem",
+        confidence=0.75,
+        title="NaN/inf in the gradients or the validation loss, hidden from the logged loss",
+        evidence=evidence,
+        fix=for_framework(
+            sig,
+            cause="numerical_instability",
+            torch=[
+                "loss = torch.nn.functional.cross_entropy(logits, target)  # from logits, never log(softmax)",
+                "torch.autograd.set_detect_anomaly(True)  # while debugging: names the op that made the NaN",
+                "# mixed precision: prefer torch.autocast(device_type, dtype=torch.bfloat16) over fp16",
+            ],
+            hf=["TrainingArguments(..., logging_nan_inf_filter=False, bf16=True)"],
+            lightning=["Trainer(..., precision='bf16-mixed', detect_anomaly=True)"],
+            keras=["callbacks=[keras.callbacks.TerminateOnNaN()]"],
+        ),
+        steps=[],
     )
 
 

@@ -22,6 +22,12 @@ def known(value: float) -> bool:
     return not math.isnan(value)
 
 
+def has_grad_norm(log: TrainLog) -> bool:
+    """Whether the run logged its gradient norm at all; if it did, a NaN norm is a real NaN and is written
+    (frameworks write what `clip_grad_norm_` returned, NaN included)."""
+    return any(known(r.grad_norm) for r in log.steps)
+
+
 def has_lr(log: TrainLog) -> bool:
     """Whether the run logged its LR at all (column-based formats drop the column when not)."""
     return any(known(r.lr) for r in log.steps)

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, known
+from lossdoctor.scenarios.logwriters._common import evals_by_step, has_grad_norm, known
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -71,6 +71,7 @@ def write(
 
 def _log_history(log: TrainLog, logging_steps: int, nan_inf_filter: bool) -> list[dict[str, Any]]:
     evals = evals_by_step(log)
+    with_grad = has_grad_norm(log)
     spe = log.steps_per_epoch
     per_step = log.runtime_s / max(len(log.steps), 1)
     history: list[dict[str, Any]] = []
@@ -87,7 +88,7 @@ def _log_history(log: TrainLog, logging_steps: int, nan_inf_filter: bool) -> lis
         if global_step % logging_steps == 0:
             next_lr = log.steps[i + 1].lr if i + 1 < len(log.steps) else r.lr
             entry: dict[str, Any] = {"epoch": epoch, "loss": round(tr_loss / (global_step - last_logged), 4)}
-            if known(r.grad_norm):
+            if with_grad:
                 entry["grad_norm"] = r.grad_norm
             if known(next_lr):
                 entry["learning_rate"] = next_lr

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, known, logged_steps
+from lossdoctor.scenarios.logwriters._common import evals_by_step, has_grad_norm, known, logged_steps
 from lossdoctor.scenarios.records import TrainLog
 
 
 def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "metrics.jsonl") -> Path:
     path = Path(out_dir) / filename
     evals = evals_by_step(log)
+    with_grad = has_grad_norm(log)
     logged = {r.step: r for r in logged_steps(log, log_every)}
     with path.open("w") as f:
         for r in log.steps:
@@ -24,7 +25,7 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "met
                     row["lr"] = r.lr
                 if r.batch_size > 0:
                     row["batch_size"] = r.batch_size
-                if known(r.grad_norm):
+                if with_grad:
                     row["grad_norm"] = r.grad_norm
                 f.write(json.dumps(row) + "\n")
             if r.step in evals:

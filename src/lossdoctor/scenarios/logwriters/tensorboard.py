@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, known, logged_steps
+from lossdoctor.scenarios.logwriters._common import evals_by_step, has_grad_norm, known, logged_steps
 from lossdoctor.scenarios.records import TrainLog
 
 
@@ -18,13 +18,14 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, subdir: str = "tenso
         old.unlink()
     writer = SummaryWriter(log_dir=str(run_dir))
     evals = evals_by_step(log)
+    with_grad = has_grad_norm(log)
     logged = {r.step for r in logged_steps(log, log_every)}
     for r in log.steps:
         if r.step in logged:
             writer.add_scalar("train/loss", r.loss, r.step)
             if known(r.lr):
                 writer.add_scalar("train/lr", r.lr, r.step)
-            if known(r.grad_norm):
+            if with_grad:
                 writer.add_scalar("train/grad_norm", r.grad_norm, r.step)
         if r.step in evals:
             writer.add_scalar("val/loss", evals[r.step].val_loss, r.step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from lossdoctor.scenarios.logwriters._common import evals_by_step, fmt_csv, has_lr, known, logged_steps
+from lossdoctor.scenarios.logwriters._common import evals_by_step, fmt_csv, has_grad_norm, has_lr, known, logged_steps
 from lossdoctor.scenarios.records import TrainLog
 
 START_TIME = 1_700_000_000.0  # a fixed wall clock keeps the file deterministic
@@ -23,7 +23,7 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wan
     with_lr, with_val = has_lr(log), bool(log.evals)
     # HF's W&B integration logs a fractional `train/epoch` with every training row.
     header = ["_step", "_runtime", "_timestamp", "train/epoch", "train/loss"]
-    with_grad = any(known(r.grad_norm) for r in log.steps)
+    with_grad = has_grad_norm(log)
     header += (["train/lr"] if with_lr else []) + (["train/grad_norm"] if with_grad else [])
     header += ["val/loss"] if with_val else []
     with path.open("w", newline="") as f:
@@ -42,7 +42,7 @@ def write(log: TrainLog, out_dir: Path, log_every: int = 1, filename: str = "wan
             if with_lr:
                 row.append(fmt_csv(r.lr if train and known(r.lr) else None))
             if with_grad:
-                row.append(fmt_csv(r.grad_norm if train and known(r.grad_norm) else None))
+                row.append(fmt_csv(r.grad_norm if train else None))
             if with_val:
                 row.append(fmt_csv(val))
             writer.writerow(row)
