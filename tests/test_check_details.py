@@ -179,3 +179,20 @@ def test_a_loss_scaler_calibrating_is_not_numerical_instability(tmp_path: Path) 
     d = diagnose(read(write_logs(log, tmp_path, ("hf",))["hf"]))
     assert "numerical_instability" not in [f.id for f in d.findings], [f.id for f in d.findings]
     assert d.verdict == "healthy"
+
+
+def test_an_overshoot_on_the_very_first_update_is_lr_too_high(tmp_path: Path) -> None:
+    """A transformer at LR 0.2 without warmup jumps ×1.38 on its first update (Lightning CSV): the median of
+    the first two points already holds the jump, the first point alone does not."""
+    d = catalogue_run("lrhigh_transformer_adam/batch=48,epochs=4,lr=0.2,n=1536,width=24/seed101/lightning",
+                      "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert "in the first steps the loss jumped" in " ".join(d.findings[0].evidence)
+
+
+def test_a_lucky_first_batch_of_a_noisy_run_is_no_overshoot(tmp_path: Path) -> None:
+    """Batch 8 with label noise: the first batch's loss is 0.86 where the next ones are 3–8; one point that
+    low is noise, not the level at initialisation."""
+    d = catalogue_run("sbn_mlp_sgd/batch=8,epochs=3,lr=0.01,n=1024,noise=1.0,width=32/seed0/jsonl+loss-only",
+                      "tune", tmp_path)
+    assert "lr_too_high" not in [f.id for f in d.findings], [f.id for f in d.findings]

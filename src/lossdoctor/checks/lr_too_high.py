@@ -45,11 +45,14 @@ def _early_overshoot(sig: RunSignals) -> tuple[float, float, int, bool] | None:
     if sig.n < 3 * k:
         return None
     early = rolling_median(sig.y[: k + 3], 3)[:k]
-    start = float(np.median(sig.y[:2]))
     peak_i = int(np.argmax(early))
-    jump = float(early[peak_i]) - start
-    if jump < max(np.log10(1.3), 3 * sig.step_noise):
-        return None
+    # The loss at initialisation: the median of the first two points, or the first point alone (the
+    # very first update may already overshoot), which, being one noisy batch, must be beaten by more.
+    start = float(np.median(sig.y[:2]))
+    if float(early[peak_i]) - start < max(np.log10(1.3), 3 * sig.step_noise):
+        start = float(sig.y[0])
+        if float(early[peak_i]) - start < max(np.log10(1.3), 5 * sig.step_noise):
+            return None
     medians, _ = sig.segments(10)
     recovered = float(np.min(medians)) < start - np.log10(1.5)
     return 10**start, 10 ** float(early[peak_i]), int(sig.steps[peak_i]), recovered
