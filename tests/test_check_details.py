@@ -196,3 +196,11 @@ def test_a_lucky_first_batch_of_a_noisy_run_is_no_overshoot(tmp_path: Path) -> N
     d = catalogue_run("sbn_mlp_sgd/batch=8,epochs=3,lr=0.01,n=1024,noise=1.0,width=32/seed0/jsonl+loss-only",
                       "tune", tmp_path)
     assert "lr_too_high" not in [f.id for f in d.findings], [f.id for f in d.findings]
+
+
+def test_validation_noise_is_no_rise_for_lr_too_high(tmp_path: Path) -> None:
+    """24 evaluations that swing 0.03–0.2 (BatchNorm in eval mode, 5-step HF windows): the lowest single
+    evaluation is low by luck, so the last ones sitting above it are no rise."""
+    d = catalogue_run("eval_leak_batchnorm_cnn_sgd/batch=64,dropout=0.3,epochs=6,evals_per_epoch=4,lr=0.05,"
+                      "n_train=1536,width=8/seed100/hf[logging_steps=5]", "report", tmp_path)
+    assert "lr_too_high" not in [f.id for f in d.findings], [f.id for f in d.findings]

@@ -71,7 +71,8 @@ def _val_rise(sig: RunSignals) -> tuple[float, float] | None:
     val = sig.val
     if val is None or len(val) < 4:
         return None
-    best = float(np.min(val.values))
+    # The best of rolling medians of three: the lowest of many noisy evaluations is low by luck.
+    best = float(np.min(rolling_median(val.values, 3) if len(val) >= 8 else val.values))
     last = float(np.median(val.values[-max(1, len(val) // 5) :]))
     return (best, last) if best > 0 and last >= best * VAL_RISE else None
 
