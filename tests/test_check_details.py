@@ -204,3 +204,19 @@ def test_validation_noise_is_no_rise_for_lr_too_high(tmp_path: Path) -> None:
     d = catalogue_run("eval_leak_batchnorm_cnn_sgd/batch=64,dropout=0.3,epochs=6,evals_per_epoch=4,lr=0.05,"
                       "n_train=1536,width=8/seed100/hf[logging_steps=5]", "report", tmp_path)
     assert "lr_too_high" not in [f.id for f in d.findings], [f.id for f in d.findings]
+
+
+def test_a_loss_that_never_gets_below_its_start_is_lr_too_high(tmp_path: Path) -> None:
+    """A GRU at LR 0.2: the loss climbs from 3.9 to 4.9 in its first tenth and drifts back to 4.3, never below
+    where it started. It also shifts ×1.11 at the first evaluation of each epoch, which is no eval leak."""
+    d = catalogue_run("lrhigh_gru_adam/batch=64,epochs=8,evals_per_epoch=4,items=50,lr=0.2,n=2560,width=64/"
+                      "seed101/text", "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert "no tenth of the run gets below where it started" in " ".join(d.findings[0].evidence)
+
+
+def test_validation_that_rises_from_a_single_good_first_evaluation_counts(tmp_path: Path) -> None:
+    """The same family on a fresh seed: validation 4.1 at its first evaluation, 4.7 and above after it, with
+    little scatter between evaluations. The rise is real although the best is one point."""
+    d = diagnosed("lrhigh_gru_adam", "report", 0, 201, "text", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]

@@ -71,10 +71,14 @@ def _val_rise(sig: RunSignals) -> tuple[float, float] | None:
     val = sig.val
     if val is None or len(val) < 4:
         return None
-    # The best of rolling medians of three: the lowest of many noisy evaluations is low by luck.
-    best = float(np.min(rolling_median(val.values, 3) if len(val) >= 8 else val.values))
+    best = float(np.min(val.values))
     last = float(np.median(val.values[-max(1, len(val) // 5) :]))
-    return (best, last) if best > 0 and last >= best * VAL_RISE else None
+    if best <= 0 or last < best * VAL_RISE:
+        return None
+    # The lowest of many noisy evaluations is low by luck: the rise must also clear twice the
+    # evaluation-to-evaluation scatter (robust, in log space).
+    scatter = 1.4826 * float(np.median(np.abs(np.diff(np.log10(np.maximum(val.values, 1e-300)))))) / np.sqrt(2)
+    return (best, last) if np.log10(last / best) >= 2 * scatter else None
 
 
 def _lr_lowered_or_jumping(sig: RunSignals) -> bool:
@@ -153,6 +157,19 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.extend([int(sig.steps[0]), int(sig.steps[-1])])
             confidence = max(confidence, 0.8)
+        else:
+            medians, se = sig.segments(10)
+            later = medians[1:]
+            if len(later) >= 5 and float(np.min(later)) >= head - se \
+                    and float(np.max(later)) - head > max(np.log10(1.2), 3 * se):
+                peak = int(np.argmax(later)) + 1
+                evidence.append(
+                    f"the loss rose from {fmt(10**head)} at the start to {fmt(10 ** float(medians[peak]))} (tenth"
+                    f" {peak + 1} of the run) and no tenth of the run gets below where it started: the steps throw"
+                    " the model away from where training began"
+                )
+                steps.extend([int(sig.steps[0]), int(sig.steps[-1])])
+                confidence = max(confidence, 0.75)
         overshoot = _early_overshoot(sig)
         if overshoot is not None:
             start, peak, peak_step, recovered = overshoot
