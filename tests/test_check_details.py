@@ -220,3 +220,11 @@ def test_validation_that_rises_from_a_single_good_first_evaluation_counts(tmp_pa
     little scatter between evaluations. The rise is real although the best is one point."""
     d = diagnosed("lrhigh_gru_adam", "report", 0, 201, "text", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+
+
+def test_sorted_data_lowering_the_last_batches_together_is_no_partial_batch(tmp_path: Path) -> None:
+    """1600 samples in batches of 64 (no short batch), sorted by class: the last two batches of every epoch
+    hold the easiest class and sit low together. A short batch moves one step alone."""
+    d = catalogue_run("unshuffled_sorted_mlp_sgd/batch=64,epochs=14,lr=0.05,n_train=1600,width=128/seed100/"
+                      "jsonl+loss-only", "report", tmp_path)
+    assert "partial_last_batch" not in [f.id for f in d.findings], [f.id for f in d.findings]

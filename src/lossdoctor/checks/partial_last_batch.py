@@ -126,7 +126,7 @@ def _faint_last_step(sig: RunSignals, epochs) -> BoundaryAnomaly | None:
     candidate = boundary_anomaly(sig, epochs.starts, offsets=(-1,))
     if candidate is None or candidate.epochs < FAINT_MIN_EPOCHS:
         return None
-    if candidate.same_sign < FAINT_SAME_SIGN or candidate.t < FAINT_T:
+    if candidate.same_sign < FAINT_SAME_SIGN or candidate.t < FAINT_T or not alone_at_its_step(sig, candidate):
         return None
     folded = sig.folded
     if folded is not None and folded.fine_correlation() >= 0.4:
@@ -140,7 +140,18 @@ def is_isolated(sig: RunSignals, anomaly: BoundaryAnomaly) -> bool:
     neighbours = neighbours[(neighbours >= 0) & (neighbours < sig.n)]
     rest = float(np.median(np.abs(sig.z[neighbours]))) if len(neighbours) else 0.0
     big_enough = abs(anomaly.median_z) >= 3.0 or anomaly.t >= 5
-    return big_enough and abs(anomaly.median_z) >= 2.5 * rest
+    return big_enough and abs(anomaly.median_z) >= 2.5 * rest and alone_at_its_step(sig, anomaly)
+
+
+def alone_at_its_step(sig: RunSignals, anomaly: BoundaryAnomaly) -> bool:
+    """The step before the anomaly does not share it: one short batch moves one logged loss, while data
+    sorted by difficulty (no shuffling) moves the last few batches of every epoch together."""
+    before = anomaly.idx - 1
+    before = before[before >= 0]
+    if not len(before):
+        return True
+    shared = float(np.median(sig.z[before])) * float(np.sign(anomaly.median_z))
+    return shared < 0.5 * abs(anomaly.median_z)
 
 
 @check("partial_last_batch", "problem", "spike at the last, smaller batch of every epoch")
