@@ -228,3 +228,13 @@ def test_sorted_data_lowering_the_last_batches_together_is_no_partial_batch(tmp_
     d = catalogue_run("unshuffled_sorted_mlp_sgd/batch=64,epochs=14,lr=0.05,n_train=1600,width=128/seed100/"
                       "jsonl+loss-only", "report", tmp_path)
     assert "partial_last_batch" not in [f.id for f in d.findings], [f.id for f in d.findings]
+
+
+def test_a_level_drop_inside_every_epoch_of_a_loss_only_log_is_an_eval_leak(tmp_path: Path) -> None:
+    """BatchNorm left in eval mode after the mid-epoch evaluation, logged without validation: the loss falls
+    ×0.35 halfway through every epoch and is back up at the next start. On so noisy a profile two levels fit
+    only about as well as a straight line; a within-epoch fall has no benign reading (re-exposure rises)."""
+    d = catalogue_run("eval_leak_batchnorm_cnn_sgd/batch=16,dropout=0.5,epochs=5,evals_per_epoch=2,lr=0.01,"
+                      "n_train=640,width=10/seed101/jsonl+loss-only", "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
+    assert "no validation series" in " ".join(d.findings[0].evidence)

@@ -72,11 +72,13 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
     if best is None:
         return None
     j, change, _ = best
-    # Two flat levels must explain the shape far better than a steady ramp (the re-exposure sawtooth).
+    # Two flat levels must explain the shape far better than a steady ramp: the re-exposure sawtooth
+    # rises through every epoch. A loss that falls within the epoch and is back up at the next start has
+    # no such benign reading, so there two levels need only fit at least as well as a ramp.
     x = np.arange(bins)
     two_level = np.where(x < j, np.mean(shape[:j]), np.mean(shape[j:]))
     ramp = np.polyval(np.polyfit(x, shape, 1), x)
-    if np.sum((shape - two_level) ** 2) > 0.7 * np.sum((shape - ramp) ** 2):
+    if np.sum((shape - two_level) ** 2) > (0.7 if change > 0 else 1.0) * np.sum((shape - ramp) ** 2):
         return None
     step = float(np.mean(shape[j : j + 2]) - np.mean(shape[j - 2 : j]))
     per_epoch = np.nanmean(prof[:, j:], axis=1) - np.nanmean(prof[:, :j], axis=1)
