@@ -238,3 +238,11 @@ def test_a_level_drop_inside_every_epoch_of_a_loss_only_log_is_an_eval_leak(tmp_
                       "n_train=640,width=10/seed101/jsonl+loss-only", "report", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
     assert "no validation series" in " ".join(d.findings[0].evidence)
+
+
+def test_bad_samples_of_varying_loss_in_a_log_without_epochs_are_outliers(tmp_path: Path) -> None:
+    """Three mislabelled sequences, a GRU, loss-only TensorBoard (no epoch marks): 13 one-step spikes from ×70
+    to ×1,700 the trend, each gone on the next step."""
+    d = catalogue_run("outlier_gru_adam/bad=3,batch=64,epochs=6,length=20,lr=0.005,n=1536,width=48/seed101/"
+                      "tensorboard+loss-only", "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "outlier_batches"), [f.id for f in d.findings]
