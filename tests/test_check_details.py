@@ -246,3 +246,11 @@ def test_bad_samples_of_varying_loss_in_a_log_without_epochs_are_outliers(tmp_pa
     d = catalogue_run("outlier_gru_adam/bad=3,batch=64,epochs=6,length=20,lr=0.005,n=1536,width=48/seed101/"
                       "tensorboard+loss-only", "report", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "outlier_batches"), [f.id for f in d.findings]
+
+
+def test_gradient_blow_ups_in_a_log_of_window_means_are_exploding(tmp_path: Path) -> None:
+    """An IRNN logged by HF every 5 steps: the loss is a 5-step mean that dilutes each blow-up, but the
+    gradient norm (the last step's) spikes, and the loss is above its trend there or one window later."""
+    d = catalogue_run("explode_rnn_cosine/batch=32,decay=0.95,epochs=16,hidden=40,length=40,lr=0.0055,n=1024/"
+                      "seed1/hf[logging_steps=5]", "tune", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]

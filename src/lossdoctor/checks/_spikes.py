@@ -113,11 +113,25 @@ def grad_led_events(sig: RunSignals, grad_threshold: float = 3.5, loss_threshold
     at = np.clip(np.searchsorted(steps, sig.steps), 0, len(steps) - 1)
     aligned = steps[at] == sig.steps
     g = np.where(aligned, gz[at], 0.0)
+    if (sig.run.facts.loss_window or 1) > 1:
+        return _windowed_grad_events(sig, g, grad_threshold)
     events = []
     for i in np.flatnonzero((sig.z > loss_threshold) & (g > grad_threshold)):
         before = g[i - 1] if i > 0 else 0.0
         if before > 2.0 and (not events or i > events[-1] + 2):
             events.append(int(i))
+    return np.array(events, dtype=int)
+
+
+def _windowed_grad_events(sig: RunSignals, g: np.ndarray, grad_threshold: float) -> np.ndarray:
+    """Gradient-norm spikes in a log of window means (HF `logging_steps`): the norm is the last step's,
+    the loss a mean that dilutes one bad step several times. An oversized update shows as a norm spike
+    with the loss above its trend there or in the next window, where its damage lands."""
+    events: list[int] = []
+    for i in np.flatnonzero(g > grad_threshold):
+        after = sig.z[i : i + 2]
+        if len(after) and after.max() > 1.5 and (not events or i > events[-1] + 1):
+            events.append(int(i + int(np.argmax(after))))
     return np.array(events, dtype=int)
 
 
