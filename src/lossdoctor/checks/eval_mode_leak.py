@@ -18,6 +18,8 @@ MIN_ABRUPTNESS = 0.5
 #: Smallest level change (as a ratio) worth the name: switching dropout or BatchNorm statistics moves the
 #: loss by tens of percent; a few percent is the drift of the re-exposure sawtooth around an evaluation.
 MIN_VISIBLE = 1.1
+#: A fall inside the epoch at least this large (as a ratio) needs no clear two-level shape (see _two_levels).
+LARGE_FALL = 1.25
 #: The recorder's series: 1.0 while model.training was on at the step, 0.0 in eval mode.
 TRAIN_MODE = "train_mode"
 
@@ -73,12 +75,15 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
         return None
     j, change, _ = best
     # Two flat levels must explain the shape far better than a steady ramp: the re-exposure sawtooth
-    # rises through every epoch. A loss that falls within the epoch and is back up at the next start has
-    # no such benign reading, so there two levels need only fit at least as well as a ramp.
+    # rises through every epoch, and a healthy run's fast early learning can leave a mild fall inside
+    # its epochs. A fall of a quarter or more that is back up at the next start has no benign reading
+    # (it is dropout switched off, or BatchNorm on running statistics), so two levels need only fit as
+    # well as a ramp there: on a noisy profile the two shapes fit about equally.
     x = np.arange(bins)
     two_level = np.where(x < j, np.mean(shape[:j]), np.mean(shape[j:]))
     ramp = np.polyval(np.polyfit(x, shape, 1), x)
-    if np.sum((shape - two_level) ** 2) > (0.7 if change > 0 else 1.0) * np.sum((shape - ramp) ** 2):
+    large_fall = folded.sig.log_space and change <= -np.log10(LARGE_FALL)
+    if np.sum((shape - two_level) ** 2) > (1.0 if large_fall else 0.7) * np.sum((shape - ramp) ** 2):
         return None
     step = float(np.mean(shape[j : j + 2]) - np.mean(shape[j - 2 : j]))
     per_epoch = np.nanmean(prof[:, j:], axis=1) - np.nanmean(prof[:, :j], axis=1)

@@ -44,7 +44,7 @@ def write(
         "is_world_process_zero": True,
         "log_history": history,
         "logging_steps": logging_steps,
-        "max_steps": len(log.steps),
+        "max_steps": log.epochs * spe,  # planned: HF keeps it when a run stops early
         "num_input_tokens_seen": 0,
         "num_train_epochs": log.epochs,
         "save_steps": 500,
