@@ -57,7 +57,8 @@ def test_healthy_run_is_left_alone() -> None:
     unclipped, _, _ = make()
     guard = Guard(torch.optim.Adam(unclipped.parameters(), lr=3e-3), clip=False)
     train(unclipped, x, y, guard.step)
-    assert guard.summary() == {"steps": 120.0, "clipped": 0.0, "skipped": 0.0, "undone": 0.0, "lr_scale": 1.0}
+    assert guard.summary() == {"steps": 120.0, "clipped": 0.0, "skipped": 0.0, "undone": 0.0, "explosions": 0.0,
+                               "lr_scale": 1.0}
     assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), unclipped.parameters(), strict=True))
     guarded, _, _ = make()
     full = Guard(torch.optim.Adam(guarded.parameters(), lr=3e-3))
