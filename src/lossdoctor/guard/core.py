@@ -169,7 +169,8 @@ class Guard:
         # The tight clip after an explosion (module docstring, 2): steps since the last explosion, how
         # far the previous step's log-norm rose above the typical one, and explosions seen.
         self.explosion_clip, self.explosion_calm = explosion_clip, explosion_calm
-        self._log_explosion, self._log_onset = math.log(explosion_ratio), math.log(explosion_onset)
+        self._explosion_limits = torch.tensor([math.log(explosion_ratio), math.log(explosion_onset),
+                                               math.log(loss_skip_ratio), 0.0], device=self.device)
         self.since_explosion = torch.full((), math.inf, device=self.device)
         self.previous_norm_rise = torch.zeros((), device=self.device)
         self.explosions = torch.zeros((), device=self.device)
@@ -335,9 +336,9 @@ class Guard:
         but by less than the norm (a bad batch raises the loss more than the gradient).
         """
         norm_rise, loss_rise = rise[2], rise[1]
-        exploded = (warm[2] & warm[1] & (norm_rise > self._log_explosion) & (self.previous_norm_rise > self._log_onset)
-                    & (loss_rise > self._rise_limits[1]) & (norm_rise > loss_rise))
-        self.previous_norm_rise = torch.where(warm[2], norm_rise, self.previous_norm_rise)  # NaN if norm is: no trigger
+        signals = torch.stack([norm_rise, self.previous_norm_rise, loss_rise, norm_rise - loss_rise])
+        exploded = (signals > self._explosion_limits).all() & warm[1:].all()  # a NaN signal never triggers
+        self.previous_norm_rise = torch.where(warm[2], norm_rise, self.previous_norm_rise)
         self.explosions = self.explosions + exploded
         self.since_explosion = torch.where(exploded, 0.0, self.since_explosion + 1.0)
         tight = self.explosion_clip * torch.exp(self.stats.mean[2])
