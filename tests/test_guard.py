@@ -216,10 +216,10 @@ def test_a_grown_gradient_norm_is_clipped_not_skipped_for_long() -> None:
     assert losses[-10:].mean() < 2 * losses[50:60].mean()
 
 
-def explosion_run(stimulus: dict[int, tuple[float, float]]):
+def explosion_run(stimulus: dict[int, tuple[float, float]], **options):
     """80 SGD steps; `stimulus[i] = (g, l)` multiplies step i's gradients by g and the loss the guard sees by l."""
     model, x, y = make()
-    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05))
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05), **options)
     count = iter(range(10**6))
 
     def step(loss):
@@ -247,6 +247,9 @@ def test_an_exploding_gradient_arms_a_clip_under_the_typical_norm() -> None:
         guard, applied = explosion_run(stimulus)
         assert guard.summary()["explosions"] == 0
         assert (applied[42:] > typical).any()
+    lifted, applied = explosion_run({40: (3.0, 1.0), 41: (50.0, 3.0)}, explosion_calm=15)
+    assert lifted.summary()["explosions"] == 1  # after 15 calm steps the usual clip is back
+    assert (applied[42:56] < typical).all() and (applied[57:] > typical).any()
 
 
 def test_lr_backoff_keeps_a_diverging_run_alive() -> None:
