@@ -247,6 +247,8 @@ def test_an_exploding_gradient_arms_a_clip_under_the_typical_norm() -> None:
         guard, applied = explosion_run(stimulus)
         assert guard.summary()["explosions"] == 0
         assert (applied[42:] > typical).any()
+    with pytest.raises(ValueError, match="must be positive"):
+        explosion_run({}, explosion_clip=0.0)
     lifted, applied = explosion_run({40: (3.0, 1.0), 41: (50.0, 3.0)}, explosion_calm=15)
     assert lifted.summary()["explosions"] == 1  # after 15 calm steps the usual clip is back
     assert (applied[42:56] < typical).all() and (applied[57:] > typical).any()

@@ -139,6 +139,9 @@ class Guard:
         start_step: int = 0,
         params: list[torch.Tensor] | None = None,
     ) -> None:
+        if explosion_ratio <= 0 or explosion_onset <= 0 or (explosion_clip is not None and explosion_clip <= 0):
+            raise ValueError("explosion_ratio, explosion_onset and explosion_clip must be positive "
+                             "(explosion_clip=None turns the clip after an explosion off)")
         self.optimizer = optimizer
         self.params = list(params) if params is not None else [
             p for group in optimizer.param_groups for p in group["params"]]
