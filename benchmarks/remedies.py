@@ -152,6 +152,7 @@ class Result:
     best_val: float
     clipped: int
     skipped: int
+    explosions: int
     lr_scale: float
     seconds: float
 
@@ -179,12 +180,14 @@ def run_one(job: tuple[str, str, str, str, int]) -> Result:
     val = np.asarray(probe.val)
     full = np.array([r.batch_size == log.batch_size for r in log.steps])
     train_loss = np.asarray(log.losses)[full]
-    summary = probe.guard.summary() if probe.guard is not None else {"clipped": 0, "skipped": 0, "lr_scale": 1.0}
+    summary = probe.guard.summary() if probe.guard is not None else {
+        "clipped": 0, "skipped": 0, "explosions": 0, "lr_scale": 1.0}
     finite_val = val[np.isfinite(val)]
     return Result(
         label, kind, arm, count_spikes(val).events, count_spikes(train_loss).events,
         bool(not np.isfinite(val[-1])), float(val[-1]), float(finite_val.min()) if len(finite_val) else math.nan,
-        int(summary["clipped"]), int(summary["skipped"]), float(summary["lr_scale"]), seconds,
+        int(summary["clipped"]), int(summary["skipped"]), int(summary["explosions"]), float(summary["lr_scale"]),
+        seconds,
     )
 
 
@@ -217,7 +220,7 @@ def report(results: list[Result]) -> None:
     labels = list(dict.fromkeys(r.run for r in results))
     guard = "guard" in arms
     print("| run | kind | " + " | ".join(f"{a}: val spikes / train spikes / final val" for a in arms)
-          + (" | guard: clipped / skipped / lr scale |" if guard else " |"))
+          + (" | guard: clipped / skipped / explosions / lr scale |" if guard else " |"))
     print("|---|---|" + "---|" * (len(arms) + guard))
     for label in labels:
         cells = []
@@ -228,7 +231,7 @@ def report(results: list[Result]) -> None:
         extra = ""
         if guard:
             g = by[(label, "guard")]
-            extra = f" {g.clipped} / {g.skipped} / {g.lr_scale:.3g} |"
+            extra = f" {g.clipped} / {g.skipped} / {g.explosions} / {g.lr_scale:.3g} |"
         print(f"| {label} | {kind} | " + " | ".join(cells) + " |" + extra)
     if "none" not in arms:
         return

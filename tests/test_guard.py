@@ -57,13 +57,15 @@ def test_healthy_run_is_left_alone() -> None:
     unclipped, _, _ = make()
     guard = Guard(torch.optim.Adam(unclipped.parameters(), lr=3e-3), clip=False)
     train(unclipped, x, y, guard.step)
-    assert guard.summary() == {"steps": 120.0, "clipped": 0.0, "skipped": 0.0, "undone": 0.0, "lr_scale": 1.0}
+    assert guard.summary() == {"steps": 120.0, "clipped": 0.0, "skipped": 0.0, "undone": 0.0, "explosions": 0.0,
+                               "lr_scale": 1.0}
     assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), unclipped.parameters(), strict=True))
     guarded, _, _ = make()
     full = Guard(torch.optim.Adam(guarded.parameters(), lr=3e-3))
     losses = train(guarded, x, y, full.step)
     summary = full.summary()
     assert summary["skipped"] == 0 and summary["lr_scale"] == 1 and summary["clipped"] <= 2
+    assert summary["explosions"] == 0
     assert abs(float(losses[-20:].mean() / plain_losses[-20:].mean()) - 1) < 0.01
 
 
@@ -212,6 +214,44 @@ def test_a_grown_gradient_norm_is_clipped_not_skipped_for_long() -> None:
     assert not (skips[1:] & skips[:-1]).any() and skips.sum() <= 6  # the old rule skipped 8 in a row
     assert (h["guard_clip"][61:70] < 0.5).all() and h["guard_lr_scale"][-1] < 1
     assert losses[-10:].mean() < 2 * losses[50:60].mean()
+
+
+def explosion_run(stimulus: dict[int, tuple[float, float]], **options):
+    """80 SGD steps; `stimulus[i] = (g, l)` multiplies step i's gradients by g and the loss the guard sees by l."""
+    model, x, y = make()
+    guard = Guard(torch.optim.SGD(model.parameters(), lr=0.05), **options)
+    count = iter(range(10**6))
+
+    def step(loss):
+        grad_factor, loss_factor = stimulus.get(next(count), (1.0, 1.0))
+        for p in model.parameters():
+            p.grad.mul_(grad_factor)
+        guard.step(loss * loss_factor)
+
+    train(model, x, y, step, steps=80)
+    h = guard.history()
+    return guard, h["guard_grad_norm"] * h["guard_clip"]
+
+
+def test_an_exploding_gradient_arms_a_clip_under_the_typical_norm() -> None:
+    """A gradient 3× up, then 50× with the loss 3× (it grew over two steps, faster than the loss: an
+    explosion) arms the tight clip: every later step is clipped under the typical norm. The same jump out
+    of an ordinary step (a wrongly scaled batch), or with the loss up more than the gradient (a bad batch),
+    does not; neither does a healthy run (`test_healthy_run_is_left_alone`)."""
+    exploded, applied = explosion_run({40: (3.0, 1.0), 41: (50.0, 3.0)})
+    typical = float(torch.tensor(applied[10:40]).median())
+    assert exploded.summary()["explosions"] == 1
+    assert (applied[42:] < typical).all()
+    assert (exploded.history()["guard_clip"][42:] < 1).mean() > 0.5
+    for stimulus in ({41: (50.0, 3.0)}, {40: (3.0, 1.0), 41: (50.0, 5000.0)}):
+        guard, applied = explosion_run(stimulus)
+        assert guard.summary()["explosions"] == 0
+        assert (applied[42:] > typical).any()
+    with pytest.raises(ValueError, match="must be positive"):
+        explosion_run({}, explosion_clip=0.0)
+    lifted, applied = explosion_run({40: (3.0, 1.0), 41: (50.0, 3.0)}, explosion_calm=15)
+    assert lifted.summary()["explosions"] == 1  # after 15 calm steps the usual clip is back
+    assert (applied[42:56] < typical).all() and (applied[57:] > typical).any()
 
 
 def test_lr_backoff_keeps_a_diverging_run_alive() -> None:

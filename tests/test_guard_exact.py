@@ -89,7 +89,7 @@ def test_state_dict_round_trip_continues_the_same_decisions() -> None:
     steps(model, resumed, x, y, 5, start=30)
     fresh = Guard(torch.optim.Adam(model.parameters(), lr=3e-3))
     assert not torch.equal(fresh.stats.table, resumed.stats.table)  # the loaded statistics were used
-    assert resumed.stats.count.tolist() == [35.0, 35.0]
+    assert resumed.stats.count.tolist() == [35.0, 35.0, 35.0]
 
 
 def test_two_streams_in_one_table_match_two_separate_ones() -> None:

@@ -72,3 +72,16 @@ def test_a_family_without_validation_stops_with_one_line(remedies: ModuleType,
     with pytest.raises(SystemExit, match="needs one"):
         remedies.run_one(("zz_test_no_eval", "spike", "none", "tune", 0))
     assert loop.train.__name__ == "train" and loop.train.__module__ == "lossdoctor.scenarios.loop"  # put back
+
+
+def test_the_guard_keeps_an_exploding_rnn_from_crossing_the_edge_again(
+        remedies: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IRNN of `explode_rnn_cosine` (tune, seed 0) next to the edge of stability: undoing each explosion
+    alone leaves it there, to cross again every 8-16 steps (21 validation spikes, 14 without a remedy);
+    the tight clip armed by the first explosion keeps every later step short."""
+    job = ("explode_rnn_cosine", "spike", "guard", "tune", 0)
+    armed = remedies.run_one(job)
+    monkeypatch.setitem(remedies.GUARD_OPTIONS, "explosion_clip", None)
+    undo_only = remedies.run_one(job)
+    assert undo_only.val_spikes >= 10 and armed.val_spikes <= 4
+    assert armed.clipped > 5 * undo_only.clipped and armed.final_val < 2 * undo_only.final_val

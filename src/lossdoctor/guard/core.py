@@ -4,8 +4,19 @@ Per step, all on the device:
 
 1. the total gradient norm, and its z-score against a robust running level and scale (`RunningMoments`:
    Holt level + falling trend, capped mean absolute deviation), fed the clipped norm of accepted steps;
+   and the same robust level of the log of the unclipped norm (the typical norm: heavy tails neither
+   loosen it nor, since clipping is not fed back, ratchet it down);
 2. an adaptive clip: gradients are scaled (`torch._foreach_mul_`) down to `level + clip_z·std` when they
-   exceed it (never below `clip_floor`× the level, so ordinary step-to-step variation is left alone);
+   exceed it (never below `clip_floor`× the level, so ordinary step-to-step variation is left alone).
+   Once the gradient has exploded (a norm `explosion_ratio`× the typical norm, grown out of a step
+   already `explosion_onset`× above it, with the loss up `loss_skip_ratio`× but by less than the
+   norm), every gradient is clipped to `explosion_clip`× the typical norm until `explosion_calm` steps
+   pass without another explosion: the classic remedy for exploding gradients (a threshold near the
+   average norm, Pascanu et al. 2013). The adaptive clip undoes single explosions, but a model at the
+   edge of stability (a recurrent gain near 1) crosses it again within a few ordinary-sized steps; only
+   short steps keep it from crossing far. Bad batches (the loss grows more than the gradient) and
+   isolated jumps out of an ordinary step (a wrongly scaled batch) do not trigger it, and a healthy
+   run never does: its steps are left alone;
 3. a skip flag for a non-finite loss or gradient, a gradient norm `skip_z` stds out, or a loss
    `loss_skip_z` stds (and `loss_skip_ratio`×) above its running level: a bad batch. Outliers in a row
    are a new level, not bad batches: a large gradient with an ordinary loss is skipped once
@@ -120,10 +131,17 @@ class Guard:
         max_consecutive_skips: int = 8,
         max_norm_only_skips: int = 1,
         undo_damage: bool = True,
+        explosion_ratio: float = 10.0,
+        explosion_onset: float = 2.0,
+        explosion_clip: float | None = 0.7,
+        explosion_calm: int = 1000,
         flush_every: int = 100,
         start_step: int = 0,
         params: list[torch.Tensor] | None = None,
     ) -> None:
+        if explosion_ratio <= 0 or explosion_onset <= 0 or (explosion_clip is not None and explosion_clip <= 0):
+            raise ValueError("explosion_ratio, explosion_onset and explosion_clip must be positive "
+                             "(explosion_clip=None turns the clip after an explosion off)")
         self.optimizer = optimizer
         self.params = list(params) if params is not None else [
             p for group in optimizer.param_groups for p in group["params"]]
@@ -146,10 +164,19 @@ class Guard:
         self._last_accepted = torch.zeros((), dtype=torch.bool, device=self.device)
         self._streak_limits = torch.tensor([float(max_norm_only_skips), float(max_consecutive_skips)],
                                            device=self.device)
-        # Both streams in one `RunningMoments`: 0 is the gradient norm, 1 the log-loss.
-        self.stats = RunningMoments(alpha, self.device, streams=2)
-        self._z_limits = torch.tensor([skip_z, loss_skip_z], device=self.device)
-        self._rise_limits = torch.tensor([-math.inf, math.log(loss_skip_ratio)], device=self.device)
+        # All streams in one `RunningMoments`: 0 is the gradient norm (clipped), 1 the log-loss, 2 the log
+        # of the unclipped gradient norm (never an outlier itself: its limits are infinite).
+        self.stats = RunningMoments(alpha, self.device, streams=3)
+        self._z_limits = torch.tensor([skip_z, loss_skip_z, math.inf], device=self.device)
+        self._rise_limits = torch.tensor([-math.inf, math.log(loss_skip_ratio), -math.inf], device=self.device)
+        # The tight clip after an explosion (module docstring, 2): steps since the last explosion, how
+        # far the previous step's log-norm rose above the typical one, and explosions seen.
+        self.explosion_clip, self.explosion_calm = explosion_clip, explosion_calm
+        self._explosion_limits = torch.tensor([math.log(explosion_ratio), math.log(explosion_onset),
+                                               math.log(loss_skip_ratio), 0.0], device=self.device)
+        self.since_explosion = torch.full((), math.inf, device=self.device)
+        self.previous_norm_rise = torch.zeros((), device=self.device)
+        self.explosions = torch.zeros((), device=self.device)
         # Fast and slow EMAs of the log-loss for the back-off, and their decays.
         self.emas = torch.zeros(2, device=self.device)
         self._ema_decay = torch.tensor([0.9, 0.99], device=self.device)
@@ -236,10 +263,11 @@ class Guard:
             return inner()
         norm = torch.nn.utils.get_total_norm(grads).to(torch.float32)
         log_loss = self._log_loss(loss)
-        finite_all = torch.isfinite(torch.stack([norm, log_loss, self._one if loss is None else loss]))
-        finite_x = finite_all[:2]
-        finite = finite_all[0] & finite_all[2]
-        x = torch.stack([norm, log_loss])
+        log_norm = torch.log(norm)
+        finite_all = torch.isfinite(torch.stack([norm, log_loss, log_norm, self._one if loss is None else loss]))
+        finite_x = finite_all[:3]
+        finite = finite_all[0] & finite_all[3]
+        x = torch.stack([norm, log_loss, log_norm])
         stats = self.stats
         mean, std = stats.mean, stats.std
         warm = stats.count >= self.warmup
@@ -280,6 +308,8 @@ class Guard:
         factor = self._one
         if self.clip:
             limit = torch.maximum(mean + self.clip_z * std, self.clip_floor * mean)[0]
+            if self.explosion_clip is not None:
+                limit = self._explosion_limit(limit, rise, warm)
             # A limit of 0 or below (a steeply falling trend carried the predicted level under zero)
             # would flip the gradient's sign, ascent instead of descent: no clipping then.
             over = warm[0] & finite & (norm > limit) & (limit > 0)
@@ -287,7 +317,7 @@ class Guard:
             torch._foreach_mul_(grads, factor)
         accept = ~bad
         usable = accept & finite_x  # the log-loss of an accepted step can still be NaN (a loss ≤ 0)
-        stats.update(x * torch.stack([factor, self._one]), usable, mean)
+        stats.update(x * torch.stack([factor, self._one, self._one]), usable, mean)
         if self.backoff:
             self._update_loss_trend(log_loss, usable[1], level_shift)
         if restore:
@@ -299,6 +329,23 @@ class Guard:
         self.log.write(self.step_count, [norm, factor, skipped, self.lr_scale, self._nan if loss is None else loss])
         self.step_count += 1
         return result
+
+    def _explosion_limit(self, limit: torch.Tensor, rise: torch.Tensor, warm: torch.Tensor) -> torch.Tensor:
+        """The clip limit, tightened to `explosion_clip`× the typical norm while an explosion is recent.
+
+        An explosion: the log-norm `explosion_ratio`× above its typical level, risen from a previous step
+        already `explosion_onset`× above it (an exploding gradient grows over steps as the gain creeps
+        past 1; a wrongly scaled batch jumps out of an ordinary step), and the loss up `loss_skip_ratio`×
+        but by less than the norm (a bad batch raises the loss more than the gradient).
+        """
+        norm_rise, loss_rise = rise[2], rise[1]
+        signals = torch.stack([norm_rise, self.previous_norm_rise, loss_rise, norm_rise - loss_rise])
+        exploded = (signals > self._explosion_limits).all() & warm[1:].all()  # a NaN signal never triggers
+        self.previous_norm_rise = torch.where(warm[2], norm_rise, self.previous_norm_rise)
+        self.explosions = self.explosions + exploded
+        self.since_explosion = torch.where(exploded, 0.0, self.since_explosion + 1.0)
+        tight = self.explosion_clip * torch.exp(self.stats.mean[2])
+        return torch.where(self.since_explosion < self.explosion_calm, torch.minimum(limit, tight), limit)
 
     def _log_loss(self, loss: torch.Tensor | None) -> torch.Tensor:
         """log(loss) where the loss is a positive finite number, else NaN (no loss-based decision then)."""
@@ -445,13 +492,14 @@ class Guard:
 
     def summary(self) -> dict[str, float]:
         """Counts of interventions so far: clipped steps, skipped steps, earlier updates undone with a
-        skip (a damaging update), and the current LR scale."""
+        skip (a damaging update), explosions seen (each arms the tight clip), and the current LR scale."""
         h = self.history()
         return {
             "steps": float(len(h["step"])),
             "clipped": float(np.sum(h["guard_clip"] < 1)),
             "skipped": float(np.sum(h["guard_skip"] > 0)),
             "undone": float(np.sum(h["guard_skip"] > 1)),
+            "explosions": float(self.explosions),
             "lr_scale": float(h["guard_lr_scale"][-1]) if len(h["step"]) else 1.0,
         }
 
@@ -460,13 +508,18 @@ class Guard:
                 "fast": self.fast.clone(), "slow": self.slow.clone(), "climbing": self.climbing,
                 "lr_scale": self.lr_scale, "outliers_in_a_row": self.outliers_in_a_row,
                 "last_update_undoable": self.last_update_undoable, "last_accepted": self._last_accepted,
+                "norm_log_stats": self.stats.state_dict(2), "since_explosion": self.since_explosion,
+                "previous_norm_rise": self.previous_norm_rise, "explosions": self.explosions,
                 "step_count": self.step_count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.stats.load_state_dict(state["grad_stats"], 0)
         self.stats.load_state_dict(state["loss_stats"], 1)
         self.emas = torch.stack([torch.as_tensor(state[k]) for k in ("fast", "slow")]).to(self.emas)
-        for name in ("climbing", "lr_scale", "outliers_in_a_row"):
+        if "norm_log_stats" in state:  # absent from the state of older versions: the stream starts afresh
+            self.stats.load_state_dict(state["norm_log_stats"], 2)
+        for name in ("climbing", "lr_scale", "outliers_in_a_row", "since_explosion", "previous_norm_rise",
+                     "explosions"):
             if name in state:  # absent from the state of older versions
                 setattr(self, name, torch.as_tensor(state[name]).to(self.device, torch.float32))
         if "last_update_undoable" in state:
