@@ -22,8 +22,6 @@ _WINDOW = 200
 _MIN_HISTORY = 30
 #: A spike is this many robust standard deviations above the recent median (and 1.5× it).
 _SPIKE_Z = 8.0
-#: The recent level and scale are recomputed every this many steps (a median per step would cost too much).
-_REFRESH = 5
 #: Update/weight ratio above which steps are too large to be healthy (typical runs sit near 1e-3).
 _UPDATE_RATIO_HIGH = 3e-2
 
@@ -57,63 +55,65 @@ class LiveChecks:
     _pending_last: tuple[int, float, float] | None = None
     _ratios: deque[float] = field(default_factory=lambda: deque(maxlen=50))
     _epoch_losses: list[float] = field(default_factory=list)
-    _level: tuple[float, float] | None = None
-    _age: int = 0
     _odd_last: list[float] = field(default_factory=list)
 
     def observe(self, block: Block) -> list[tuple[int, str, str]]:
-        out: list[tuple[int, str, str]] = []
-        for i in range(len(block.steps)):
-            for kind, message, *at in self._one(block, i):  # `at`: the step it concerns, when earlier
-                if kind not in self.fired and kind not in self.mute:
-                    self.fired.add(kind)
-                    out.append((int(at[0]) if at else int(block.steps[i]), kind, message))
-        return out
-
-    def _one(self, b: Block, i: int) -> list[tuple]:
-        found: list[tuple] = []
-        step, loss, grad = int(b.steps[i]), float(b.loss[i]), float(b.grad_norm[i])
-        found += self._epoch_end(b, i, step)
-        if b.train_mode[i] == 0:
-            found.append(("eval_mode_leak", f"step {step}: the model was in eval mode during a training step "
+        """Judge one flushed block. Vectorised over its rows: the recent level and scale come from the
+        points before the block (one median per flush, not per step); only the epoch-end bookkeeping,
+        which needs batch sizes, walks the rows one by one."""
+        found: list[tuple[int, str, str]] = []
+        steps, loss = block.steps, block.loss
+        if np.isfinite(block.batch_size).any():
+            for i in range(len(steps)):
+                for _, message, at in self._epoch_end(block, i, int(steps[i])):
+                    found.append((int(at), "partial_last_batch", message))
+        eval_rows = np.flatnonzero(block.train_mode == 0)
+        if len(eval_rows):
+            step = int(steps[eval_rows[0]])
+            found.append((step, "eval_mode_leak", f"step {step}: the model was in eval mode during a training step "
                           "(model.eval() without model.train() after an evaluation?): dropout and batch-norm "
                           "behave as at test time"))
-        bad_grads = float(b.nonfinite[i])
-        if not math.isfinite(loss) or bad_grads > 0:
-            what = f"the loss is {loss}" if not math.isfinite(loss) else \
-                f"{bad_grads:.0f} parameter(s) have NaN/inf gradients (gradient norm {grad})"
-            level = f" (recent loss level {np.median(self._recent):.4g})" if self._recent else ""
-            found.append(("numerical_instability", f"step {step}: {what}{level}; training from here on is "
+        bad = ~np.isfinite(loss) | (np.nan_to_num(block.nonfinite) > 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            step, value, grads = int(steps[i]), float(loss[i]), float(block.nonfinite[i])
+            what = f"the loss is {value}" if not math.isfinite(value) else \
+                f"{grads:.0f} parameter(s) have NaN/inf gradients (gradient norm {float(block.grad_norm[i])})"
+            before = [*self._recent, *loss[:i][~bad[:i]]]
+            level = f" (recent loss level {np.median(before):.4g})" if before else ""
+            found.append((step, "numerical_instability", f"step {step}: {what}{level}; training from here on is "
                           "unreliable"))
-            return found
-        ratio = float(b.update_ratio[i])
-        if math.isfinite(ratio):
-            self._ratios.append(ratio)
-        if len(self._recent) >= _MIN_HISTORY:
-            found += self._spike_and_climb(step, loss)
-        self._recent.append(loss)
-        if len(self._early) < _MIN_HISTORY:
-            self._early.append(loss)
-        return found
-
-    def _spike_and_climb(self, step: int, loss: float) -> list[tuple[str, str]]:
-        """Spikes against the recent level, and a climb of the level; statistics refreshed every few steps."""
-        found: list[tuple[str, str]] = []
-        if {"loss_spike", "lr_too_high"} <= self.fired:
-            return found
-        self._age += 1
-        if self._level is None or self._age >= _REFRESH:
-            self._age = 0
+        ratios = block.update_ratio[np.isfinite(block.update_ratio) & ~bad]
+        self._ratios.extend(ratios.tolist())
+        good = np.flatnonzero(~bad)
+        fill = max(0, _MIN_HISTORY - len(self._early))
+        self._early.extend(loss[good[:fill]].tolist())
+        # the first points of a run only build the history the later ones are judged against
+        needed = max(0, _MIN_HISTORY - len(self._recent))
+        self._recent.extend(loss[good[:needed]].tolist())
+        judged = good[needed:]
+        if len(judged) and not {"loss_spike", "lr_too_high"} <= self.fired:
             recent = np.fromiter(self._recent, dtype=float)
             level = float(np.median(recent))
             scale = max(1.4826 * float(np.median(np.abs(recent - level))), 1e-12 * max(abs(level), 1.0))
-            self._level = (level, scale)
-            found += self._climb(step, float(np.median(recent[-_MIN_HISTORY:])))
-        level, scale = self._level
-        if loss > level + _SPIKE_Z * scale and abs(loss) > 1.5 * abs(level):
-            found.append(("loss_spike", f"step {step}: loss spike to {loss:.4g}, {loss / level:.3g}× the recent "
-                          f"median {level:.4g} ({(loss - level) / scale:.0f} robust stds)"))
-        return found
+            values = loss[judged]
+            spikes = np.flatnonzero((values > level + _SPIKE_Z * scale) & (np.abs(values) > 1.5 * abs(level)))
+            if len(spikes):
+                step, value = int(steps[judged[spikes[0]]]), float(values[spikes[0]])
+                found.append((step, "loss_spike", f"step {step}: loss spike to {value:.4g}, {value / level:.3g}× "
+                              f"the recent median {level:.4g} ({(value - level) / scale:.0f} robust stds)"))
+            self._recent.extend(values.tolist())
+            tail = float(np.median(np.fromiter(self._recent, dtype=float)[-_MIN_HISTORY:]))
+            last = int(steps[judged[-1]])
+            found += [(last, kind, message) for kind, message in self._climb(last, tail)]
+        else:
+            self._recent.extend(loss[judged].tolist())
+        out: list[tuple[int, str, str]] = []
+        for step, kind, message in sorted(found, key=lambda item: item[0]):
+            if kind not in self.fired and kind not in self.mute:
+                self.fired.add(kind)
+                out.append((step, kind, message))
+        return out
 
     def _climb(self, step: int, tail: float) -> list[tuple[str, str]]:
         self._best_level = min(self._best_level, tail)
