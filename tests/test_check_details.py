@@ -254,3 +254,11 @@ def test_gradient_blow_ups_in_a_log_of_window_means_are_exploding(tmp_path: Path
     d = catalogue_run("explode_rnn_cosine/batch=32,decay=0.95,epochs=16,hidden=40,length=40,lr=0.0055,n=1024/"
                       "seed1/hf[logging_steps=5]", "tune", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
+
+
+def test_a_repeated_order_with_under_five_logged_points_per_epoch_is_found(tmp_path: Path) -> None:
+    """24-step epochs logged by HF every 5 steps (4.8 points per epoch): data from fixed sources in a fixed
+    order still repeat their profile epoch after epoch."""
+    d = catalogue_run("unshuffled_sources_transformer_adamw/batch=16,epochs=10,lr=0.001,n_train=384,width=16/"
+                      "seed101/hf[logging_steps=5]", "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]

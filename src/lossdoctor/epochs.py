@@ -21,7 +21,7 @@ from .signals import EpochInfo, RunSignals, robust_std, rolling_median
 #: Complete epochs needed before a periodic pattern can be told from chance.
 MIN_EPOCHS = 3
 #: Logged points per epoch needed to see a within-epoch shape.
-MIN_POINTS_PER_EPOCH = 5
+MIN_POINTS_PER_EPOCH = 4
 
 
 @dataclass

@@ -27,6 +27,18 @@ FAINT_SAME_SIGN = 0.9
 FAINT_T = 3.5
 
 
+def binomial_tail(n: int, k: int, p: float) -> float:
+    """P(at least k successes in n trials of chance p), in log space: thousands of epochs (a short
+    inferred period over a long log) overflow the plain sum."""
+    if k <= 0:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) + j * log_p + (n - j) * log_q
+             for j in range(k, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
 @dataclass
 class BoundaryAnomaly:
     """A fixed-position anomaly next to epoch boundaries."""
@@ -48,8 +60,7 @@ class BoundaryAnomaly:
         """Large in most epochs (and more often than chance allows: a robust z of 2.5 happens at about
         one step in twenty), or modest but in the same direction in nearly all of them."""
         hits = round(self.consistency * self.epochs)
-        by_chance = sum(math.comb(self.epochs, k) * 0.05**k * 0.95 ** (self.epochs - k)
-                        for k in range(hits, self.epochs + 1))
+        by_chance = binomial_tail(self.epochs, hits, 0.05)
         large = self.consistency >= MIN_CONSISTENCY and by_chance <= MAX_CHANCE
         # A loss logged as a mean over several steps dilutes the last batch into a window: fewer epochs
         # reach the 2.5 line, but far more than chance allows, and most depart the same way.
