@@ -262,3 +262,16 @@ def test_a_repeated_order_with_under_five_logged_points_per_epoch_is_found(tmp_p
     d = catalogue_run("unshuffled_sources_transformer_adamw/batch=16,epochs=10,lr=0.001,n_train=384,width=16/"
                       "seed101/hf[logging_steps=5]", "report", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
+
+
+@pytest.mark.parametrize(("name", "split"), [
+    ("eval_leak_batchnorm_cnn_sgd/batch=64,dropout=0.3,epochs=6,evals_per_epoch=4,lr=0.05,n_train=1536,width=8/"
+     "seed100/hf[logging_steps=5]", "report"),
+    ("plb_sum_mlp/batch=64,epochs=10,full_batches=20,last=4,lr=0.005,opt=sgd,width=64/seed0/hf[logging_steps=5]",
+     "tune"),
+])
+def test_one_odd_position_among_a_handful_is_no_repeated_order(name: str, split: str, tmp_path: Path) -> None:
+    """4–5 logged points per epoch: a mode switch or a short batch at one fixed position repeats every epoch,
+    but that one position is not a repeated order of the data."""
+    d = catalogue_run(name, split, tmp_path)
+    assert "unshuffled_data" not in [f.id for f in d.findings], [f.id for f in d.findings]

@@ -143,6 +143,10 @@ class EpochFold:
             centre = np.nanmean(detail, axis=0)
         spread = robust_std(centre[np.isfinite(centre)]) if np.isfinite(centre).any() else 0.0
         detail[:, np.abs(centre) > 3 * max(spread, 1e-12)] = np.nan
+        if bins < 8 and np.isfinite(centre).any():
+            # With a handful of positions the spread is too rough to flag the odd one out: leave out the
+            # position that departs most as well (a short batch or a mode switch sits at one or two).
+            detail[:, int(np.nanargmax(np.abs(centre)))] = np.nan
         # The later half of the run: while the model still learns fast the order's imprint changes from
         # epoch to epoch; once training settles, an unshuffled order repeats step for step.
         later = (len(detail) - 1) // 2
