@@ -137,9 +137,11 @@ def test_locked_database_loses_nothing_once_the_lock_is_gone(tmp_path, capsys) -
             rec.step(loss, batch_size=32)
 
     train(5)
+    rec.flush()  # the recorder writes on its own thread: wait until the store exists
     blocker = sqlite3.connect(tmp_path / "lossdoctor.db", isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     train(15)
+    rec.flush()  # every write so far has met the lock
     blocker.execute("ROLLBACK")
     blocker.close()
     train(5)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ torch = pytest.importorskip("torch")
 from _record_runs import mlp, regression_data  # noqa: E402
 
 import lossdoctor  # noqa: E402
+from lossdoctor.errors import LogReadError  # noqa: E402
 from lossdoctor.record import read_store  # noqa: E402
 
 
@@ -145,8 +148,8 @@ def test_store_is_readable_while_the_recorder_writes(tmp_path) -> None:
         loss.backward()
         opt.step()
         rec.step(loss, batch_size=32)
-        if step % 10 == 9:
-            seen.append(lossdoctor.read(tmp_path).num_steps)
+        if step % 10 == 9:  # the flush is written on the recorder's thread: it lands within moments
+            seen.append(_eventually(lambda: lossdoctor.read(tmp_path).num_steps, step + 1))
     assert seen == [10, 20, 30, 40]
     run = lossdoctor.read(tmp_path)
     assert any("has not finished" in note for note in run.facts.notes)
@@ -154,6 +157,19 @@ def test_store_is_readable_while_the_recorder_writes(tmp_path) -> None:
     run = lossdoctor.read(tmp_path)
     assert run.num_steps == 45 and run.format == "lossdoctor_store"
     assert not any("has not finished" in note for note in run.facts.notes)
+
+
+def _eventually(read: Any, expected: Any, seconds: float = 10.0) -> Any:
+    """What `read()` gives once it equals `expected`, or its last value after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            got = read()
+        except LogReadError:
+            got = None
+        if got == expected or time.monotonic() > deadline:
+            return got
+        time.sleep(0.01)
 
 
 def test_gradient_accumulation_counts_micro_batches_and_records_the_accumulated_prenorm(tmp_path) -> None:
@@ -199,6 +215,26 @@ def test_backward_that_misses_the_hooked_parameters_falls_back_then_hooks_all(tm
     assert grad[0] == pytest.approx(1e-3, rel=1e-3)  # the first step could only be measured after clipping
     np.testing.assert_allclose(grad[1:], pre_clip[1:], rtol=1e-5)  # then every parameter has a hook
     assert "after clipping at some steps" in content.meta["grad_norm"]
+
+
+def test_update_ratio_without_any_backward_pass_is_measured_from_a_snapshot_one_step_ahead(tmp_path) -> None:
+    """Gradients set by hand fire no hook: the weights are copied at `rec.step` for the next measured step."""
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=4, update_every=2)
+    expected = {}
+    for step in range(7):
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        for p in model.parameters():
+            p.grad = torch.full_like(p, 0.01 * (step + 1))
+        opt.step()
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        expected[step] = ((after - before).norm() / after.norm()).item()
+        rec.step(float(step), batch_size=4)
+    rec.close()
+    steps, ratios = _series(tmp_path)["update_ratio"]
+    assert list(steps) == [2, 4, 6]  # step 0 had no snapshot: no backward pass announced it
+    np.testing.assert_allclose(ratios, [expected[s] for s in steps], rtol=1e-4)
 
 
 def _short_run(run_dir, steps: int, **options) -> None:
@@ -251,11 +287,13 @@ def test_norms_under_a_grad_scaler_are_unscaled_globally_and_per_layer(tmp_path)
     assert max(norms) < 100  # the scale (1024) is out of the recorded values
 
 
-def test_values_measured_every_few_steps_never_leak_into_other_steps_across_flushes(tmp_path) -> None:
-    """Each step writes only the cells it has values for; the others stay empty, flush after flush."""
+@pytest.mark.parametrize("background", [True, False])
+def test_values_measured_every_few_steps_never_leak_into_other_steps_across_flushes(tmp_path, background) -> None:
+    """Each step writes only the cells it has values for; the others stay empty, flush after flush (on the
+    recorder's thread or on the training thread)."""
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=4, update_every=3)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=4, update_every=3, background=background)
     x, y = regression_data(32).tensors
     for step in range(11):
         loss = torch.nn.functional.mse_loss(model(x), y)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +44,7 @@ class HostRow:
 
 @dataclass
 class Flush:
-    """A device→host copy in flight (on CUDA it completes asynchronously; `event` says when).
+    """One block of steps on the host.
 
     `host` holds the step block (rows × COLS), then the per-parameter gradient norms of every step
     (rows × n_layers; kept for the steps that are multiples of `detail_every`), then the Adam statistics.
@@ -53,7 +52,6 @@ class Flush:
 
     rows: list[HostRow]
     host: torch.Tensor
-    event: Any
     detail_every: int
     adam_steps: list[int]
     n_layers: int

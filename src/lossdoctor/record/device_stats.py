@@ -67,12 +67,11 @@ class UpdateMeter:
         self._armed = False
 
     def before(self, params: Params) -> None:
-        with torch.no_grad():
-            live = [p.detach() for p in params]
-            if self._before is None or len(self._before) != len(live):
-                self._before = [t.clone() for t in live]
+        with torch.no_grad():  # the parameters as they are: no detached views to build per call
+            if self._before is None or len(self._before) != len(params):
+                self._before = [p.detach().clone() for p in params]
             else:
-                torch._foreach_copy_(self._before, live)
+                torch._foreach_copy_(self._before, list(params))
         self._armed = True
 
     def after(self, params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -80,12 +79,13 @@ class UpdateMeter:
         if not self._armed or self._before is None:
             return None
         self._armed = False
+        live = list(params)
         with torch.no_grad():
-            live = [p.detach() for p in params]
             torch._foreach_sub_(self._before, live)  # the snapshot now holds before − after
-            update = torch.linalg.vector_norm(_norms(self._before))
-            weight = torch.linalg.vector_norm(_norms(live))
-        return update, weight
+            # both norms in one fused call: the differences first, then the weights
+            norms = torch.stack(torch._foreach_norm(self._before + live, 2, dtype=torch.float32))
+            n = len(live)
+            return torch.linalg.vector_norm(norms[:n]), torch.linalg.vector_norm(norms[n:])
 
     def weight_norm(self, params: Params) -> torch.Tensor:
         with torch.no_grad():

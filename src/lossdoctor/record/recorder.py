@@ -6,14 +6,17 @@ Timeline of one optimizer step, and what the recorder does at each point:
    the backward pass has finished, *before* the user's code clips: one `torch._foreach_norm` takes the
    pre-clip norm of every parameter's gradient, kept as device scalars (the global norm of each step is
    taken at flush time, one kernel for the whole block). Under DDP that callback queues a second one,
-   which runs after DDP has written the all-reduced gradients back.
+   which runs after DDP has written the all-reduced gradients back. On a step whose update is measured
+   (every `update_every`), the callback also copies the weights, which are still those before the update.
 2. `optimizer.step()`: nothing (no optimizer hook: a Python call per step costs more than it saves).
 3. `rec.step(loss, batch_size=…)`: keeps the detached loss; every `update_every` steps measures |Δw| and
-   |w| against the snapshot of the weights taken at the previous call (the weights before this step's
-   update), and takes the next snapshot one call ahead; host facts (batch size, lr per group,
+   |w| against the snapshot of the weights that step 1's callback took (the weights before this step's
+   update); host facts (batch size, lr per group,
    `model.training`, epoch) go to a Python list.
-4. Every `flush_every` steps (or `flush_secs`): the losses and norms of the block stacked in one kernel
-   each, one device→host copy, the live checks, one SQLite transaction. Nothing calls `.item()` per step.
+4. Every `flush_every` steps (or `flush_secs`): the block's tensors and host rows are handed to the
+   recorder's thread (`worker.py`), which stacks them (one kernel each), makes one device→host copy, runs
+   the live checks and commits one SQLite transaction. Nothing calls `.item()` per step, and the training
+   thread never waits for the copy or the disk (under DDP the flush is a collective, done in place).
 
 Any fault inside the recorder is reported once on stderr and never reaches the training loop.
 """
@@ -26,7 +29,8 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,7 @@ from lossdoctor.record.live import LiveChecks
 from lossdoctor.record.loader_facts import loader_facts
 from lossdoctor.record.noise_scale import GradientNoiseScale
 from lossdoctor.record.store import STORE_NAME, Chunks, StoreWriter, set_aside
+from lossdoctor.record.worker import FlushWorker
 
 #: Flushes kept in memory while the store cannot be written (then the oldest are dropped).
 _MAX_UNWRITTEN_FLUSHES = 10_000
@@ -69,6 +74,7 @@ class Recorder:
         meta: Mapping[str, Any] | None = None,
         hooks: bool = True,
         resume: bool = False,
+        background: bool = True,
     ) -> None:
         if not params:
             raise ValueError("lossdoctor.watch: the model has no trainable parameters")
@@ -93,17 +99,18 @@ class Recorder:
         self._writes = self.rank == 0
         device = self._params[0].device
         self._device = device
-        self._dev = torch.full((self._flush_every, len(COLS)), math.nan, dtype=torch.float32, device=device)
-        # views made once: indexing a tensor per step costs more than the kernel that writes the cell
-        self._cells = [row.unbind(0) for row in self._dev]  # a step writes only the cells it has values for
         self._zero_norms = torch.zeros(len(self._params), dtype=torch.float32, device=device).unbind(0)
         # per recorded step: its loss (a device scalar) and its per-parameter gradient norms, stacked at flush
         self._loss_rows: list[int] = []
         self._losses: list[torch.Tensor] = []
         self._norm_rows: list[Norms | None] = []
         self._rows: list[tuple[Any, ...]] = []  # HostRow's fields: a tuple is built faster per step
+        self._cells: list[tuple[int, int, torch.Tensor]] = []  # (row, column, device scalar) of rare values
         self._adam: list[tuple[int, torch.Tensor]] = []
-        self._in_flight: list[Flush] = []
+        # world size 1: a thread finishes each flush (started at the first); under DDP a flush is a
+        # collective, so it stays on the training thread
+        self._worker: FlushWorker | None = None
+        self._background = self.world_size == 1 and background
         self._unwritten: list[Chunks] = []
         self._events: list[tuple[int, str, str]] = []
         self._writer: StoreWriter | None = None
@@ -143,9 +150,8 @@ class Recorder:
         self._steps_per_epoch = self._meta.get("steps_per_epoch")
         if hooks:
             self._grad_hooks(everywhere=False)
-        if self._update_every:  # the weights before the first step, for its update
-            self._updates.before(self._params)
-            self._update_armed = True
+        else:  # no backward will be seen: the weights before the first step, for its update
+            self._snapshot_if_due()
         atexit.register(_close_at_exit, weakref.ref(self))
 
     # -- public API --------------------------------------------------------------------------------
@@ -202,6 +208,9 @@ class Recorder:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        if self._worker is not None:  # every block is written: the store is this thread's again
+            self._worker.stop()
+            self._worker = None
         self._meta["finished"] = time.time()
         if math.isfinite(self.noise_scale.b_simple):
             self._meta["gradient_noise_scale"] = self.noise_scale.b_simple
@@ -257,6 +266,7 @@ class Recorder:
         self._queued = False
         try:
             self._backwards += 1
+            self._snapshot_if_due()  # the weights before this step's update (unchanged since the last step)
             if self.world_size > 1 and syncs_gradients(self._model):
                 found = ds.grad_norms(self._params)
                 self._local_sq = None if found is None else self._unscaled(found[0]) ** 2
@@ -290,6 +300,17 @@ class Recorder:
     def _snapshot(self) -> None:
         if self._update_every and self._step % self._update_every == 0:
             self._updates.before(self._params)
+
+    def _snapshot_if_due(self) -> None:
+        """Copy the weights before a step whose update is measured (once, at its first backward pass).
+
+        Taken in the same step as the measurement (at `rec.step`), so one step in `update_every` pays
+        for both, rather than two.
+        """
+        if self._update_every and not self._manual_updates and not self._update_armed \
+                and self._step % self._update_every == 0:
+            self._updates.before(self._params)
+            self._update_armed = True
 
     # Update tracking driven by the integration (Keras calls these two around its optimizer step).
     def before_update(self) -> None:
@@ -341,7 +362,7 @@ class Recorder:
         extra = self._pending_extra
         if extra is not None:
             self._pending_extra = None
-        has_grad = self._has_grad
+        has_grad, hooked = self._has_grad, self._backwards > 0
         self._rows.append((number, _NAN if batch_size is None else float(batch_size),
                            _NAN if model is None else float(model.training), self._epoch,
                            self._backwards or 1, host_loss, lrs, extra, loss is not None, has_grad))
@@ -355,9 +376,8 @@ class Recorder:
         self._norms_now = None
         self._backwards = 0
         self._step = number + 1
-        if self._update_every and not self._manual_updates and self._step % self._update_every == 0:
-            self._updates.before(self._params)  # the weights before the next step's update
-            self._update_armed = True
+        if not hooked:  # no backward pass seen (hooks off, gradients set by hand): snapshot one step ahead
+            self._snapshot_if_due()
         if index + 1 >= self._flush_every or (
                 self.world_size == 1 and time.monotonic() - self._last_flush > self._flush_secs):
             self._flush(wait=False)
@@ -372,66 +392,79 @@ class Recorder:
         if self._update_armed:
             self._update_armed = False
             self._update = self._updates.after(self._params)
-        cells = self._cells[index]  # NaN until written: the buffer is refilled after each flush
+        cells = self._cells
         if self._update is not None:
-            cells[UPDATE].copy_(self._update[0])
-            cells[WEIGHT].copy_(self._update[1])
+            cells += [(index, UPDATE, self._update[0]), (index, WEIGHT, self._update[1])]
         if self._local_sq is not None:
-            cells[LOCAL_SQ].copy_(self._local_sq)
+            cells.append((index, LOCAL_SQ, self._local_sq))
         if self._micro_norm is not None and self._backwards > 1:
-            cells[MICRO_NORM].copy_(self._micro_norm)
+            cells.append((index, MICRO_NORM, self._micro_norm))
         self._update = self._local_sq = self._micro_norm = None
 
     # -- flushing ----------------------------------------------------------------------------------
     def _flush(self, *, wait: bool) -> None:
+        """Hand the steps recorded since the last flush over (to the worker thread, or do it here)."""
         if self._rows:
-            rows = [HostRow(*row) for row in self._rows]
-            n = len(rows)
-            block = self._dev[:n]
-            if self._losses:
-                losses = _stacked_losses(self._losses, self._device)
-                if len(self._losses) == n:
-                    block[:, LOSS] = losses
-                else:
-                    block[torch.tensor(self._loss_rows, device=self._device), LOSS] = losses
-            if self.world_size > 1:  # a collective: every rank flushes at the same step counts
-                host_side = torch.tensor([[r.loss, r.batch_size] for r in rows], dtype=torch.float32,
-                                         device=self._device)
-                loss = torch.where(torch.isnan(block[:, LOSS]), host_side[:, 0], block[:, LOSS])
-                sums = all_reduce_mean(torch.stack([loss, block[:, LOCAL_SQ], host_side[:, 1]], 1))
-                block = block.clone()
-                block[:, LOSS], block[:, LOCAL_SQ] = sums[:, 0], sums[:, 1]
-                for r, b in zip(rows, (sums[:, 2] * self.world_size).cpu().tolist(), strict=True):
-                    r.batch_size = b  # the batch the step used on all ranks together
-            flat: list[torch.Tensor] = []
-            for norms in self._norm_rows:
-                flat.extend(self._zero_norms if norms is None else
-                            norms.unbind(0) if isinstance(norms, torch.Tensor) else norms)
-            per = _stacked(flat, self._device).view(n, len(self._params))
-            block[:, GRAD] = torch.linalg.vector_norm(per, dim=1)  # the global norm of each step
-            parts = [block.reshape(-1), per.reshape(-1)]
-            parts += [stats for _, stats in self._adam]
-            payload = torch.cat(parts)
-            self._dev.fill_(math.nan)  # after the copy above: the next block starts empty
-            if payload.device.type == "cuda":
-                host = torch.empty(payload.shape, dtype=payload.dtype, pin_memory=True)
-                host.copy_(payload, non_blocking=True)
-                event = torch.cuda.Event()
-                event.record()
-            else:
-                host, event = payload.clone(), None
-            self._in_flight.append(Flush(rows, host, event, self._detail_every, [s for s, _ in self._adam],
-                                          len(self._params)))
-            self._rows, self._adam, self._losses, self._loss_rows, self._norm_rows = [], [], [], [], []
+            held = _Held(self._rows, self._losses, self._loss_rows, self._norm_rows, self._cells, self._adam)
+            self._rows, self._losses, self._loss_rows, self._norm_rows, self._cells, self._adam = [], [], [], [], [], []
             self._last_flush = time.monotonic()
-        chunks: list[Chunks] = []
-        while self._in_flight and (wait or self._in_flight[0].event is None or self._in_flight[0].event.query()):
-            done = self._in_flight.pop(0)
-            if done.event is not None:
-                done.event.synchronize()
-            chunks.append(self._chunks(done))
-        if chunks or self._unwritten or self._events:
-            self._write(chunks)
+            self._run(lambda: self._finish(held))
+        elif wait:  # nothing new: still retry what a store that could not be written holds
+            self._run(lambda: self._write([]) if self._unwritten or self._events else None)
+        if wait and self._worker is not None:
+            self._worker.drain()
+
+    def _run(self, job: Callable[[], None]) -> None:
+        """Run a flush job on the worker thread (started at the first), or here under DDP."""
+        if not self._background:
+            job()
+            return
+        if self._worker is None:
+            self._worker = FlushWorker(lambda exc: self._fault("flush", exc))
+        self._worker.submit(job)
+
+    def _finish(self, held: _Held) -> None:
+        """Pack the held steps on the device, copy them to the host, run the live checks and commit."""
+        self._write([self._chunks(self._pack(held))])
+
+    def _pack(self, held: _Held) -> Flush:
+        """The block of held steps as one tensor: losses, rare cells and norms stacked, one kernel each."""
+        rows = [HostRow(*row) for row in held.rows]
+        n = len(rows)
+        block = torch.full((n, len(COLS)), math.nan, dtype=torch.float32, device=self._device)
+        if held.losses:
+            losses = _stacked_losses(held.losses, self._device)
+            if len(held.losses) == n:
+                block[:, LOSS] = losses
+            else:
+                block[torch.tensor(held.loss_rows, device=self._device), LOSS] = losses
+        if held.cells:
+            where = torch.tensor([(i, c) for i, c, _ in held.cells], device=self._device)
+            block[where[:, 0], where[:, 1]] = _stacked([v.float() for _, _, v in held.cells], self._device)
+        if self.world_size > 1:  # a collective: every rank flushes at the same step counts
+            host_side = torch.tensor([[r.loss, r.batch_size] for r in rows], dtype=torch.float32,
+                                     device=self._device)
+            loss = torch.where(torch.isnan(block[:, LOSS]), host_side[:, 0], block[:, LOSS])
+            sums = all_reduce_mean(torch.stack([loss, block[:, LOCAL_SQ], host_side[:, 1]], 1))
+            block[:, LOSS], block[:, LOCAL_SQ] = sums[:, 0], sums[:, 1]
+            for r, b in zip(rows, (sums[:, 2] * self.world_size).cpu().tolist(), strict=True):
+                r.batch_size = b  # the batch the step used on all ranks together
+        flat: list[torch.Tensor] = []
+        for norms in held.norm_rows:
+            flat.extend(self._zero_norms if norms is None else
+                        norms.unbind(0) if isinstance(norms, torch.Tensor) else norms)
+        per = _stacked(flat, self._device).view(n, len(self._params))
+        block[:, GRAD] = torch.linalg.vector_norm(per, dim=1)  # the global norm of each step
+        payload = torch.cat([block.reshape(-1), per.reshape(-1), *(stats for _, stats in held.adam)])
+        if payload.device.type == "cuda":  # only this thread waits for the copy
+            host = torch.empty(payload.shape, dtype=payload.dtype, pin_memory=True)
+            host.copy_(payload, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            event.synchronize()
+        else:
+            host = payload.clone()
+        return Flush(rows, host, self._detail_every, [s for s, _ in held.adam], len(self._params))
 
     def _chunks(self, done: Flush) -> Chunks:
         """Turn one copied block into named series, and run the live checks over it."""
@@ -517,6 +550,18 @@ def _global_norm(norms: Norms | None) -> torch.Tensor | None:
     return None if norms is None else torch.linalg.vector_norm(_stacked(norms))
 
 
+@dataclass(slots=True)
+class _Held:
+    """The steps recorded since the last flush, as the training thread hands them over."""
+
+    rows: list[tuple[Any, ...]]
+    losses: list[torch.Tensor]
+    loss_rows: list[int]
+    norm_rows: list[Norms | None]
+    cells: list[tuple[int, int, torch.Tensor]]
+    adam: list[tuple[int, torch.Tensor]]
+
+
 _NAN = math.nan
 _EXTRA = 7  # where `extra` sits in a row (HostRow's field order)
 
@@ -566,7 +611,8 @@ def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
     so norms are unscaled), `accumulation_averages` (the loss is divided by the number of accumulated
     micro-batches, the usual way; default True), `warn` (live warnings, default True), `mute` (warning ids),
     `resume` (append to the store an earlier run left in `run_dir`; by default that store is renamed
-    `lossdoctor.prev-N.db` and the new run starts a fresh one).
+    `lossdoctor.prev-N.db` and the new run starts a fresh one), `background` (finish flushes on the
+    recorder's own thread, default True; False does it on the training thread).
     """
     inner = unwrap(model)
     params = [(name, p) for name, p in inner.named_parameters() if p.requires_grad]
