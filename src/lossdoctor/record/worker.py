@@ -25,6 +25,7 @@ class FlushWorker:
 
     def __init__(self, on_fault: Callable[[BaseException], None]) -> None:
         self._on_fault = on_fault
+        self._error: BaseException | None = None  # what `on_fault` itself raised, for the caller's thread
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=MAX_WAITING)
         # a daemon: a recorder that is never closed must not keep the interpreter from exiting (the
         # recorder's atexit handler drains it first)
@@ -32,11 +33,23 @@ class FlushWorker:
         self._thread.start()
 
     def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
+        self._raise_pending()
+        if self._thread.is_alive():
+            self._jobs.put(job)
+        else:  # never wait on a thread that is gone
+            job()
 
     def drain(self) -> None:
         """Wait until every submitted job has finished."""
-        self._jobs.join()
+        if self._thread.is_alive():
+            self._jobs.join()
+        self._raise_pending()
+
+    def _raise_pending(self) -> None:
+        """Re-raise on the caller's thread what the fault handler raised (LOSSDOCTOR_STRICT in tests)."""
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
 
     def stop(self) -> None:
         """Finish the submitted jobs, then end the thread."""
@@ -56,6 +69,9 @@ class FlushWorker:
                     return
                 job()
             except BaseException as exc:  # reported; the thread goes on
-                self._on_fault(exc)
+                try:
+                    self._on_fault(exc)
+                except BaseException as again:
+                    self._error = again
             finally:
                 self._jobs.task_done()
