@@ -232,6 +232,11 @@ class Recorder:
     def steps_recorded(self) -> int:
         return self._step
 
+    @property
+    def background_cpu_seconds(self) -> float:
+        """CPU time the recorder's flush thread has used (0 before the first flush; NaN when unknown)."""
+        return 0.0 if self._worker is None else self._worker.cpu_seconds()
+
     # -- the hooks ---------------------------------------------------------------------------------
     def _grad_hooks(self, *, everywhere: bool) -> None:
         """Post-accumulate-grad hooks that detect the end of each backward pass.

@@ -12,8 +12,10 @@ connection included) is only touched from this thread.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 #: Blocks waiting while one is being written; a training thread that gets further ahead waits.
@@ -60,6 +62,16 @@ class FlushWorker:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def cpu_seconds(self) -> float:
+        """CPU time this thread has used so far (NaN where the platform cannot tell, or once it ended)."""
+        ident = self._thread.ident
+        if ident is None or not self._thread.is_alive() or not hasattr(time, "pthread_getcpuclockid"):
+            return math.nan
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(ident))
+        except OSError:
+            return math.nan
 
     def _loop(self) -> None:
         while True:
