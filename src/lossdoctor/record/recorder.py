@@ -410,7 +410,9 @@ class Recorder:
     def _flush(self, *, wait: bool) -> None:
         """Hand the steps recorded since the last flush over (to the worker thread, or do it here)."""
         if self._rows:
-            held = _Held(self._rows, self._losses, self._loss_rows, self._norm_rows, self._cells, self._adam)
+            # CUDA: the block's kernels go on the stream training uses now (the current stream is per thread)
+            stream = torch.cuda.current_stream(self._device) if self._device.type == "cuda" else None
+            held = _Held(self._rows, self._losses, self._loss_rows, self._norm_rows, self._cells, self._adam, stream)
             self._rows, self._losses, self._loss_rows, self._norm_rows, self._cells, self._adam = [], [], [], [], [], []
             self._last_flush = time.monotonic()
             self._run(lambda: self._finish(held))
@@ -434,6 +436,12 @@ class Recorder:
 
     def _pack(self, held: _Held) -> Flush:
         """The block of held steps as one tensor: losses, rare cells and norms stacked, one kernel each."""
+        if held.stream is None:
+            return self._pack_on_current_stream(held)
+        with torch.cuda.stream(held.stream):  # ordered after the kernels that produced the values
+            return self._pack_on_current_stream(held)
+
+    def _pack_on_current_stream(self, held: _Held) -> Flush:
         rows = [HostRow(*row) for row in held.rows]
         n = len(rows)
         block = torch.full((n, len(COLS)), math.nan, dtype=torch.float32, device=self._device)
@@ -565,6 +573,7 @@ class _Held:
     norm_rows: list[Norms | None]
     cells: list[tuple[int, int, torch.Tensor]]
     adam: list[tuple[int, torch.Tensor]]
+    stream: Any  # the CUDA stream of the training thread at the flush, None on other devices
 
 
 _NAN = math.nan
