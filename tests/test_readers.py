@@ -175,6 +175,50 @@ def test_text_formats(tmp_path: Path) -> None:
     assert list(kv.loss.steps) == [5, 10] and list(kv.series["lr"].values) == [0.001, 0.002]
 
 
+def test_text_common_console_formats(tmp_path: Path) -> None:
+    """Formats of popular training scripts, as they print them."""
+    tutorial = "".join(f"Epoch [{e}/3], Step [{b}/4], Loss: {1 / (e * 4 + b):.4f}\n"
+                       for e in (1, 2, 3) for b in (1, 2, 3, 4))
+    run = read(write(tmp_path, "tutorial.log", tutorial))  # the step restarts each epoch: it is a batch index
+    assert list(run.loss.steps) == list(range(12)) and run.facts.steps_per_epoch == 4
+    assert list(run.series["epoch"].values) == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+    nanogpt = ("iter 0: loss 4.2000, time 120.00ms, mfu -100.00%\niter 1: loss 4.1000, time 11.00ms, mfu 12.00%\n"
+               "step 2: train loss 4.0500, val loss 4.0800\niter 2: loss 4.0000, time 11.00ms, mfu 12.00%\n")
+    run = read(write(tmp_path, "nanogpt.log", nanogpt))  # `loss 4.2`: no colon
+    assert list(run.loss.steps) == [0, 1, 2] and list(run.loss.values) == [4.2, 4.1, 4.0]
+    assert list(run.series["val_loss"].values) == [4.08]
+    timm = ("Train: 0 [   0/50 (  0%)]  Loss: 6.900 (6.90)  Time: 1.2s  LR: 1.000e-03  Data: 0.1 (0.1)\n"
+            "Train: 0 [  25/50 ( 50%)]  Loss: 6.500 (6.70)  Time: 0.2s  LR: 1.000e-03  Data: 0.1 (0.1)\n"
+            "Test: [   0/10]  Time: 0.5  Loss:  5.9000 (5.9000)  Acc@1:  1.0 ( 1.0)\n"
+            "Train: 1 [   0/50 (  0%)]  Loss: 6.100 (6.10)  Time: 0.2s  LR: 1.000e-03  Data: 0.1 (0.1)\n")
+    run = read(write(tmp_path, "timm.log", timm))  # the evaluation pass's batch losses are not training losses
+    assert list(run.loss.steps) == [0, 25, 50] and list(run.loss.values) == [6.9, 6.5, 6.1]
+    assert "Train" not in run.series and run.facts.steps_per_epoch == 50
+    fairseq = "".join(f"| INFO | train_inner | epoch {1 + u // 20:03d}:   {u % 20:3d} / 20 loss={5 - u / 100:.3f}, "
+                      f"ppl=9.1, lr=0.0005, gnorm=1.2, num_updates={u}, wall=10\n" for u in range(5, 60, 5))
+    run = read(write(tmp_path, "fairseq.log", fairseq))  # num_updates is the step
+    assert list(run.loss.steps) == list(range(5, 60, 5)) and "num_updates" not in run.series
+    assert list(run.series["epoch"].steps) == list(range(5, 60, 5)) and run.series["epoch"].values[-1] == 3
+
+
+def test_text_detection_and_large_training_framework_formats(tmp_path: Path) -> None:
+    d2 = "".join(f"[01/01 10:00:{i:02d} d2.utils.events]:  eta: 0:10:00  iter: {i}  total_loss: {2 - i / 100:.3f}  "
+                 f"loss_cls: 0.5  lr: 0.0002  max_mem: 1234M\n" for i in range(19, 60, 20))
+    run = read(write(tmp_path, "d2.log", d2))  # a bracketed timestamp opens the line: text, not a JSON array
+    assert run.format == "text" and list(run.loss.steps) == [19, 39, 59] and run.loss.values[0] == 1.81
+    mm = "".join(f"2024/01/01 - mmengine - INFO - Epoch(train)  [{e}][{b:3d}/100]  lr: 2.0000e-02  "
+                 f"time: 0.5000  loss: {1 / (e + b / 100):.4f}  loss_cls: 0.3\n" for e in (1, 2) for b in (50, 100))
+    run = read(write(tmp_path, "mm.log", mm))
+    assert list(run.loss.steps) == [49, 99, 149, 199] and run.facts.steps_per_epoch == 100
+    megatron = "".join(f" iteration       {i}/  500000 | consumed samples: {i * 64} | learning rate: 1.5E-04 | "
+                       f"lm loss: {10 - i / 10:.6E} | grad norm: 1.5 | number of skipped iterations:   0 | "
+                       f"number of nan iterations:   0 |\n" for i in (10, 20, 30))
+    run = read(write(tmp_path, "megatron.log", megatron))  # `skipped iterations: 0` is not the step
+    assert list(run.loss.steps) == [10, 20, 30] and list(run.loss.values) == [9.0, 8.0, 7.0]
+    with pytest.raises(LogReadError, match="JSON array"):  # a number array still reads as JSON
+        read(write(tmp_path, "arr.json", "[0.5, 0.4, 0.3]"))
+
+
 def test_text_hf_dicts(tmp_path: Path) -> None:
     log = ("logging_steps=50,\nper_device_train_batch_size=4,\n"
            "{'loss': 0.72, 'grad_norm': 2.7, 'learning_rate': 4.8e-05, 'epoch': 0.5}\n"

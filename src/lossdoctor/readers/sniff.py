@@ -8,6 +8,7 @@ import re
 from lossdoctor.readers import csv_table, tensorboard
 
 _JSONL_LINE = re.compile(r"\s*\{.*\}\s*")
+_JSON_NUMBER_ARRAY = re.compile(r"\[\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(?:[,\]]|$)", re.MULTILINE)
 
 
 def sniff(data: bytes, text: str | None, *, complete: bool) -> str:
@@ -25,8 +26,8 @@ def sniff(data: bytes, text: str | None, *, complete: bool) -> str:
     if not complete and len(lines) > 1:
         lines = lines[:-1]
     lines = lines[:40]
-    if re.match(r"\[\s*[\[{\]\"\d-]", stripped) or stripped == "[":
-        return "json"
+    if re.match(r"\[\s*[\[{\]\"]", stripped) or stripped == "[" or _JSON_NUMBER_ARRAY.match(stripped):
+        return "json"  # (a log line opening with a bracketed timestamp, `[01/01 10:00:00 …`, is text)
     if stripped.startswith("{"):
         first = lines[0] if lines else ""
         if _is_object(first):

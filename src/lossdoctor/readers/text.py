@@ -27,14 +27,25 @@ _KV = re.compile(
     r"(?<![\w./\-])['\"]?(?P<key>[A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*)?)['\"]?\s*[:=]\s*['\"]?"
     r"(?P<val>" + _NUM + ")", re.IGNORECASE)
 _COUNTER = re.compile(
-    r"(?<![\w/'\"])(?P<name>epoch|global_step|step|iteration|iter|batch)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*\[?\s*"
-    r"(?P<n>\d{1,15})(?:\s*/\s*(?P<of>\d{1,15}))?(?![\d.])", re.IGNORECASE)
+    r"(?<![\w/'\"])(?P<name>epoch|global_step|num_updates|step|iteration|iter|batch)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*"
+    r"\[?\s*(?P<n>\d{1,15})(?:\s*/\s*(?P<of>\d{1,15}))?(?![\d.])", re.IGNORECASE)
+#: `loss 2.3456` and `train loss 2.3`, with no `:` or `=` (nanoGPT: `iter 100: loss 2.3456, time 12ms`); only
+#: for losses, since `word number` in general matches too much prose.
+_SPACED_LOSS = re.compile(
+    r"(?<![\w./\-])(?P<key>(?:(?:train|training|val|valid|validation|eval|test)\s+)?loss)\s+(?P<val>" + _NUM + ")",
+    re.IGNORECASE)
+#: The epoch, then the batch of the epoch: timm's `Train: 3 [ 100/1251 (  8%)]`, MMEngine's
+#: `Epoch(train)  [3][ 50/500]`.
+_EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch\(train\)\s*\[\s*(?P<epoch2>\d+)\s*\]\s*)"
+                          r"\[\s*(?P<n>\d+)\s*/\s*(?P<of>\d+)", re.IGNORECASE)
+#: Per-batch lines of an evaluation pass (timm's `Test: [ 10/390] … Loss: …`): not training losses.
+_EVAL_PASS = re.compile(r"^\s*(?:Test|Eval|Evaluation|Validation|Valid|Val)\s*:\s*\[", re.IGNORECASE)
 _PAIR_LINE = re.compile(r"\s*(?P<step>\d{1,15})\s*[,;\t ]\s*(?P<val>" + _NUM + r")\s*", re.IGNORECASE)
 _PROGRESS = re.compile(r"\s*(?P<n>\d+)/(?P<of>\d+)\s*(?:\[|━|\|)")
 _SUMMARY_HEADER = re.compile(r"\*{3,}\s*\w+ metrics\s*\*{3,}")
 _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size|train_batch_size|batch_size|"
                    r"logging_nan_inf_filter)\s*[:=]\s*(?P<val>\d+|True|False)\b")
-_COUNTER_KEYS = {"epoch", "step", "global_step", "iteration", "iter", "batch", "epochs", "steps"}
+_COUNTER_KEYS = {"epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs", "steps"}
 
 
 @dataclass
@@ -104,11 +115,21 @@ def _feed(state: _State, line: str) -> None:
         state.records.append(_Record(state.frame, state.epoch, state.step, state.batch,
                                      [("loss", float(pair.group("val")))]))
         return
-    counters = {m.group("name").lower(): m for m in _COUNTER.finditer(line)}
+    if _EVAL_PASS.match(line):
+        return
+    counters: dict[str, re.Match[str]] = {}
+    for m in _COUNTER.finditer(line):  # the first of each: `iteration 10/500 | skipped iterations: 0`
+        counters.setdefault(m.group("name").lower(), m)
+    epoch_batch = _EPOCH_BATCH.search(line)
+    if epoch_batch:
+        counters.pop("epoch", None)
+        _update_epoch_batch(state, epoch_batch)
     if counters:
         _update_context(state, counters)
-    pairs = []
+    pairs = [(m.group("key"), float(m.group("val"))) for m in _SPACED_LOSS.finditer(line)]
     for m in _KV.finditer(line):
+        if epoch_batch and m.start() < epoch_batch.end():
+            continue  # `Train: 3` is the epoch, not a series
         key, raw = m.group("key"), m.group("val")
         norm = K.normalise(key)
         if norm in _COUNTER_KEYS and re.fullmatch(r"[-+]?\d+", raw):
@@ -127,6 +148,13 @@ def _feed(state: _State, line: str) -> None:
     state.records.append(_Record(state.frame, state.epoch, state.step, state.batch, pairs, hf_dict))
 
 
+def _update_epoch_batch(state: _State, m: re.Match[str]) -> None:
+    state.epoch = int(m.group("epoch") or m.group("epoch2"))
+    state.batch = int(m.group("n"))
+    state.batches_of = int(m.group("of"))
+    state.frame += 1
+
+
 def _update_context(state: _State, counters: dict[str, re.Match[str]]) -> None:
     before = (state.epoch, state.step, state.batch)
     if "epoch" in counters:
@@ -134,7 +162,13 @@ def _update_context(state: _State, counters: dict[str, re.Match[str]]) -> None:
         if epoch != state.epoch:
             state.batch = None
         state.epoch = epoch
-    for name in ("global_step", "step", "iteration", "iter"):
+    step_of = next((counters[n] for n in ("step", "iteration", "iter") if n in counters and counters[n].group("of")),
+                   None)
+    if "epoch" in counters and step_of is not None and "batch" not in counters:
+        # `Epoch [2/10], Step [40/100]`: a step counted within the epoch, i.e. a batch index
+        counters = {**counters, "batch": step_of}
+        counters = {k: v for k, v in counters.items() if k not in ("step", "iteration", "iter")}
+    for name in ("global_step", "num_updates", "step", "iteration", "iter"):
         if name in counters:
             state.step = int(counters[name].group("n"))
             break
@@ -161,9 +195,17 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
     facts = RunFacts()
     steps = _assign_steps(records, state, facts)
     cols = Columns()
+    # the epoch counter of the context, as a series (its changes mark epoch starts), unless the log
+    # writes one itself or has one point per epoch
+    has_epoch_key = any(K.normalise(k) == "epoch" for r in records for k, _ in r.pairs)
+    carry_epoch = facts.step_unit != "epoch" and not has_epoch_key
+    last_epoch_step: int | None = None
     for record, step in zip(records, steps, strict=True):
         for key, value in record.pairs:
             cols.add(key, int(step), value)
+        if carry_epoch and record.epoch is not None and step != last_epoch_step:
+            cols.add("epoch", int(step), float(record.epoch))
+            last_epoch_step = int(step)
     _set_facts(state, records, facts)
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
 
