@@ -62,6 +62,15 @@ def test_no_loss_series(tmp_path: Path) -> None:
     assert_clean_error(run_cli("diagnose", str(path)), path, "loss")
 
 
+def test_console_log_beyond_a_gibibyte_is_refused_at_once(tmp_path: Path) -> None:
+    """A sparse 1.1 GiB file: the size alone decides, before a line is parsed."""
+    path = tmp_path / "huge.log"
+    with path.open("w") as f:
+        f.write("step 1 loss=0.5\n" * 5000)  # more than the 64 KiB head the format is sniffed from
+        f.truncate(int(1.1 * 2**30))  # the rest is a hole: no disk used
+    assert_clean_error(run_cli("diagnose", str(path)), path, "1.1 GiB", "too large", "JSONL")
+
+
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     path.write_text("")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from lossdoctor.run import BATCH_SIZE, EPOCH, GRAD_NORM, LOSS, LR, VAL_LOSS
 
@@ -58,6 +59,7 @@ _TRAIN_COMPONENT = re.compile(r"^(train|training)_\w+_loss$")
 _VAL_COMPONENT = re.compile(r"^(val|valid|validation)_\w+_loss$")
 
 
+@lru_cache(maxsize=8192)  # a log repeats a few keys on millions of lines
 def normalise(key: str) -> str:
     """Lower-case and unify separators, so one alias covers `train/loss`, `Train Loss`, `train.loss`."""
     key = _SEPARATORS.sub("_", key.strip().lower())

@@ -12,6 +12,8 @@ from lossdoctor.errors import LogReadError
 HEAD_BYTES = 65536
 #: JSON documents are parsed whole; above this size that would take minutes and gigabytes.
 MAX_JSON_BYTES = 1 << 30
+#: Console logs go through a dozen patterns per line (about 20 µs): above this size, minutes.
+MAX_TEXT_BYTES = 1 << 30
 
 
 def head(path: Path, n: int = HEAD_BYTES) -> bytes:

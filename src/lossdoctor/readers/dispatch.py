@@ -10,7 +10,7 @@ from typing import TextIO
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers import csv_logs, hf, jsonl, lossdoctor_store, tensorboard, text
 from lossdoctor.readers._build import listing
-from lossdoctor.readers._io import HEAD_BYTES, MAX_JSON_BYTES, encoding_of, file_size, head, open_text
+from lossdoctor.readers._io import HEAD_BYTES, MAX_JSON_BYTES, MAX_TEXT_BYTES, encoding_of, file_size, head, open_text
 from lossdoctor.readers.sniff import sniff
 from lossdoctor.run import Run
 
@@ -65,6 +65,11 @@ def read_all_file(name: str, path: Path, *, loss_key: str | None = None) -> list
             return [jsonl.read_blocks(name, blocks_of(stream), loss_key=loss_key)]
         if kind == "csv":
             return csv_logs.read_all(name, blocks_of(stream), loss_key=loss_key)
+        size = file_size(path)
+        if size > MAX_TEXT_BYTES:
+            raise LogReadError(name, f"console log of {size / 2**30:.1f} GiB is too large to parse line by line "
+                               "(limit 1 GiB, some minutes of parsing); keep the loss lines (`grep -i loss LOG > "
+                               "short.log`) or write the metrics as JSONL or CSV, which stream at any size")
         return [text.read_lines(name, lines_of(stream), loss_key=loss_key)]
 
 

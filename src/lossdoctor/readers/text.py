@@ -19,6 +19,7 @@ from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.readers.hf import steps_per_epoch
+from lossdoctor.readers.text_records import NONE, Records, Table
 from lossdoctor.run import Run, RunFacts
 
 FORMAT = "text"
@@ -49,20 +50,6 @@ _COUNTER_KEYS = {"epoch", "step", "global_step", "num_updates", "iteration", "it
 
 
 @dataclass
-class _Record:
-    frame: int
-    epoch: int | None
-    step: int | None
-    batch: int | None
-    pairs: list[tuple[str, float]]
-    hf_dict: bool = False
-
-    @property
-    def has_loss(self) -> bool:
-        return any("loss" in K.normalise(k) for k, _ in self.pairs)
-
-
-@dataclass
 class _State:
     epoch: int | None = None
     step: int | None = None
@@ -71,7 +58,7 @@ class _State:
     frame: int = 0
     in_summary: bool = False
     lines: int = 0
-    records: list[_Record] = field(default_factory=list)
+    records: Records = field(default_factory=Records)
     facts: dict[str, str] = field(default_factory=dict)
     keras: bool = False
 
@@ -112,8 +99,8 @@ def _feed(state: _State, line: str) -> None:
     if pair:
         state.step = int(pair.group("step"))
         state.frame += 1
-        state.records.append(_Record(state.frame, state.epoch, state.step, state.batch,
-                                     [("loss", float(pair.group("val")))]))
+        state.records.append(state.frame, state.epoch, state.step, state.batch,
+                             [("loss", float(pair.group("val")))])
         return
     if _EVAL_PASS.match(line):
         return
@@ -145,7 +132,7 @@ def _feed(state: _State, line: str) -> None:
         return  # the Trainer's final summary dict
     if keys and all(k.startswith("predict_") for k in keys):
         return
-    state.records.append(_Record(state.frame, state.epoch, state.step, state.batch, pairs, hf_dict))
+    state.records.append(state.frame, state.epoch, state.step, state.batch, pairs, hf_dict)
 
 
 def _update_epoch_batch(state: _State, m: re.Match[str]) -> None:
@@ -184,94 +171,88 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
     state = _State()
     for line in lines:
         _feed(state, line)
-    loss_frames = {r.frame for r in state.records if r.has_loss}
-    records = [r for r in state.records if r.has_loss or (r.frame in loss_frames and r.frame)]
+    everything = state.records
+    has_loss, frame = everything.has_loss, everything.frame
+    # a line without a loss counts when it shares its counters (frame) with one that has a loss
+    in_loss_frame = np.isin(frame, np.unique(frame[has_loss]))
+    keep = has_loss | (in_loss_frame & (frame != 0))
     if loss_key is not None:
-        wanted = K.normalise(loss_key)
-        records = [r for r in state.records if r.has_loss or r.frame in loss_frames
-                   or any(K.normalise(k) == wanted for k, _ in r.pairs)]
-    if not any(r.has_loss for r in records) and loss_key is None:
+        keep = has_loss | in_loss_frame | everything.records_with(everything.key_ids(K.normalise(loss_key)))
+    if not has_loss[keep].any() and loss_key is None:
         raise LogReadError(path, f"no loss values found in {state.lines} lines")
+    table = everything.select(keep)
     facts = RunFacts()
-    steps = _assign_steps(records, state, facts)
+    steps = _assign_steps(table, state, facts)
     cols = Columns()
+    for kid, key in enumerate(table.keys):
+        at = table.pair_key == kid
+        if at.any():
+            cols.extend(key, steps[table.pair_record[at]], table.pair_value[at])
     # the epoch counter of the context, as a series (its changes mark epoch starts), unless the log
     # writes one itself or has one point per epoch
-    has_epoch_key = any(K.normalise(k) == "epoch" for r in records for k, _ in r.pairs)
-    carry_epoch = facts.step_unit != "epoch" and not has_epoch_key
-    last_epoch_step: int | None = None
-    for record, step in zip(records, steps, strict=True):
-        for key, value in record.pairs:
-            cols.add(key, int(step), value)
-        if carry_epoch and record.epoch is not None and step != last_epoch_step:
-            cols.add("epoch", int(step), float(record.epoch))
-            last_epoch_step = int(step)
-    _set_facts(state, records, facts)
+    has_epoch_key = any(K.normalise(k) == "epoch" for k in {table.keys[i] for i in np.unique(table.pair_key)})
+    with_epoch = table.epoch != NONE
+    if facts.step_unit != "epoch" and not has_epoch_key and with_epoch.any():
+        at, epochs = steps[with_epoch], table.epoch[with_epoch]
+        first = np.concatenate([[True], at[1:] != at[:-1]])  # once per step
+        cols.extend("epoch", at[first], epochs[first].astype(np.float64))
+    _set_facts(state, table, facts)
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
 
 
-def _assign_steps(records: list[_Record], state: _State, facts: RunFacts) -> list[int]:
-    if any(r.step is not None for r in records):
-        return [r.step if r.step is not None else 0 for r in records]
-    if any(r.batch is not None for r in records):
-        return _batch_steps(records, state, facts)
-    if any(r.epoch is not None for r in records):
-        per_epoch: dict[tuple[int | None, str], int] = {}
-        for r in records:
-            for k, _ in r.pairs:
-                per_epoch[(r.epoch, k)] = per_epoch.get((r.epoch, k), 0) + 1
-        if max(per_epoch.values()) == 1:
+def _assign_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:
+    """The step of each kept record, from whichever counters the log has."""
+    if (table.step != NONE).any():
+        return np.where(table.step == NONE, 0, table.step)
+    if (table.batch != NONE).any():
+        return _batch_steps(table, state, facts)
+    if (table.epoch != NONE).any():
+        # one value of each key per epoch: an epoch-level log
+        _, counts = np.unique(np.stack([table.epoch[table.pair_record], table.pair_key]), axis=1,
+                              return_counts=True)
+        if counts.max(initial=0) == 1:
             facts.step_unit = "epoch"
             facts.steps_per_epoch = 1.0
-            return [r.epoch if r.epoch is not None else 0 for r in records]
+            return np.where(table.epoch == NONE, 0, table.epoch)
     logging_steps = state.facts.get("logging_steps")
-    if logging_steps and logging_steps.isdigit() and int(logging_steps) > 0 and any(r.hf_dict for r in records):
-        return _hf_steps(records, int(logging_steps), facts)
+    if logging_steps and logging_steps.isdigit() and int(logging_steps) > 0 and table.hf.any():
+        return _hf_steps(table, int(logging_steps), facts)
     facts.notes.append("the log has no step counter; steps number the logged records in order")
-    return list(range(len(records)))
+    return np.arange(len(table), dtype=np.int64)
 
 
-def _batch_steps(records: list[_Record], state: _State, facts: RunFacts) -> list[int]:
+def _batch_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:
     """Global step from (epoch, batch): batches per epoch from `batch n/N` or the largest batch seen."""
-    batches = [r.batch for r in records if r.batch is not None]
-    zero_based = min(batches) == 0
-    size = state.batches_of or (max(batches) + (1 if zero_based else 0))
-    first_epoch = min((r.epoch for r in records if r.epoch is not None), default=0)
+    batches = table.batch[table.batch != NONE]
+    zero_based = int(batches.min()) == 0
+    size = state.batches_of or (int(batches.max()) + (1 if zero_based else 0))
+    epochs = table.epoch[table.epoch != NONE]
+    first_epoch = int(epochs.min()) if len(epochs) else 0
     facts.steps_per_epoch = float(size)
-    steps = []
-    for r in records:
-        epoch = (r.epoch if r.epoch is not None else first_epoch) - first_epoch
-        batch = (r.batch or 0) - (0 if zero_based else 1)
-        steps.append(epoch * size + batch)
+    epoch = np.where(table.epoch == NONE, first_epoch, table.epoch) - first_epoch
+    batch = np.where(table.batch == NONE, 0, table.batch) - (0 if zero_based else 1)
     facts.notes.append(f"steps computed as epoch × {size} batches + batch index")
-    return steps
+    return epoch * size + batch
 
 
-def _hf_steps(records: list[_Record], every: int, facts: RunFacts) -> list[int]:
+def _hf_steps(table: Table, every: int, facts: RunFacts) -> np.ndarray:
     """HF Trainer dicts carry no step: the k-th train log is at k·logging_steps; eval logs are placed
     by their `epoch` value, interpolated between the train logs."""
-    steps: list[int | None] = []
-    known_epochs, known_steps = [], []
-    k = 0
-    for r in records:
-        pairs = dict(r.pairs)
-        if "loss" in pairs:
-            k += 1
-            steps.append(k * every)
-            if "epoch" in pairs:
-                known_epochs.append(pairs["epoch"])
-                known_steps.append(k * every)
-        else:
-            steps.append(None)
+    is_train = table.has_key("loss")
+    epoch = table.value_of("epoch")
+    steps = np.cumsum(is_train) * every
+    known = is_train & ~np.isnan(epoch)
+    known_epochs, known_steps = list(epoch[known]), [int(s) for s in steps[known]]
+    out = np.zeros(len(table), dtype=np.int64)
     last = 0
-    out = []
-    for r, step in zip(records, steps, strict=True):
-        if step is None:
-            epoch = dict(r.pairs).get("epoch")
-            placeable = epoch is not None and len(known_epochs) >= 2
-            step = _place(epoch, known_epochs, known_steps) if placeable else last  # type: ignore[arg-type]
-        last = step
-        out.append(step)
+    for i in range(len(table)):
+        if is_train[i]:
+            step = int(steps[i])
+        elif not np.isnan(epoch[i]) and len(known_epochs) >= 2:
+            step = _place(float(epoch[i]), known_epochs, known_steps)
+        else:
+            step = last
+        out[i] = last = step
     facts.steps_per_epoch = steps_per_epoch(list(zip(known_steps, known_epochs, strict=True)), {})
     facts.notes.append(f"steps of the HF Trainer dicts rebuilt from logging_steps={every}; eval steps "
                        "placed by their epoch value")
@@ -286,13 +267,13 @@ def _place(epoch: float, epochs: list[float], steps: list[int]) -> int:
     return round(steps[-1] + (epoch - epochs[-1]) * slope)
 
 
-def _set_facts(state: _State, records: list[_Record], facts: RunFacts) -> None:
+def _set_facts(state: _State, table: Table, facts: RunFacts) -> None:
     known = state.facts
     for key in ("per_device_train_batch_size", "train_batch_size", "batch_size"):
         if known.get(key, "").isdigit() and int(known[key]) > 0:
             facts.batch_size = int(known[key])
             break
-    if any(r.hf_dict for r in records):
+    if table.hf.any():
         facts.framework = "huggingface"
         if known.get("logging_steps", "").isdigit() and int(known["logging_steps"]) > 0:
             facts.loss_window = int(known["logging_steps"])
