@@ -109,6 +109,50 @@ def test_keras_batch_csv_differences_running_mean(tmp_path: Path) -> None:
     assert any("running mean" in n for n in run.facts.notes)
 
 
+def test_per_batch_csv_of_raw_losses_is_not_mistaken_for_keras_running_means(tmp_path: Path) -> None:
+    """A loop's own per-batch losses and Keras's running means of the same losses both read back as the
+    per-batch losses: the data decides (consecutive changes of raw values are anticorrelated)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    x = torch.randn(960, 8)
+    y = x @ torch.randn(8, 1) + 0.5 * torch.randn(960, 1)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.02)
+    losses = []
+    for _ in range(4):
+        order = torch.randperm(960)
+        for b in range(30):
+            idx = order[32 * b: 32 * (b + 1)]
+            loss = torch.nn.functional.mse_loss(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    raw, running = ["epoch,batch,loss"], ["epoch,batch,loss"]
+    for i, value in enumerate(losses):
+        epoch, batch = divmod(i, 30)
+        raw.append(f"{epoch},{batch},{value!r}")
+        running.append(f"{epoch},{batch},{float(np.mean(losses[epoch * 30: i + 1]))!r}")
+    plain = read(write(tmp_path, "raw.csv", "\n".join(raw) + "\n"))
+    assert plain.format == "csv" and np.allclose(plain.loss.values, losses)
+    assert any("each batch's own value" in n for n in plain.facts.notes)
+    keras = read(write(tmp_path, "running.csv", "\n".join(running) + "\n"))
+    assert keras.format == "keras_batch_csv" and np.allclose(keras.loss.values, losses)
+
+
+def test_one_series_exports_read_their_values_as_the_loss(tmp_path: Path) -> None:
+    tb = "Wall time,Step,Value\n" + "".join(f"{1.7e9 + i},{10 * i},{2 - i / 100}\n" for i in range(30))
+    run = read(write(tmp_path, "export.csv", tb))  # TensorBoard's "Download CSV"
+    assert list(run.loss.steps[:3]) == [0, 10, 20] and run.loss.values[1] == 1.99
+    assert any("without a metric name" in n for n in run.facts.notes)
+    mlflow = "".join(f"{1700000000000 + 1000 * i} {2 - i / 100} {i}\n" for i in range(30))
+    run = read(write(tmp_path, "loss", mlflow))  # mlruns/<experiment>/<run>/metrics/loss
+    assert list(run.loss.steps[:3]) == [0, 1, 2] and run.loss.values[1] == 1.99
+    assert any("MLflow" in n for n in run.facts.notes)
+    with pytest.raises(LogReadError, match="no loss series"):  # two unnamed values: nothing to guess
+        read(write(tmp_path, "two.csv", "Step,Value,y\n1,2.0,3.0\n2,1.5,2.5\n"))
+
+
 def test_yolo_results_csv(tmp_path: Path) -> None:
     header = ("               epoch,      train/box_loss,      train/obj_loss,      train/cls_loss,"
               "     metrics/mAP_0.5,        val/box_loss,        val/obj_loss,        val/cls_loss,"

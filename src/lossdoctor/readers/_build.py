@@ -88,6 +88,18 @@ def optimizer_from_lr_key(key: str) -> str | None:
     return match.group(1) if match else None
 
 
+#: Columns of a one-series export that are not the series itself: its clock and its counters.
+_EXPORT_CLOCKS = {"wall_time", "walltime", "time", "timestamp", "relative", "relative_time_process"}
+#: What an export calls the values of the one series it holds.
+_UNNAMED = {"value", "values", "y"}
+
+
+def _lone_unnamed_series(names: list[str]) -> str | None:
+    """The `Value` column of a one-series export (TensorBoard's CSV: `Wall time,Step,Value`), else None."""
+    rest = [n for n in names if K.normalise(n) not in _EXPORT_CLOCKS and K.alias_rank(EPOCH, n) is None]
+    return rest[0] if len(rest) == 1 and K.normalise(rest[0]) in _UNNAMED else None
+
+
 def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None, *,
               loss_key: str | None = None) -> Run:
     """Name the collected series by the `keys.py` rule and check that a loss is there."""
@@ -128,7 +140,12 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
                 mapping[LOSS] = key
                 facts.notes.append(f"no standard loss key; using {key!r} as the training loss")
     if LOSS not in mapping and LOSS not in derived:
-        raise LogReadError(path, f"no loss series found; keys present: {listing(names)}")
+        unnamed = _lone_unnamed_series(names)
+        if unnamed is None:
+            raise LogReadError(path, f"no loss series found; keys present: {listing(names)}")
+        mapping[LOSS] = unnamed
+        facts.notes.append(f"the log holds one series, {unnamed!r}, without a metric name (a TensorBoard or "
+                           "MLflow export): read as the training loss")
 
     if facts.optimizer is None and LR in mapping:
         facts.optimizer = optimizer_from_lr_key(mapping[LR])

@@ -42,6 +42,8 @@ _EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch\(train\)\s*\
 #: Per-batch lines of an evaluation pass (timm's `Test: [ 10/390] … Loss: …`): not training losses.
 _EVAL_PASS = re.compile(r"^\s*(?:Test|Eval|Evaluation|Validation|Valid|Val)\s*:\s*\[", re.IGNORECASE)
 _PAIR_LINE = re.compile(r"\s*(?P<step>\d{1,15})\s*[,;\t ]\s*(?P<val>" + _NUM + r")\s*", re.IGNORECASE)
+#: An MLflow metric file (`mlruns/…/metrics/<name>`): `timestamp_ms value step` per line.
+_MLFLOW_LINE = re.compile(r"\s*\d{12,14}\s+(?P<val>" + _NUM + r")\s+(?P<step>\d{1,15})\s*", re.IGNORECASE)
 _PROGRESS = re.compile(r"\s*(?P<n>\d+)/(?P<of>\d+)\s*(?:\[|━|\|)")
 _SUMMARY_HEADER = re.compile(r"\*{3,}\s*\w+ metrics\s*\*{3,}")
 _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size|train_batch_size|batch_size|"
@@ -61,6 +63,7 @@ class _State:
     records: Records = field(default_factory=Records)
     facts: dict[str, str] = field(default_factory=dict)
     keras: bool = False
+    mlflow: bool = False
 
 
 def _clean(line: str) -> str:
@@ -96,6 +99,9 @@ def _feed(state: _State, line: str) -> None:
     for m in _FACT.finditer(line):
         state.facts.setdefault(m.group("key"), m.group("val"))
     pair = _PAIR_LINE.fullmatch(line)
+    if pair is None:
+        pair = _MLFLOW_LINE.fullmatch(line)
+        state.mlflow = state.mlflow or pair is not None
     if pair:
         state.step = int(pair.group("step"))
         state.frame += 1
@@ -281,6 +287,9 @@ def _set_facts(state: _State, table: Table, facts: RunFacts) -> None:
         facts.notes.append("HF Trainer logs: each loss is the mean over logging_steps steps (one-step spikes "
                            "are diluted)" + ("; NaN/inf losses are replaced by the window mean unless "
                                              "logging_nan_inf_filter=False" if facts.nan_filtered else ""))
+    elif state.mlflow:
+        facts.notes.append("an MLflow metric file (timestamp, value, step per line): its one series is read "
+                           "as the training loss")
     elif state.keras:
         facts.framework = "keras"
         facts.notes.append("Keras progress bars show running means; only the end-of-epoch line is used")
