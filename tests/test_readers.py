@@ -140,6 +140,18 @@ def test_per_batch_csv_of_raw_losses_is_not_mistaken_for_keras_running_means(tmp
     assert keras.format == "keras_batch_csv" and np.allclose(keras.loss.values, losses)
 
 
+def test_text_table_with_a_header_line(tmp_path: Path) -> None:
+    fastai = ("epoch     train_loss  valid_loss  accuracy  time    \n"
+              "0         0.912345    0.823456    0.612000  00:10     \n"
+              "1         0.712345    0.783456    0.652000  00:10     \n"
+              "2         0.612345    0.803456    0.662000  00:11     \n"
+              "Better model found at epoch 1 with valid_loss value: 0.783456.\n")
+    run = read(write(tmp_path, "fastai.log", fastai))
+    assert run.facts.step_unit == "epoch" and list(run.loss.steps) == [0, 1, 2]
+    assert list(run.loss.values) == [0.912345, 0.712345, 0.612345]
+    assert list(run.series["val_loss"].values) == [0.823456, 0.783456, 0.803456]
+
+
 def test_one_series_exports_read_their_values_as_the_loss(tmp_path: Path) -> None:
     tb = "Wall time,Step,Value\n" + "".join(f"{1.7e9 + i},{10 * i},{2 - i / 100}\n" for i in range(30))
     run = read(write(tmp_path, "export.csv", tb))  # TensorBoard's "Download CSV"

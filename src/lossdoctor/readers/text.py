@@ -64,6 +64,7 @@ class _State:
     facts: dict[str, str] = field(default_factory=dict)
     keras: bool = False
     mlflow: bool = False
+    table: list[str] | None = None  # the header of a printed table whose rows follow (fastai)
 
 
 def _clean(line: str) -> str:
@@ -110,6 +111,8 @@ def _feed(state: _State, line: str) -> None:
         return
     if _EVAL_PASS.match(line):
         return
+    if _table_row(state, line):
+        return
     counters: dict[str, re.Match[str]] = {}
     for m in _COUNTER.finditer(line):  # the first of each: `iteration 10/500 | skipped iterations: 0`
         counters.setdefault(m.group("name").lower(), m)
@@ -139,6 +142,40 @@ def _feed(state: _State, line: str) -> None:
     if keys and all(k.startswith("predict_") for k in keys):
         return
     state.records.append(state.frame, state.epoch, state.step, state.batch, pairs, hf_dict)
+
+
+#: A header token of a printed table: a metric or counter name.
+_HEADER_TOKEN = re.compile(r"[A-Za-z_][\w/.\-]*")
+_TABLE_COUNTERS = {"epoch": "epoch", "step": "step", "iter": "step", "iteration": "step", "global_step": "step"}
+
+
+def _table_row(state: _State, line: str) -> bool:
+    """A table printed with a header line and one row per epoch or step (fastai's `epoch train_loss
+    valid_loss accuracy time`): the header names the columns; True when the line was taken as either."""
+    tokens = line.split()
+    if len(tokens) >= 2 and all(_HEADER_TOKEN.fullmatch(t) for t in tokens) \
+            and any("loss" in t.lower() for t in tokens):
+        state.table = tokens
+        return True
+    header = state.table
+    if header is None:
+        return False
+    if len(tokens) != len(header) or not re.fullmatch(r"\d{1,15}", tokens[0]):
+        state.table = None  # the table ended
+        return False
+    pairs = []
+    for name, token in zip(header, tokens, strict=True):
+        counter = _TABLE_COUNTERS.get(name.lower())
+        if counter == "epoch":
+            state.epoch = int(token)
+        elif counter == "step":
+            state.step = int(token)
+        elif re.fullmatch(_NUM, token, re.IGNORECASE):
+            pairs.append((name, float(token)))
+    state.frame += 1
+    if pairs:
+        state.records.append(state.frame, state.epoch, state.step, state.batch, pairs)
+    return True
 
 
 def _update_epoch_batch(state: _State, m: re.Match[str]) -> None:
