@@ -264,6 +264,16 @@ def test_a_repeated_order_with_under_five_logged_points_per_epoch_is_found(tmp_p
     assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
 
 
+def test_a_first_step_overshoot_too_short_for_a_rolling_median_is_lr_too_high(tmp_path: Path) -> None:
+    """A tiny transformer with Adam at lr 0.1, loss only: the loss goes 3.65 → 5.41 at step 2 (×1.48, over
+    twenty noise levels), is still ×1.2 up at step 3, then sits at the unigram plateau for good. A rolling
+    median of three points halves such a jump; the raw points show it."""
+    d = catalogue_run("lrhigh_transformer_adam/batch=64,epochs=4,lr=0.1,n=1536,width=32/seed1/jsonl+loss-only",
+                      "tune", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert "first updates overshoot" in d.findings[0].evidence[0]
+
+
 @pytest.mark.parametrize(("name", "split"), [
     ("eval_leak_batchnorm_cnn_sgd/batch=64,dropout=0.3,epochs=6,evals_per_epoch=4,lr=0.05,n_train=1536,width=8/"
      "seed100/hf[logging_steps=5]", "report"),

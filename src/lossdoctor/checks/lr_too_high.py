@@ -49,13 +49,32 @@ def _early_overshoot(sig: RunSignals) -> tuple[float, float, int, bool] | None:
     # The loss at initialisation: the median of the first two points, or the first point alone (the
     # very first update may already overshoot), which, being one noisy batch, must be beaten by more.
     start = float(np.median(sig.y[:2]))
+    medians, _ = sig.segments(10)
     if float(early[peak_i]) - start < max(np.log10(1.3), 3 * sig.step_noise):
         start = float(sig.y[0])
         if float(early[peak_i]) - start < max(np.log10(1.3), 5 * sig.step_noise):
-            return None
-    medians, _ = sig.segments(10)
+            return _sharp_early_overshoot(sig, k, medians)
     recovered = float(np.min(medians)) < start - np.log10(1.5)
     return 10**start, 10 ** float(early[peak_i]), int(sig.steps[peak_i]), recovered
+
+
+def _sharp_early_overshoot(sig: RunSignals, k: int, medians: np.ndarray) -> tuple[float, float, int, bool] | None:
+    """A jump too short for the rolling median: the loss is far above its first value for a step or two
+    and the run never gets well below where it started (a model thrown to a plateau by its first updates,
+    e.g. a transformer stuck at the unigram level). Far: ten step-to-step noise levels and ×1.3; not an
+    outlier batch: at most ×5, and a neighbour of the peak is up too."""
+    first = float(sig.y[0])
+    jump = sig.y[1:k] - first
+    peak = int(np.argmax(jump)) + 1
+    size = float(jump[peak - 1])
+    if not np.log10(1.3) <= size <= np.log10(5.0) or size < 10 * sig.step_noise:
+        return None
+    neighbours = sig.y[max(1, peak - 1): peak + 2]
+    if int(np.sum(neighbours - first >= 3 * sig.step_noise)) < 2:  # the peak and at least one neighbour
+        return None
+    if float(np.min(medians)) < first - np.log10(1.5):
+        return None  # the run recovered well below its start: a rough first step, not a verdict
+    return 10**first, 10 ** float(sig.y[peak]), int(sig.steps[peak]), False
 
 
 def _grad_norm_growth(sig: RunSignals) -> tuple[float, float] | None:
