@@ -140,6 +140,25 @@ def test_per_batch_csv_of_raw_losses_is_not_mistaken_for_keras_running_means(tmp
     assert keras.format == "keras_batch_csv" and np.allclose(keras.loss.values, losses)
 
 
+def test_short_counters_spaced_values_and_objective_names(tmp_path: Path) -> None:
+    """Formats of the red-team runs: `ep E it I | loss x` (it restarts each epoch), `step N  loss x  lr y`,
+    `gnorm 3.8`, a CSV whose only metric is `mse`, a JSONL step called `it`."""
+    log = "".join(f"ep {e} it {i} | loss {1 / (1 + e * 3 + i):.4f} | gnorm {1 + i / 10:.2f}\n"
+                  for e in range(3) for i in range(3))
+    run = read(write(tmp_path, "ep.log", log))
+    assert list(run.loss.steps) == list(range(9)) and run.facts.steps_per_epoch == 3
+    assert list(run.series["grad_norm"].values[:3]) == [1.0, 1.1, 1.2]
+    run = read(write(tmp_path, "sgdr.log", "".join(f"step {s:5d}  loss {1 - s / 100:.4f}  lr {0.1 / (1 + s % 3):.5f}\n"
+                                                   for s in range(6))))
+    assert list(run.series["lr"].values[:3]) == [0.1, 0.05, 0.03333]
+    run = read(write(tmp_path, "mse.csv", "step,epoch,mse\n0,0,4.0\n1,0,3.0\n2,1,2.5\n"))
+    assert list(run.loss.values) == [4.0, 3.0, 2.5] and any("'mse'" in n for n in run.facts.notes)
+    with pytest.raises(LogReadError, match="--loss-key"):
+        read(write(tmp_path, "acc.csv", "step,accuracy\n0,0.5\n1,0.6\n"))
+    run = read(write(tmp_path, "it.jsonl", '{"it": 10, "loss": 1.0}\n{"it": 20, "loss": 0.5}\n'))
+    assert list(run.loss.steps) == [10, 20] and "it" not in run.series
+
+
 def test_text_table_with_a_header_line(tmp_path: Path) -> None:
     fastai = ("epoch     train_loss  valid_loss  accuracy  time    \n"
               "0         0.912345    0.823456    0.612000  00:10     \n"

@@ -98,11 +98,21 @@ def loss_components(keys: Iterable[str], *, val: bool = False) -> list[str]:
     return [k for k in keys if pattern.match(normalise(k))]
 
 
+#: Names of what a training loop minimises when it does not call it a loss (`mse`, `train_nll`, `cost`).
+_OBJECTIVES = re.compile(r"^(?:train_|training_)?(?:mse|rmse|mae|nll|bce|ce|xent|cross_entropy|crossentropy|"
+                         r"neg_log_likelihood|objective|cost|elbo_loss|kl)(?:_step)?$")
+
+
 def fallback_loss_key(keys: Iterable[str]) -> str | None:
-    """A train-side key that contains `loss` when no alias matched; per-step before `*_epoch`."""
+    """A train-side key that contains `loss` when no alias matched (per-step before `*_epoch`), else one that
+    names an objective (`mse`, `nll`, `cost`…)."""
+    keys = list(keys)
     found = [k for k in keys if "loss" in normalise(k) and not is_val_like(k)]
     found.sort(key=lambda k: normalise(k).endswith("_epoch"))
-    return found[0] if found else None
+    if found:
+        return found[0]
+    objectives = [k for k in keys if _OBJECTIVES.match(normalise(k))]
+    return objectives[0] if objectives else None
 
 
 def assign(keys: Iterable[str], *, loss_key: str | None = None) -> dict[str, str]:

@@ -65,7 +65,7 @@ class BoundaryAnomaly:
         # A loss logged as a mean over several steps dilutes the last batch into a window: fewer epochs
         # reach the 2.5 line, but far more than chance allows, and most depart the same way.
         diluted = by_chance <= MAX_CHANCE_DILUTED and self.same_sign >= 0.75
-        return large or diluted or (self.same_sign >= 0.85 and self.t >= 5)
+        return large or diluted or (self.same_sign >= 0.8 and self.t >= 5)
 
 
 def boundary_anomaly(

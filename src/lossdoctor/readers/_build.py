@@ -142,7 +142,8 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
     if LOSS not in mapping and LOSS not in derived:
         unnamed = _lone_unnamed_series(names)
         if unnamed is None:
-            raise LogReadError(path, f"no loss series found; keys present: {listing(names)}")
+            raise LogReadError(path, f"no loss series found; keys present: {listing(names)} (pass --loss-key NAME, "
+                               "or loss_key= to read(), to diagnose one of them)")
         mapping[LOSS] = unnamed
         facts.notes.append(f"the log holds one series, {unnamed!r}, without a metric name (a TensorBoard or "
                            "MLflow export): read as the training loss")

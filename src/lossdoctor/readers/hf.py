@@ -85,11 +85,14 @@ def _facts(doc: dict, facts: RunFacts, pairs: list[tuple[int, float]], loss_step
     facts.steps_per_epoch = steps_per_epoch(pairs, doc)
     filtered = doc.get("logging_nan_inf_filter")
     facts.nan_filtered = filtered is not False
-    facts.notes.append(
-        f"each HF loss is the mean over logging_steps={facts.loss_window} steps, so a one-step spike is "
-        f"diluted up to {facts.loss_window}x"
-        + ("; HF also replaces NaN/inf step losses by the window mean unless "
-           "logging_nan_inf_filter=False, so NaNs may be hidden" if facts.nan_filtered else ""))
+    window = facts.loss_window or 1
+    parts = [f"each HF loss is the mean over logging_steps={window} steps, so a one-step spike is diluted up to "
+             f"{window}x"] if window > 1 else []
+    if facts.nan_filtered:
+        parts.append("HF replaces NaN/inf step losses by the window mean unless logging_nan_inf_filter=False, "
+                     "so NaNs may be hidden")
+    if parts:
+        facts.notes.append("; ".join(parts))
 
 
 def steps_per_epoch(pairs: list[tuple[int, float]], doc: dict) -> float | None:

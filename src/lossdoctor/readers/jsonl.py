@@ -20,7 +20,8 @@ from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.run import Run, RunFacts
 
 FORMAT = "jsonl"
-STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step", "trainer/global_step", "train/global_step")
+STEP_KEYS = ("step", "global_step", "iteration", "iter", "it", "num_updates", "_step", "trainer/global_step",
+             "train/global_step")
 _NUM = r'-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity|"(?:[nN]a[nN]|-?[iI]nf(?:inity)?)"'
 _PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*(' + _NUM + ")")
 _MAX_STEP = 2.0**62

@@ -28,13 +28,13 @@ _KV = re.compile(
     r"(?<![\w./\-])['\"]?(?P<key>[A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*)?)['\"]?\s*[:=]\s*['\"]?"
     r"(?P<val>" + _NUM + ")", re.IGNORECASE)
 _COUNTER = re.compile(
-    r"(?<![\w/'\"])(?P<name>epoch|global_step|num_updates|step|iteration|iter|batch)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*"
+    r"(?<![\w/'\"])(?P<name>epoch|global_step|num_updates|step|iteration|iter|batch|ep|it)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*"
     r"\[?\s*(?P<n>\d{1,15})(?:\s*/\s*(?P<of>\d{1,15}))?(?![\d.])", re.IGNORECASE)
-#: `loss 2.3456` and `train loss 2.3`, with no `:` or `=` (nanoGPT: `iter 100: loss 2.3456, time 12ms`); only
-#: for losses, since `word number` in general matches too much prose.
+#: `loss 2.3456`, `train loss 2.3`, `lr 0.2`, `gnorm 3.81`, with no `:` or `=` (nanoGPT: `iter 100: loss 2.3456,
+#: time 12ms`); only for these names, since `word number` in general matches too much prose.
 _SPACED_LOSS = re.compile(
-    r"(?<![\w./\-])(?P<key>(?:(?:train|training|val|valid|validation|eval|test)\s+)?loss)\s+(?P<val>" + _NUM + ")",
-    re.IGNORECASE)
+    r"(?<![\w./\-])(?P<key>(?:(?:train|training|val|valid|validation|eval|test)\s+)?loss|lr|learning[ _]rate|gnorm|"
+    r"grad[ _]norm)\s+(?P<val>" + _NUM + ")", re.IGNORECASE)
 #: The epoch, then the batch of the epoch: timm's `Train: 3 [ 100/1251 (  8%)]`, MMEngine's
 #: `Epoch(train)  [3][ 50/500]`.
 _EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch\(train\)\s*\[\s*(?P<epoch2>\d+)\s*\]\s*)"
@@ -48,7 +48,9 @@ _PROGRESS = re.compile(r"\s*(?P<n>\d+)/(?P<of>\d+)\s*(?:\[|━|\|)")
 _SUMMARY_HEADER = re.compile(r"\*{3,}\s*\w+ metrics\s*\*{3,}")
 _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size|train_batch_size|batch_size|"
                    r"logging_nan_inf_filter)\s*[:=]\s*(?P<val>\d+|True|False)\b")
-_COUNTER_KEYS = {"epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs", "steps"}
+#: Short counter names: `ep 3 it 120 | loss 0.53`.
+_COUNTER_ALIASES = {"ep": "epoch", "it": "iter"}
+_COUNTER_KEYS = {"ep", "it", "epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs", "steps"}
 
 
 @dataclass
@@ -115,7 +117,7 @@ def _feed(state: _State, line: str) -> None:
         return
     counters: dict[str, re.Match[str]] = {}
     for m in _COUNTER.finditer(line):  # the first of each: `iteration 10/500 | skipped iterations: 0`
-        counters.setdefault(m.group("name").lower(), m)
+        counters.setdefault(_COUNTER_ALIASES.get(m.group("name").lower(), m.group("name").lower()), m)
     epoch_batch = _EPOCH_BATCH.search(line)
     if epoch_batch:
         counters.pop("epoch", None)
@@ -246,7 +248,10 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
 def _assign_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:
     """The step of each kept record, from whichever counters the log has."""
     if (table.step != NONE).any():
-        return np.where(table.step == NONE, 0, table.step)
+        if not _restarts_each_epoch(table):
+            return np.where(table.step == NONE, 0, table.step)
+        table.batch = np.where(table.batch == NONE, table.step, table.batch)  # `ep 3 it 12`: it counts batches
+        table.step = np.full(len(table), NONE, dtype=np.int64)
     if (table.batch != NONE).any():
         return _batch_steps(table, state, facts)
     if (table.epoch != NONE).any():
@@ -262,6 +267,17 @@ def _assign_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:
         return _hf_steps(table, int(logging_steps), facts)
     facts.notes.append("the log has no step counter; steps number the logged records in order")
     return np.arange(len(table), dtype=np.int64)
+
+
+def _restarts_each_epoch(table: Table) -> bool:
+    """Whether the step counter starts over at every new epoch (a batch index, not a global step)."""
+    both = (table.step != NONE) & (table.epoch != NONE)
+    step, epoch = table.step[both], table.epoch[both]
+    if len(step) < 3:
+        return False
+    back = np.diff(step) < 0
+    new_epoch = np.diff(epoch) != 0
+    return bool(back.any()) and not (back & ~new_epoch).any() and back.sum() >= 0.8 * new_epoch.sum()
 
 
 def _batch_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:
