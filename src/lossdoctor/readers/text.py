@@ -50,7 +50,8 @@ _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size
                    r"logging_nan_inf_filter)\s*[:=]\s*(?P<val>\d+|True|False)\b")
 #: Short counter names: `ep 3 it 120 | loss 0.53`.
 _COUNTER_ALIASES = {"ep": "epoch", "it": "iter"}
-_COUNTER_KEYS = {"ep", "it", "epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs", "steps"}
+_COUNTER_KEYS = {"ep", "it", "epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs",
+                 "steps"}
 
 
 @dataclass
