@@ -54,3 +54,51 @@ def test_a_cnn_thrown_to_chance_by_its_first_adam_step_is_lr_too_high(tmp_path: 
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "first updates overshoot" in d.findings[0].evidence[0]
     assert "no_progress" not in [f.id for f in d.findings]  # the consequence, told by lr_too_high
+
+
+def test_gradient_blow_ups_on_batches_of_ordinary_loss_are_exploding_gradients(tmp_path: Path) -> None:
+    """A tanh RNN on random crops of long sequences (10 to 400 steps, drawn per batch), SGD with momentum, no
+    clipping, printed to the console: now and then a long crop blows the gradient norm up ×10–×100 its
+    level although that batch's loss is ordinary (a cliff in the loss surface). No loss spike announces
+    it, so the check must read the gradient norm itself."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the blow-ups are chaotic: keep the arithmetic of the run as it was recorded
+    try:
+        path = _random_crop_rnn_run(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
+    assert "whose own loss was not high" in " ".join(d.findings[0].evidence)
+
+
+def _random_crop_rnn_run(tmp_path: Path) -> Path:
+    torch.manual_seed(67)
+    seqs = torch.randn(2000, 400, 2)
+    offset = torch.randn(2000) * 0.5
+    seqs[:, :, 0] += offset[:, None]
+    label = (offset > 0).long()
+    rnn, head = torch.nn.RNN(2, 64, batch_first=True), torch.nn.Linear(64, 2)
+    with torch.no_grad():
+        torch.nn.init.orthogonal_(rnn.weight_hh_l0)
+        rnn.weight_hh_l0.mul_(1.05)
+    params = [*rnn.parameters(), *head.parameters()]
+    opt = torch.optim.SGD(params, lr=0.005, momentum=0.9)
+    lines, step = [], 0
+    for epoch in range(8):
+        order = torch.randperm(2000)
+        for i in range(0, 2000, 40):
+            length = int(torch.randint(10, 400, (1,)))
+            start = int(torch.randint(0, 400 - length + 1, (1,)))
+            rows = order[i: i + 40]
+            loss = torch.nn.functional.cross_entropy(head(rnn(seqs[rows, start: start + length])[0][:, -1]),
+                                                     label[rows])
+            opt.zero_grad()
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))
+            opt.step()
+            lines.append(f"Epoch {epoch} step {step} loss={loss.item():.4f} grad_norm={norm.item():.3f}")
+            step += 1
+    path = tmp_path / "train.out"
+    path.write_text("\n".join(lines) + "\n")
+    return path

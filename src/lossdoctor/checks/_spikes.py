@@ -123,6 +123,42 @@ def grad_led_events(sig: RunSignals, grad_threshold: float = 3.5, loss_threshold
     return np.array(events, dtype=int)
 
 
+#: A gradient norm this many times its local level (a median over CLIFF_WINDOW logged points, wide enough
+#: that a burst of blow-ups does not raise it) on a batch whose own loss is not high: a cliff.
+CLIFF_RATIO = 10.0
+CLIFF_WINDOW = 51
+
+
+def cliff_events(sig: RunSignals, ordinary: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
+    """Steps whose gradient norm blows up to CLIFF_RATIO× its local level while the batch's own loss is not
+    high (robust z under `ordinary`).
+
+    The classic exploding gradient: the loss surface is a cliff there, so the gradient explodes although
+    the loss does not (a long sequence through an RNN). A bad sample instead raises its own loss with its
+    gradient. Returns the loss indices of the steps after the blow-ups, where the oversized update lands,
+    and each blow-up's size (times its local level).
+    """
+    none = (np.array([], dtype=int), np.array([]))
+    grad = sig.grad_norm
+    if grad is None or len(grad) < 20 or np.any(grad.values <= 0) or (sig.run.facts.loss_window or 1) > 1:
+        return none
+    from ..signals import rolling_median
+
+    log_g = np.log10(grad.values)
+    window = int(min(CLIFF_WINDOW, max(7, len(log_g) // 4))) | 1
+    above = log_g - rolling_median(log_g, window)
+    at = np.clip(np.searchsorted(grad.steps, sig.steps), 0, len(grad.steps) - 1)
+    aligned = grad.steps[at] == sig.steps
+    lift = np.where(aligned, above[at], 0.0)
+    events: list[int] = []
+    sizes: list[float] = []
+    for i in np.flatnonzero((lift >= np.log10(CLIFF_RATIO)) & (sig.z < ordinary)):
+        if i + 1 < sig.n and (not events or i + 1 > events[-1] + 2):
+            events.append(int(i + 1))
+            sizes.append(float(10 ** lift[i]))
+    return np.array(events, dtype=int), np.array(sizes)
+
+
 def _windowed_grad_events(sig: RunSignals, g: np.ndarray, grad_threshold: float) -> np.ndarray:
     """Gradient-norm spikes in a log of window means (HF `logging_steps`): the norm is the last step's,
     the loss a mean that dilutes one bad step several times. An oversized update shows as a norm spike

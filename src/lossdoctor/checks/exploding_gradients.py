@@ -11,6 +11,7 @@ from ..signals import RunSignals, fmt
 from . import check
 from ._fix import for_framework
 from ._spikes import (
+    cliff_events,
     grad_led_events,
     grad_spike_share,
     grad_z,
@@ -113,6 +114,11 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     if sig.run.facts.step_unit == "epoch":
         return None
     events = grad_led_events(sig)
+    cliffs: np.ndarray | None = None  # blow-ups of the gradient on batches whose loss was not high
+    if len(events) < 3:
+        found, sizes = cliff_events(sig)
+        if len(found) >= 3:
+            events, cliffs = found, sizes
     with_grad = len(events) >= 3
     if with_grad:
         idx = events
@@ -162,8 +168,17 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         if sig.log_space
         else f"{fmt(float(np.median(ratio)))} noise levels above {against} (median)"
     )
-    evidence = [f"{len(idx)} sporadic loss spikes, {size}, at irregular steps, not tied to the epoch"]
-    if with_grad:
+    evidence = [f"{len(idx)} sporadic loss spikes, {size}, at irregular steps, not tied to the epoch"
+                if cliffs is None else
+                f"on the step after each blow-up the loss sits {size}, at irregular steps, not tied to the epoch"]
+    if cliffs is not None:
+        evidence.append(
+            f"{len(cliffs)} times the gradient norm blew up to ×{fmt(float(np.median(cliffs)))} its local level"
+            f" (median; largest ×{fmt(float(np.max(cliffs)))}) on a batch whose own loss was not high: the loss"
+            " surface is a cliff there, and the oversized update lands on the steps after it"
+        )
+        confidence = 0.8
+    elif with_grad:
         _, gz = grad_z(sig)  # type: ignore[misc]
         evidence.append(
             f"each follows a gradient-norm spike ({fmt(float(np.median(gz[gz > 3.5])))} robust stds above its"
