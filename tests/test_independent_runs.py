@@ -102,3 +102,28 @@ def _random_crop_rnn_run(tmp_path: Path) -> Path:
     path = tmp_path / "train.out"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def test_repeated_bursts_of_a_near_zero_adam_loss_are_adam_near_convergence(tmp_path: Path) -> None:
+    """A tiny tanh MLP memorising 64 points with Adam (full batch): once the loss is 4 decades down it
+    bursts ×100 and more every few hundred steps and falls back. No lasting climb, yet Adam's decayed v̂
+    is the cause (not exploding gradients, which the every-step spikes resemble)."""
+    torch.manual_seed(18)
+    x = torch.linspace(-2, 2, 64)[:, None]
+    y = torch.sin(2 * x)
+    model = torch.nn.Sequential(torch.nn.Linear(1, 32), torch.nn.Tanh(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
+                                torch.nn.Linear(32, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    lines = []
+    for it in range(6000):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        lines.append(json.dumps({"it": it, "loss": loss.item()}))
+    path = tmp_path / "loss.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
+    assert "burst" in " ".join(d.findings[0].evidence)
+    assert "exploding_gradients" not in [f.id for f in d.findings]

@@ -25,6 +25,13 @@ DEMOTED_BY: dict[str, set[str]] = {
     # first class change looks like a first-step overshoot, a loss near 0 inside each block like Adam's floor
     "unshuffled_data": {"lr_too_high", "adam_near_convergence"},
 }
+#: The same when the log gives no epochs: a repeated order then rests on a period inferred from the loss,
+#: and a loss four decades down that oscillates or bursts with a period of its own is Adam's doing.
+DEMOTED_BY_WITHOUT_EPOCHS: dict[str, set[str]] = {
+    **DEMOTED_BY,
+    "unshuffled_data": {"lr_too_high"},
+    "adam_near_convergence": {"unshuffled_data"},
+}
 #: Generic explanations rank after specific ones of the same severity: small-batch noise is what is
 #: left when nothing more specific explains the fluctuation.
 GENERIC = {"small_batch_noise"}
@@ -63,7 +70,8 @@ def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
                 continue
             if found is not None:
                 findings.append(found)
-    findings = _demote(_drop_explained(findings))
+    inferred = sig is not None and sig.epochs is None
+    findings = _demote(_drop_explained(findings), DEMOTED_BY_WITHOUT_EPOCHS if inferred else DEMOTED_BY)
     findings.sort(key=lambda f: (f.severity != "problem", f.id in GENERIC, -f.confidence))
     base.findings = findings
     if any(f.severity == "problem" for f in findings):
@@ -80,9 +88,9 @@ def _drop_explained(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.id not in hidden]
 
 
-def _demote(findings: list[Finding]) -> list[Finding]:
+def _demote(findings: list[Finding], rules: dict[str, set[str]]) -> list[Finding]:
     present = {f.id: f for f in findings}
-    for cause, consequences in DEMOTED_BY.items():
+    for cause, consequences in rules.items():
         if cause not in present:
             continue
         for f in findings:

@@ -13,6 +13,8 @@ from ._fix import for_framework
 MIN_DROP_DECADES = 4.0
 #: ...and then risen by this many orders of magnitude from its minimum.
 MIN_CLIMB_DECADES = 2.0
+#: Or, once that deep, it bursts at least this many times to ten times its level and falls back.
+MIN_BURSTS = 3
 
 _NON_ADAPTIVE = ("sgd", "lbfgs", "momentum")
 
@@ -47,8 +49,11 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     floored = sig.zero_floor is not None and low <= np.log10(sig.zero_floor) + 1e-9
     needed = np.log10(3.0) if floored else MIN_CLIMB_DECADES
     grad_climb = _grad_climb_at_floor(sig, low_idx) if floored else None
+    bursts = None
     if (climb < needed or tail - low < needed / 2) and grad_climb is None:
-        return None
+        bursts = _bursts_near_zero(sig, start)
+        if bursts is None:
+            return None
     low_step, peak_step = int(sig.steps[low_idx]), int(sig.steps[peak_idx])
     if grad_climb is not None and climb < needed:
         peak_step = grad_climb[2]
@@ -57,7 +62,9 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         f"the loss fell from {fmt(10**start)} to {fmt(10**low)} by step {low_step}"
         f" ({start - low:.0f} orders of magnitude): the model fits the data almost exactly",
         f"then it climbed back to {fmt(10 ** after[peak_rel])} by step {peak_step}"
-        f" (×{fmt(10**climb)}), and ends at {fmt(10**tail)}",
+        f" (×{fmt(10**climb)}), and ends at {fmt(10**tail)}" if bursts is None else
+        f"once that close to zero it burst {bursts[0]} times to ×{fmt(bursts[1])} its level around (median; largest"
+        f" ×{fmt(bursts[2])}) and fell back each time, from step {bursts[3]} on",
     ]
     if grad_climb is not None:
         evidence.append(
@@ -84,7 +91,8 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     if recorded:
         evidence.extend(recorded)
         confidence = 0.97
-    steps = sorted({low_step, peak_step} | {int(s) for s in sig.steps[low_idx::max(1, (sig.n - low_idx) // 20)]})
+    steps = sorted({low_step, peak_step} | {int(s) for s in sig.steps[low_idx::max(1, (sig.n - low_idx) // 20)]}) \
+        if bursts is None else bursts[4][:200]
     return Finding(
         id="adam_near_convergence",
         severity="problem",
@@ -106,6 +114,25 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         ),
         steps=steps,
     )
+
+
+def _bursts_near_zero(sig: RunSignals, start: float) -> tuple[int, float, float, int, list[int]] | None:
+    """(count, median and largest size, first step, steps) of the bursts once the loss trend is MIN_DROP_DECADES below
+    its start: stretches ten times above the trend that come back down. Adam's v̂ has decayed there, so a
+    small gradient change takes a large step, again and again."""
+    deep = np.flatnonzero(sig.trend <= start - MIN_DROP_DECADES)
+    if not len(deep):
+        return None
+    lift = sig.y - sig.trend
+    up = np.flatnonzero(lift[deep[0]:] >= 1.0) + deep[0]
+    if not len(up):
+        return None
+    firsts = up[np.concatenate([[True], np.diff(up) > 3])]  # a burst: points up, less than 3 apart
+    if len(firsts) < MIN_BURSTS:
+        return None
+    peaks = np.array([lift[i: i + 4].max() for i in firsts])
+    return (len(firsts), float(10 ** np.median(peaks)), float(10 ** peaks.max()), int(sig.steps[firsts[0]]),
+            [int(s) for s in sig.steps[firsts]])
 
 
 def _grad_climb_at_floor(sig: RunSignals, low_idx: int) -> tuple[float, float, int] | None:
