@@ -111,6 +111,7 @@ def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | N
     where = j / bins
     ratio = 10**change if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {change:+.3g}"
+    inferred = folded.info.source == "inferred"
     evidence = [
         f"in {round(consistency * len(per_epoch))} of {len(per_epoch)} epochs the training loss changes level"
         f" {size} at once, {where:.0%} into the epoch, stays flat until the epoch ends, and is back at the"
@@ -118,10 +119,13 @@ def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | N
         "this log has no validation series: if an evaluation runs at that point of the epoch, the model is"
         " left in eval mode after it (logging the validation loss, or model.training, would settle it)",
     ]
+    if inferred:
+        evidence.append(f"the log marks no epochs: a period of {fmt(folded.info.length)} steps was inferred from the"
+                        " loss itself (logging the epoch would settle where each one starts)")
     return Finding(
         id="eval_mode_leak",
         severity="problem",
-        confidence=0.55,
+        confidence=0.5 if inferred else 0.55,
         title="The training loss switches level inside every epoch (model left in eval mode?)",
         evidence=evidence,
         fix=_FIX(sig),
@@ -167,8 +171,10 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
         return _from_recorded_mode(sig, mode)  # the recorder saw model.training: no need to infer it
     folded = sig.folded
     val = sig.val
-    if folded is None or folded.info.source == "inferred":
+    if folded is None:
         return None
+    if folded.info.source == "inferred":  # no epochs in the log: only the two-level shape can tell
+        return _without_evaluation_steps(sig, folded)
     firsts = _mid_epoch_evals(folded, val.steps) if val is not None else {}
     if len(firsts) < 3:
         return _without_evaluation_steps(sig, folded)
