@@ -127,3 +127,42 @@ def test_repeated_bursts_of_a_near_zero_adam_loss_are_adam_near_convergence(tmp_
     assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
     assert "burst" in " ".join(d.findings[0].evidence)
     assert "exploding_gradients" not in [f.id for f in d.findings]
+
+
+def test_a_mid_epoch_switch_to_eval_mode_in_a_log_without_epochs_is_an_eval_leak(tmp_path: Path) -> None:
+    """An MLP with two Dropout(0.5) layers; a validation pass at batch 60 of 120 calls model.eval() and only
+    the epoch start calls model.train(). The log holds the training loss and the step, nothing else: the
+    loss halves at mid-epoch and is back at each start, on a period the loss itself gives."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(65)
+        x = torch.randn(4400, 24)
+        y = (x[:, :6].sum(1) + x[:, 6] * x[:, 7] > 0).long()
+        x_val, x, y = x[3840:], x[:3840], y[:3840]
+        model = torch.nn.Sequential(torch.nn.Linear(24, 256), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                    torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                    torch.nn.Linear(256, 2))
+        opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
+        lines, step = [], 0
+        for _ in range(7):
+            model.train()
+            for batch, (xb, yb) in enumerate(loader):
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                lines.append(json.dumps({"step": step, "train_loss": loss.item()}))
+                step += 1
+                if batch == 59:
+                    model.eval()  # the bug: evaluation never switches back
+                    with torch.no_grad():
+                        model(x_val)
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "loss.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
+    assert "inferred from the loss" in " ".join(d.findings[0].evidence)
