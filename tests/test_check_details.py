@@ -274,6 +274,16 @@ def test_a_first_step_overshoot_too_short_for_a_rolling_median_is_lr_too_high(tm
     assert "first updates overshoot" in d.findings[0].evidence[0]
 
 
+def test_a_stall_at_an_adam_learning_rate_far_above_its_range_is_lr_too_high(tmp_path: Path) -> None:
+    """HF Trainer, 5-step windows, a tiny transformer at lr 0.15 (AdamW, the Trainer's default): the first window
+    already holds the overshoot, then the loss sits at its unigram plateau. Nothing in the shape alone tells a
+    plateau from convergence; an Adam-family rate fifty times its usual range does."""
+    d = catalogue_run("lrhigh_transformer_adam/batch=32,epochs=4,lr=0.15,n=1024,width=32/seed100/hf[logging_steps=5]",
+                      "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert "AdamW (the Hugging Face Trainer's default" in " ".join(d.findings[0].evidence)
+
+
 @pytest.mark.parametrize(("name", "split"), [
     ("eval_leak_batchnorm_cnn_sgd/batch=64,dropout=0.3,epochs=6,evals_per_epoch=4,lr=0.05,n_train=1536,width=8/"
      "seed100/hf[logging_steps=5]", "report"),

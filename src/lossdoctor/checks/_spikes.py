@@ -146,14 +146,21 @@ def cliff_events(sig: RunSignals, ordinary: float = 2.5) -> tuple[np.ndarray, np
 
     log_g = np.log10(grad.values)
     window = int(min(CLIFF_WINDOW, max(7, len(log_g) // 4))) | 1
-    above = log_g - rolling_median(log_g, window)
+    level = rolling_median(log_g, window)
+    above = log_g - level
+    # on a run that diverges, the level itself has grown by decades: blow-ups on top of it are the climb
+    early = float(np.median(log_g[: max(5, len(log_g) // 10)]))
     at = np.clip(np.searchsorted(grad.steps, sig.steps), 0, len(grad.steps) - 1)
     aligned = grad.steps[at] == sig.steps
     lift = np.where(aligned, above[at], 0.0)
     events: list[int] = []
     sizes: list[float] = []
     for i in np.flatnonzero((lift >= np.log10(CLIFF_RATIO)) & (sig.z < ordinary)):
-        if i + 1 < sig.n and (not events or i + 1 > events[-1] + 2):
+        j = int(at[i])
+        # a blow-up, not a divergence: within a few steps the norm is back near its level (a too-high LR
+        # keeps it up while the loss climbs)
+        back = len(above) > j + 1 and float(np.min(above[j + 1: j + 6])) <= np.log10(3.0)
+        if back and level[j] - early <= 1.0 and i + 1 < sig.n and (not events or i + 1 > events[-1] + 2):
             events.append(int(i + 1))
             sizes.append(float(10 ** lift[i]))
     return np.array(events, dtype=int), np.array(sizes)

@@ -20,6 +20,10 @@ MIN_RISE_SE = 4.0
 VAL_RISE = 1.15
 #: Gradient norm growth (late over early median) that confirms overshooting.
 GRAD_GROWTH = 1.3
+#: An Adam-family learning rate at or above this is far outside the range those optimizers are used in
+#: (1e-5 to 3e-3, 1e-2 for the smallest nets): with such a rate, a loss that stops improving after its
+#: first tenth has been thrown to a plateau rather than converged.
+ADAM_LR_CEILING = 3e-2
 
 
 def _rise(sig: RunSignals) -> tuple[int, float, float] | None:
@@ -99,6 +103,30 @@ def _val_rise(sig: RunSignals) -> tuple[float, float] | None:
     # evaluation-to-evaluation scatter (robust, in log space).
     scatter = 1.4826 * float(np.median(np.abs(np.diff(np.log10(np.maximum(val.values, 1e-300)))))) / np.sqrt(2)
     return (best, last) if np.log10(last / best) >= 2 * scatter else None
+
+
+def _adam_lr_far_too_high(sig: RunSignals) -> tuple[float, str, float] | None:
+    """(learning rate, optimizer as known, improvement after the first tenth) when an Adam-family optimizer
+    (named by the log, or the Hugging Face Trainer's default AdamW) runs at ADAM_LR_CEILING or more and the
+    loss stops improving after its first tenth."""
+    lr = sig.lr
+    optimizer = (sig.run.facts.optimizer or "").lower()
+    if lr is None or not len(lr) or not sig.log_space or sig.n < 20:
+        return None
+    if "adam" in optimizer:
+        name = sig.run.facts.optimizer or "Adam"
+    elif not optimizer and sig.run.facts.framework == "huggingface":
+        name = "AdamW (the Hugging Face Trainer's default; the log does not name the optimizer)"
+    else:
+        return None
+    rate = float(np.median(lr.values))
+    if rate < ADAM_LR_CEILING or _lr_lowered_or_jumping(sig):
+        return None
+    medians, se = sig.segments(10)
+    gain = float(medians[1] - np.min(medians[1:]))
+    if gain > max(np.log10(1 / (1 - 0.08)), 3 * se):
+        return None  # it keeps learning
+    return rate, name, 1 - 10 ** -gain
 
 
 def _lr_lowered_or_jumping(sig: RunSignals) -> bool:
@@ -200,6 +228,15 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.append(peak_step)
             confidence = max(confidence, 0.55 if recovered else 0.75)
+    adam_lr = _adam_lr_far_too_high(sig)
+    if confidence == 0.0 and adam_lr is not None:
+        evidence.append(
+            f"the learning rate is {fmt(adam_lr[0])} for {adam_lr[1]}, whose steps are about the learning rate"
+            f" whatever the gradient: far above the 1e-5 to 3e-3 such optimizers train with; after its first"
+            f" tenth the loss never gets more than {adam_lr[2]:.0%} lower (a plateau it was thrown to)"
+        )
+        steps.extend([int(sig.steps[0]), int(sig.steps[-1])])
+        confidence = 0.6
     if confidence == 0.0 and (grows or val_rise is not None) and stalled(sig) and not _lr_lowered_or_jumping(sig):
         if val_rise is not None:
             what = f"validation rises from its best {fmt(val_rise[0])} to {fmt(val_rise[1])}"
