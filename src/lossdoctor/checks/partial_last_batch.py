@@ -198,7 +198,9 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
     steps = [int(s) for s in sig.steps[anomaly.idx]]
     evidence: list[str] = []
     direction = "up" if anomaly.median_z > 0 else "down"
-    where = "at the last step of the epoch" if anomaly.offset == -1 else "at the epoch boundary"
+    where = {-1: "at the last step of the epoch",
+             0: "at the first step after the epoch's last batch, where the update from that short, noisier"
+                " batch lands"}.get(anomaly.offset, "at the epoch boundary")
     if inferred_period is not None:
         evidence.append(
             f"the log does not say where epochs end; the loss spikes {direction} every {inferred_period}"
