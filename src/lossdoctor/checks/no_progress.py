@@ -37,6 +37,19 @@ def stalled(sig: RunSignals) -> bool:
     return head - best <= max(margin, 3 * se) and abs(end - head) <= margin
 
 
+def _first_update_jump(sig: RunSignals) -> tuple[float, float, int] | None:
+    """(first loss, peak, its step) when one of the first few points sits ×1.3 and three noise levels above
+    the first: weaker than lr_too_high asks, but worth saying when nothing is learnt afterwards."""
+    k = max(6, sig.n // 20)
+    jump = sig.y[1:k] - sig.y[0]
+    if not len(jump):
+        return None
+    peak = int(np.argmax(jump)) + 1
+    if jump[peak - 1] < max(np.log10(1.3), 3 * sig.step_noise):
+        return None
+    return 10 ** float(sig.y[0]), 10 ** float(sig.y[peak]), int(sig.steps[peak])
+
+
 @check("no_progress", "problem", "the loss does not decrease: the model is not learning")
 def no_progress(sig: RunSignals) -> Finding | None:
     """Fires when, over a long enough run, the loss never falls more than 8% below its first
@@ -55,15 +68,23 @@ def no_progress(sig: RunSignals) -> Finding | None:
     best = float(np.min(medians))
     end = float(medians[-1])
     start_value, end_value = 10**head, 10**end
+    gain = 100 * (1 - 10 ** (best - head))
     evidence = [
-        f"over {sig.n} logged points the loss goes from {fmt(start_value)} to {fmt(end_value)}; its best tenth"
-        f" is only {100 * (1 - 10 ** (best - head)):.1f}% below the start",
+        f"over {sig.n} logged points the loss goes from {fmt(start_value)} to {fmt(end_value)}; "
+        + (f"its best tenth is only {gain:.1f}% below the start" if gain > 0.05 else "no tenth of the run is below"
+           " its start"),
     ]
     k = chance_level(float(np.median(10 ** medians[-3:])))
     if k is not None:
         evidence.append(
             f"{fmt(end_value)} ≈ ln({k}) = {np.log(k):.4f}: the cross-entropy of a uniform guess over {k} classes"
             " (the model outputs carry no information)"
+        )
+    jump = _first_update_jump(sig)
+    if jump is not None:
+        evidence.append(
+            f"the first updates sent the loss from {fmt(jump[0])} to {fmt(jump[1])} (step {jump[2]}) before it"
+            " settled here: steps too large can throw a model to a constant prediction, so try a 10x lower LR first"
         )
     lr = sig.lr
     if lr is not None and len(lr):
