@@ -38,8 +38,8 @@ def read(path: str, table: Table, *, loss_key: str | None = None) -> Run:
     facts.steps_per_epoch = steps_per_epoch(steps[ok & has_epoch], epochs[ok & has_epoch])
     run = build_run(path, FORMAT, cols, facts, loss_key=loss_key)
     loss = run.loss
-    if len(loss) >= 3:
-        every = int(np.median(np.diff(loss.steps)))
+    every = int(np.median(np.diff(loss.steps))) if len(loss) >= 3 else 1
+    if every > 1:
         facts.notes.append(f"Lightning logs one step's value every log_every_n_steps steps (here every "
                            f"{every}); each point is a sample, not a mean over those steps")
     return run
