@@ -52,6 +52,19 @@ def _off_epoch(sig: RunSignals, period: int) -> bool:
     return abs(ratio - round(ratio)) > 0.1
 
 
+def _lasting_damage(sig: RunSignals, idx: np.ndarray, sizes: np.ndarray) -> bool:
+    """Two blow-ups are enough when the loss sits higher after them than before for a good while: the
+    weights were thrown somewhere worse and stayed there."""
+    if not sig.log_space:
+        return False
+    span = max(10, sig.n // 20)
+    before = sig.y[max(0, int(idx[0]) - span): int(idx[0]) - 1]
+    after = sig.y[int(idx[-1]) + 1: int(idx[-1]) + 1 + 2 * span]
+    if len(before) < 5 or len(after) < 10:
+        return False
+    return float(np.median(after) - np.median(before)) >= max(np.log10(1.1), 3 * sig.step_noise / np.sqrt(len(after)))
+
+
 @dataclass
 class Jumps:
     idx: np.ndarray  # loss indices where the loss jumps far above the level just before
@@ -117,9 +130,9 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     cliffs: np.ndarray | None = None  # blow-ups of the gradient on batches whose loss was not high
     if len(events) < 3:
         found, sizes = cliff_events(sig)
-        if len(found) >= 3:
+        if len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes)):
             events, cliffs = found, sizes
-    with_grad = len(events) >= 3
+    with_grad = len(events) >= 3 or cliffs is not None
     if with_grad:
         idx = events
         # Most of the run's loss spikes must be such events: a few gradient-led ones among many that are

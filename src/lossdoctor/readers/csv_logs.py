@@ -14,7 +14,8 @@ from lossdoctor.run import Run, RunFacts
 
 FORMAT = "csv"
 #: Step-like columns of a generic CSV, best first; `epoch` makes the steps count epochs.
-STEP_COLUMNS = ("step", "global_step", "steps", "iteration", "iter", "it", "_step", "batch", "epoch")
+STEP_COLUMNS = ("step", "global_step", "steps", "iteration", "iter", "it", "n_iter", "num_updates", "_step", "batch",
+                "epoch")
 
 
 def read_all(path: str, blocks: Iterable[list[str]], *, loss_key: str | None = None) -> list[Run]:
