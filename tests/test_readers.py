@@ -159,6 +159,23 @@ def test_short_counters_spaced_values_and_objective_names(tmp_path: Path) -> Non
     assert list(run.loss.steps) == [10, 20] and "it" not in run.series
 
 
+def test_evaluation_lines_and_records_are_not_training_losses(tmp_path: Path) -> None:
+    """`[val] loss: …` lines and JSONL records tagged `"split": "valid"` hold the validation loss; objective
+    names (`train_mse=`, `mse 0.1`) hold the training loss."""
+    log = "epoch 1 step 10 loss: 0.5\n    [val] loss: 0.9\nepoch 1 step 20 loss: 0.4\n    [val] loss: 0.8\n"
+    run = read(write(tmp_path, "val.log", log))
+    assert list(run.loss.values) == [0.5, 0.4] and list(run.series["val_loss"].values) == [0.9, 0.8]
+    jsonl = "".join(json.dumps({"split": split, "step": step, "loss": value}) + "\n"
+                    for split, step, value in [("train", 1, 1.0), ("train", 2, 0.8), ("valid", 2, 1.2),
+                                               ("train", 3, 0.7), ("valid", 3, 1.1)])
+    run = read(write(tmp_path, "split.jsonl", jsonl))
+    assert list(run.loss.values) == [1.0, 0.8, 0.7] and list(run.series["val_loss"].values) == [1.2, 1.1]
+    run = read(write(tmp_path, "mse.log", "it=1  train_mse=0.11\nit=2  train_mse=0.12\n"))
+    assert list(run.loss.values) == [0.11, 0.12]
+    run = read(write(tmp_path, "mse2.log", "Iter 1/3000 | mse 1.5e-02\nIter 2/3000 | mse 1.4e-02\n"))
+    assert list(run.loss.steps) == [1, 2] and list(run.loss.values) == [0.015, 0.014]
+
+
 def test_text_table_with_a_header_line(tmp_path: Path) -> None:
     fastai = ("epoch     train_loss  valid_loss  accuracy  time    \n"
               "0         0.912345    0.823456    0.612000  00:10     \n"

@@ -104,6 +104,12 @@ _OBJECTIVES = re.compile(r"^(?:train_|training_)?(?:mse|rmse|mae|nll|bce|ce|xent
                          r"neg_log_likelihood|objective|cost|elbo_loss|kl)(?:_step)?$")
 
 
+def is_loss_like(key: str) -> bool:
+    """A key that holds a loss: it says `loss`, or names an objective (`mse`, `train_nll`, `cost`…)."""
+    norm = normalise(key)
+    return "loss" in norm or bool(_OBJECTIVES.match(norm))
+
+
 def fallback_loss_key(keys: Iterable[str]) -> str | None:
     """A train-side key that contains `loss` when no alias matched (per-step before `*_epoch`), else one that
     names an objective (`mse`, `nll`, `cost`…)."""

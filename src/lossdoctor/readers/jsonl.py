@@ -15,6 +15,7 @@ from itertools import chain
 
 import numpy as np
 
+from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.run import Run, RunFacts
@@ -96,6 +97,19 @@ def _flatten(obj: dict, prefix: str = "") -> Iterable[tuple[str, float]]:
                 yield name, number
 
 
+#: String fields that name the phase a record belongs to (`{"split": "valid", "loss": …}`).
+_PHASE_FIELDS = ("split", "phase", "mode", "stage", "subset", "set", "partition")
+
+
+def _is_evaluation(obj: dict) -> bool:
+    """Whether a record is tagged as an evaluation's by a phase field rather than by its key names."""
+    for field in _PHASE_FIELDS:
+        value = obj.get(field)
+        if isinstance(value, str) and K.is_val_like(value):
+            return True
+    return False
+
+
 class _Records:
     """Collects records, resolving the step of each from the usual step keys or the record index."""
 
@@ -103,7 +117,7 @@ class _Records:
         self.cols = Columns()
         self.index = 0
 
-    def add(self, items: Iterable[tuple[str, float]]) -> None:
+    def add(self, items: Iterable[tuple[str, float]], *, evaluation: bool = False) -> None:
         items = list(items)
         lookup = dict(items)
         step_key = next((k for k in STEP_KEYS if k in lookup and math.isfinite(lookup[k])), None)
@@ -112,7 +126,8 @@ class _Records:
         step = int(lookup[step_key]) if step_key else self.index
         for key, value in items:
             if key != step_key:
-                self.cols.add(key, step, value)
+                renamed = f"val_{key}" if evaluation and not K.is_val_like(key) and K.normalise(key) != "epoch" else key
+                self.cols.add(renamed, step, value)
         self.index += 1
 
     def add_rows(self, keys: list[str], rows: list[tuple[str, ...]]) -> None:
@@ -191,7 +206,7 @@ def _slow_block(records: _Records, block: list[str], offset: int,
             broken.append(number)
             continue
         if isinstance(obj, dict):
-            records.add(_flatten(obj))
+            records.add(_flatten(obj), evaluation=_is_evaluation(obj))
         else:
             broken.append(number)
     if pending and template is not None:
@@ -217,7 +232,7 @@ def read_records(path: str, items: list, *, loss_key: str | None = None) -> Run:
     skipped = 0
     for obj in items:
         if isinstance(obj, dict):
-            records.add(_flatten(obj))
+            records.add(_flatten(obj), evaluation=_is_evaluation(obj))
         else:
             skipped += 1
     if records.index == 0:

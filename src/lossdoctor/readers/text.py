@@ -33,8 +33,11 @@ _COUNTER = re.compile(
 #: `loss 2.3456`, `train loss 2.3`, `lr 0.2`, `gnorm 3.81`, with no `:` or `=` (nanoGPT: `iter 100: loss 2.3456,
 #: time 12ms`); only for these names, since `word number` in general matches too much prose.
 _SPACED_LOSS = re.compile(
-    r"(?<![\w./\-])(?P<key>(?:(?:train|training|val|valid|validation|eval|test)\s+)?loss|lr|learning[ _]rate|gnorm|"
-    r"grad[ _]norm)\s+(?P<val>" + _NUM + ")", re.IGNORECASE)
+    r"(?<![\w./\-])(?P<key>(?:(?:train|training|val|valid|validation|eval|test)\s+)?(?:loss|mse|rmse|mae|nll|bce|"
+    r"xent)|lr|learning[ _]rate|gnorm|grad[ _]norm)\s+(?P<val>" + _NUM + ")", re.IGNORECASE)
+#: A line of an evaluation: `[val] loss: 0.13`, `valid | loss 0.2`, `Validation: loss=…`.
+_VAL_LINE = re.compile(r"^\s*(?:\[\s*(?:val|valid|validation|eval|evaluation|test)\s*\]|"
+                       r"(?:val|valid|validation|eval|evaluation)\s*[:|])", re.IGNORECASE)
 #: The epoch, then the batch of the epoch: timm's `Train: 3 [ 100/1251 (  8%)]`, MMEngine's
 #: `Epoch(train)  [3][ 50/500]`.
 _EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch\(train\)\s*\[\s*(?P<epoch2>\d+)\s*\]\s*)"
@@ -138,6 +141,8 @@ def _feed(state: _State, line: str) -> None:
         pairs.append((key, float(raw)))
     if not pairs:
         return
+    if _VAL_LINE.match(line):  # an evaluation's values, not the training loss
+        pairs = [(k if K.is_val_like(k) else f"val_{k}", v) for k, v in pairs]
     keys = {k for k, _ in pairs}
     hf_dict = line.lstrip().startswith("{'")
     if hf_dict and "train_runtime" in keys:

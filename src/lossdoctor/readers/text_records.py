@@ -46,7 +46,7 @@ class Records:
             if kid is None:
                 kid = self._ids[key] = len(self.keys)
                 self.keys.append(key)
-                if "loss" in K.normalise(key):
+                if K.is_loss_like(key):
                     self._loss_ids.add(kid)
             has_loss = has_loss or kid in self._loss_ids
             self._pair_record.append(index)
