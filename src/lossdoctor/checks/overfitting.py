@@ -36,8 +36,8 @@ def overfitting(sig: RunSignals) -> Finding | None:
         return None
     v = np.log10(val.values)
     best = int(np.argmin(v))
-    if best >= len(v) - 1:
-        return None
+    if best >= len(v) - 2:
+        return None  # a rise needs two evaluations after the best: one is a noisy point
     tail_n = max(1, (len(v) - best) // 3)
     tail = float(np.median(v[-tail_n:]))
     val_noise = robust_std(np.diff(v)) / np.sqrt(2) if len(v) > 3 else 0.0
