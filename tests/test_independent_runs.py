@@ -166,3 +166,49 @@ def test_a_mid_epoch_switch_to_eval_mode_in_a_log_without_epochs_is_an_eval_leak
     d = diagnose(read(path))
     assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
     assert "inferred from the loss" in " ".join(d.findings[0].evidence)
+
+
+def test_one_noisy_last_evaluation_is_no_overfitting(tmp_path: Path) -> None:
+    """Dropout MLP left in eval mode after the evaluation every 150 steps (epochs of 200), logged as
+    `step=… epoch=… train_loss=… val_loss=…`: validation is best at its second-to-last point and the last one
+    is a little higher. One point is noise, not overfitting; the leak is the finding."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(18)
+
+        def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            x = torch.randn(n, 40)
+            weights = torch.linspace(-1, 1, 10).repeat(3, 1).T * torch.tensor([1.0, -1.0, 0.5])
+            return x, (x[:, :10] @ weights).argmax(1)
+
+        x_train, y_train = make(6400)
+        x_val, y_val = make(800)
+        model = torch.nn.Sequential(torch.nn.Linear(40, 256), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                    torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                    torch.nn.Linear(256, 3))
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        lines, step = [], 0
+        for epoch in range(6):
+            model.train()
+            order = torch.randperm(6400)
+            for b in range(200):
+                idx = order[b * 32:(b + 1) * 32]
+                loss = torch.nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                step += 1
+                line = f"step={step} epoch={epoch} train_loss={loss.item():.4f}"
+                if step % 150 == 0:
+                    model.eval()  # the bug: never back to train mode before the epoch ends
+                    with torch.no_grad():
+                        line += f" val_loss={torch.nn.functional.cross_entropy(model(x_val), y_val).item():.4f}"
+                lines.append(line)
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n")
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
+    assert "overfitting" not in [f.id for f in d.findings]
