@@ -295,3 +295,22 @@ def test_one_odd_position_among_a_handful_is_no_repeated_order(name: str, split:
     but that one position is not a repeated order of the data."""
     d = catalogue_run(name, split, tmp_path)
     assert "unshuffled_data" not in [f.id for f in d.findings], [f.id for f in d.findings]
+
+
+def test_an_eval_leak_in_five_step_means_is_fitted_to_each_window_share(tmp_path: Path) -> None:
+    """Dropout 0.5 left off after the first of four evaluations per epoch, HF `logging_steps=5`: most windows
+    straddle an evaluation or an epoch start, so whole points before and after leave too few to compare. The
+    share of each window's steps after the evaluation is known; the loss regressed on it drops ×0.75."""
+    d = catalogue_run("eval_leak_dropout_mlp_adam/batch=32,dropout=0.5,epochs=6,evals_per_epoch=4,lr=0.001,"
+                      "n_train=1024,width=128/seed1/hf[logging_steps=5]", "tune", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
+    assert "mean over 5 steps" in " ".join(d.findings[0].evidence)
+
+
+def test_a_rise_after_evaluations_in_window_means_is_no_eval_leak(tmp_path: Path) -> None:
+    """An overfitting MLP, HF 5-step windows, two evaluations per epoch: windows after the evaluation sit a
+    little higher (the re-exposure ramp, t = +2.6 against the 3 a drop needs). Guards the threshold and the
+    rule that, at a few points per epoch, only a drop counts."""
+    d = catalogue_run("overfit_mlp_adam/batch=16,epochs=40,evals_per_epoch=2,lr=0.0005,n_train=384,width=192/"
+                      "seed0/hf[logging_steps=5]", "tune", tmp_path)
+    assert "eval_mode_leak" not in [f.id for f in d.findings], [f.id for f in d.findings]

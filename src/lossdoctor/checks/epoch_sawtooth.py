@@ -11,7 +11,7 @@ from ..signals import RunSignals, fmt
 from . import check
 
 #: Share of epochs that must end higher than they start.
-MIN_CONSISTENCY = 0.75
+MIN_CONSISTENCY = 0.7
 #: Rank correlation of the mean within-epoch profile with position: a ramp, not a single step.
 MIN_RAMP = 0.5
 #: Standard errors (across epochs) the median rise must reach; with the consistency and ramp rules

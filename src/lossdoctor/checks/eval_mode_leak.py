@@ -20,6 +20,9 @@ MIN_ABRUPTNESS = 0.5
 MIN_VISIBLE = 1.1
 #: A fall inside the epoch at least this large (as a ratio) needs no clear two-level shape (see _two_levels).
 LARGE_FALL = 1.25
+#: Standard errors a drop fitted to window means must reach. One-sided (only a drop counts there) and with
+#: the sign also required in most epochs, 3 is a false-alarm level near 1e-3 per run.
+WINDOWED_T = 3.0
 #: The recorder's series: 1.0 while model.training was on at the step, 0.0 in eval mode.
 TRAIN_MODE = "train_mode"
 
@@ -154,6 +157,74 @@ def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.n
     return np.array(shifts), np.array(jumps), steps
 
 
+def _windowed_shift(folded: EpochFold, firsts: dict[int, int]) -> tuple[float, float, float, int] | None:
+    """(level change in eval mode, its standard error, share of epochs agreeing, epochs measured) for a
+    loss logged as means over windows of steps (Hugging Face `logging_steps`).
+
+    Each logged mean covers known steps, so the share of them trained in eval mode (after the epoch's first
+    evaluation, before the next epoch starts) is known exactly; the loss regressed on that share gives the
+    shift. Windows that straddle an evaluation or an epoch start still count, weighted by their share,
+    where comparing whole points would leave most epochs with nothing before the evaluation.
+    """
+    sig = folded.sig
+    window = int(sig.run.facts.loss_window)
+    starts = folded.info.starts
+    covered = sig.steps[:, None] - np.arange(window)[None, :]
+    epoch_of = np.searchsorted(starts, covered, side="right")
+    in_eval = np.zeros(covered.shape, dtype=bool)
+    for k, eval_step in firsts.items():
+        in_eval |= (epoch_of == k) & (covered > eval_step)
+    known = np.isin(epoch_of, list(firsts)).all(axis=1)
+    if known.sum() < 6:
+        return None
+    share, r, epoch = in_eval.mean(axis=1)[known], folded.residual[known], epoch_of[known, 0]
+    spread = float(np.sum((share - share.mean()) ** 2))
+    if spread <= 0:
+        return None
+    shift = float(np.sum((share - share.mean()) * r) / spread)
+    se = folded.noise / np.sqrt(spread)
+    per_epoch = []
+    for k in np.unique(epoch):
+        mine = epoch == k
+        if mine.sum() >= 2 and np.ptp(share[mine]) >= 0.5:
+            x = share[mine] - share[mine].mean()
+            per_epoch.append(float(np.sum(x * r[mine]) / np.sum(x * x)))
+    if not per_epoch:
+        return None
+    agree = float(np.mean(np.sign(per_epoch) == np.sign(shift)))
+    return shift, float(se), agree, len(per_epoch)
+
+
+def _from_windowed_means(sig: RunSignals, folded: EpochFold, firsts: dict[int, int]) -> Finding | None:
+    """The leak in a log of window means: only a drop counts, since at a few points per epoch a rise after
+    the evaluation cannot be told from the re-exposure ramp, and a drop has no benign reading."""
+    found = _windowed_shift(folded, firsts)
+    if found is None:
+        return None
+    shift, se, agree, epochs = found
+    visible = np.log10(MIN_VISIBLE) if sig.log_space else 0.0
+    if shift >= 0 or epochs < 3 or agree < MIN_CONSISTENCY or -shift < max(WINDOWED_T * se, visible):
+        return None
+    size = f"×{fmt(10**shift)}" if sig.log_space else f"by {shift:+.3g}"
+    window = sig.run.facts.loss_window
+    evidence = [
+        f"steps trained after the first mid-epoch evaluation, until the next epoch starts, sit {size} against"
+        f" the rest ({abs(shift) / se:.1f} standard errors), in {round(agree * epochs)} of {epochs} epochs",
+        f"each logged loss is a mean over {window} steps: the shift is fitted to the share of each window's steps"
+        " that came after the evaluation (logging every step would show the step itself)",
+        "after eval(), dropout is off and BatchNorm uses running statistics: the model trains in eval mode",
+    ]
+    return Finding(
+        id="eval_mode_leak",
+        severity="problem",
+        confidence=0.7,
+        title="The model stays in eval mode after mid-epoch evaluations",
+        evidence=evidence,
+        fix=_FIX(sig),
+        steps=list(firsts.values()),
+    )
+
+
 @check("eval_mode_leak", "problem", "train loss shifts at mid-epoch evaluations (model left in eval mode)")
 def eval_mode_leak(sig: RunSignals) -> Finding | None:
     """Fires when, in most epochs, the training loss changes level abruptly at the first evaluation
@@ -178,6 +249,8 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     firsts = _mid_epoch_evals(folded, val.steps) if val is not None else {}
     if len(firsts) < 3:
         return _without_evaluation_steps(sig, folded)
+    if (sig.run.facts.loss_window or 1) > 1:
+        return _from_windowed_means(sig, folded, firsts)
     shifts, jumps, steps = _shifts(folded, firsts)
     if len(shifts) < 3:
         return None
