@@ -314,3 +314,12 @@ def test_a_rise_after_evaluations_in_window_means_is_no_eval_leak(tmp_path: Path
     d = catalogue_run("overfit_mlp_adam/batch=16,epochs=40,evals_per_epoch=2,lr=0.0005,n_train=384,width=192/"
                       "seed0/hf[logging_steps=5]", "tune", tmp_path)
     assert "eval_mode_leak" not in [f.id for f in d.findings], [f.id for f in d.findings]
+
+
+def test_an_adam_stall_is_judged_by_where_the_loss_ends_not_its_luckiest_tenth(tmp_path: Path) -> None:
+    """HF Trainer (AdamW by default) at lr 0.15 on a GRU, 5-step windows, 38 points: the tenths swing between
+    2.2 and 3.3 and the last ones end where the second was. The lowest tenth alone is a dip of the scatter."""
+    d = catalogue_run("lrhigh_gru_adam/batch=32,epochs=6,items=40,lr=0.15,n=1024,width=32/seed101/hf[logging_steps=5]",
+                      "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert "ends no lower" in " ".join(d.findings[0].evidence) or "ends only" in " ".join(d.findings[0].evidence)

@@ -108,7 +108,8 @@ def _val_rise(sig: RunSignals) -> tuple[float, float] | None:
 def _adam_lr_far_too_high(sig: RunSignals) -> tuple[float, str, float] | None:
     """(learning rate, optimizer as known, improvement after the first tenth) when an Adam-family optimizer
     (named by the log, or the Hugging Face Trainer's default AdamW) runs at ADAM_LR_CEILING or more and the
-    loss stops improving after its first tenth."""
+    loss stops improving after its first tenth: its last three tenths (their median, since the lowest of a
+    few noisy tenths is low by luck) sit no more than 8% below the second."""
     lr = sig.lr
     optimizer = (sig.run.facts.optimizer or "").lower()
     if lr is None or not len(lr) or not sig.log_space or sig.n < 20:
@@ -123,7 +124,7 @@ def _adam_lr_far_too_high(sig: RunSignals) -> tuple[float, str, float] | None:
     if rate < ADAM_LR_CEILING or _lr_lowered_or_jumping(sig):
         return None
     medians, se = sig.segments(10)
-    gain = float(medians[1] - np.min(medians[1:]))
+    gain = float(medians[1] - np.median(medians[-3:]))
     if gain > max(np.log10(1 / (1 - 0.08)), 3 * se):
         return None  # it keeps learning
     return rate, name, 1 - 10 ** -gain
@@ -233,7 +234,9 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
         evidence.append(
             f"the learning rate is {fmt(adam_lr[0])} for {adam_lr[1]}, whose steps are about the learning rate"
             f" whatever the gradient: far above the 1e-5 to 3e-3 such optimizers train with; after its first"
-            f" tenth the loss never gets more than {adam_lr[2]:.0%} lower (a plateau it was thrown to)"
+            " tenth the loss ends "
+            + (f"only {adam_lr[2]:.0%} lower" if adam_lr[2] >= 0.005 else "no lower")
+            + " (a plateau it was thrown to)"
         )
         steps.extend([int(sig.steps[0]), int(sig.steps[-1])])
         confidence = 0.6
