@@ -212,3 +212,38 @@ def test_one_noisy_last_evaluation_is_no_overfitting(tmp_path: Path) -> None:
     d = diagnose(read(path))
     assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
     assert "overfitting" not in [f.id for f in d.findings]
+
+
+def test_an_sgd_mlp_that_stalls_after_a_first_step_jump_is_lr_too_high(tmp_path: Path) -> None:
+    """SGD with momentum at lr 0.3 on an MLP regression, logged as `iter,train_loss,lr`: the first update sends
+    the loss ×1.9 up inside ±12% batch noise, and the net never gets below its start again (its ReLUs died:
+    a constant prediction). Not learning is the symptom; the jump at the first step names the cause."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        x = torch.randn(4000, 20)
+        y = torch.sin(x @ torch.randn(20, 1)) + 0.1 * x[:, :1] ** 2 + 0.05 * torch.randn(4000, 1)
+        model = torch.nn.Sequential(torch.nn.Linear(20, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128),
+                                    torch.nn.ReLU(), torch.nn.Linear(128, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64, shuffle=True)
+        losses = []
+        for _ in range(10):
+            for xb, yb in loader:
+                loss = torch.nn.functional.mse_loss(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "log.csv"
+    path.write_text("iter,train_loss,lr\n" + "".join(f"{i},{v:.6g},0.3\n" for i, v in enumerate(losses)))
+    assert losses[1] > 1.5 * losses[0]  # the first update throws the loss up
+    epoch_means = [sum(losses[i:i + 63]) / 63 for i in range(63, len(losses) - 63, 63)]
+    assert min(epoch_means) > 0.95 * losses[0]  # no later epoch gets below the start
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert "threw the model to a constant prediction" in d.findings[0].evidence[0]
+    assert "no_progress" not in [f.id for f in d.findings]

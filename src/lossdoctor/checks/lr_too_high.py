@@ -8,7 +8,7 @@ from ..findings import Finding
 from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
-from .no_progress import stalled
+from .no_progress import first_update_jump, stalled
 from .numerical_instability import climb_before, gradient_fell_before
 
 #: The loss over the last part of the run must sit this many times above its best segment to be a climb.
@@ -240,6 +240,16 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
         )
         steps.extend([int(sig.steps[0]), int(sig.steps[-1])])
         confidence = 0.6
+    thrown = first_update_jump(sig) if confidence == 0.0 and stalled(sig) else None
+    if thrown is not None:
+        first, peak, peak_step = thrown
+        evidence.append(
+            f"the first updates sent the loss from {fmt(first)} to {fmt(peak)} (step {peak_step}, ×{fmt(peak / first)})"
+            " and it never got below its start after that: one step too large threw the model to a constant"
+            " prediction it cannot leave (a learning rate too low, or a bug, would not move the loss up at once)"
+        )
+        steps.extend([peak_step, int(sig.steps[-1])])
+        confidence = 0.65
     if confidence == 0.0 and (grows or val_rise is not None) and stalled(sig) and not _lr_lowered_or_jumping(sig):
         if val_rise is not None:
             what = f"validation rises from its best {fmt(val_rise[0])} to {fmt(val_rise[1])}"

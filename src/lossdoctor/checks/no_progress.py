@@ -37,7 +37,7 @@ def stalled(sig: RunSignals) -> bool:
     return head - best <= max(margin, 3 * se) and abs(end - head) <= margin
 
 
-def _first_update_jump(sig: RunSignals) -> tuple[float, float, int] | None:
+def first_update_jump(sig: RunSignals) -> tuple[float, float, int] | None:
     """(first loss, peak, its step) when one of the first few points sits ×1.3 and three noise levels above
     the first: weaker than lr_too_high asks, but worth saying when nothing is learnt afterwards."""
     k = max(6, sig.n // 20)
@@ -80,7 +80,7 @@ def no_progress(sig: RunSignals) -> Finding | None:
             f"{fmt(end_value)} ≈ ln({k}) = {np.log(k):.4f}: the cross-entropy of a uniform guess over {k} classes"
             " (the model outputs carry no information)"
         )
-    jump = _first_update_jump(sig)
+    jump = first_update_jump(sig)
     if jump is not None:
         evidence.append(
             f"the first updates sent the loss from {fmt(jump[0])} to {fmt(jump[1])} (step {jump[2]}) before it"
