@@ -247,3 +247,30 @@ def test_an_sgd_mlp_that_stalls_after_a_first_step_jump_is_lr_too_high(tmp_path:
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "threw the model to a constant prediction" in d.findings[0].evidence[0]
     assert "no_progress" not in [f.id for f in d.findings]
+
+
+def test_a_model_whose_parameters_are_not_in_the_optimizer_is_no_progress(tmp_path: Path) -> None:
+    """The optimizer was built on a copy of the model, so the trained model never changes: the loss only
+    scatters around ln 3 with the batches. No step threw it anywhere, so it is no learning, not a too-high LR."""
+    import copy
+
+    torch.manual_seed(1)
+    x = torch.randn(2048, 10)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    model = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+    opt = torch.optim.Adam(copy.deepcopy(model).parameters(), lr=1e-3)  # the bug: a copy's parameters
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
+    path = tmp_path / "log.jsonl"
+    with path.open("w") as log:
+        step = 0
+        for epoch in range(4):
+            for xb, yb in loader:
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                log.write(json.dumps({"step": step, "epoch": epoch, "loss": loss.item(), "lr": 1e-3}) + "\n")
+                step += 1
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "no_progress"), [f.id for f in d.findings]
+    assert "lr_too_high" not in [f.id for f in d.findings]
