@@ -323,3 +323,15 @@ def test_an_adam_stall_is_judged_by_where_the_loss_ends_not_its_luckiest_tenth(t
                       "report", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "ends no lower" in " ".join(d.findings[0].evidence) or "ends only" in " ".join(d.findings[0].evidence)
+
+
+def test_noise_in_a_log_without_epochs_says_which_series_would_settle_it(tmp_path: Path) -> None:
+    """Loss only, no epoch marks (TensorBoard): what repeats every epoch cannot be told from noise smaller than
+    the scatter, so the benign finding says so and names the series to log; the same run with epochs does not."""
+    name = "sbn_text_adamw/batch=4,epochs=3,label_noise=0.1,lr=0.001,n=480,width=24/seed0/"
+    bare = catalogue_run(name + "tensorboard+loss-only", "tune", tmp_path / "bare")
+    assert first_of(bare) == ("healthy", "small_batch_noise"), [f.id for f in bare.findings]
+    assert "logging the epoch and a validation loss would settle it" in " ".join(bare.findings[0].evidence)
+    full = diagnosed("sbn_text_adamw", "tune", 1, 0, "jsonl", tmp_path / "full")
+    noise = [f for f in full.findings if f.id == "small_batch_noise"]
+    assert noise and "marks no epochs" not in " ".join(noise[0].evidence)

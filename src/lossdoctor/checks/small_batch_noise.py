@@ -73,6 +73,15 @@ def small_batch_noise(sig: RunSignals) -> Finding | None:
         else:
             evidence.append(f"but validation loss rose from its best {fmt(best)} to {fmt(last)}")
             confidence -= 0.25
+    if sig.epochs is None:
+        # Loss-only logs hide what repeats with the epoch: say which series would settle it.
+        evidence.append(
+            "this log marks no epochs: a pattern that repeats every epoch (the re-exposure sawtooth, a model left"
+            " in eval mode, data in a fixed order, a short last batch) and is smaller than this scatter cannot be"
+            " told from noise here; logging the epoch" + (" and a validation loss" if val is None else "")
+            + " would settle it"
+        )
+        confidence -= 0.1
     k = max(2, min(32, math.ceil((scatter / MIN_SCATTER_DECADES) ** 2)))
     spikes = np.flatnonzero(np.abs(sig.z) > 4)
     return Finding(
