@@ -274,3 +274,52 @@ def test_a_model_whose_parameters_are_not_in_the_optimizer_is_no_progress(tmp_pa
     d = diagnose(read(path))
     assert (d.verdict, d.findings[0].id) == ("problem", "no_progress"), [f.id for f in d.findings]
     assert "lr_too_high" not in [f.id for f in d.findings]
+
+
+def test_a_dropout_leak_logged_to_tensorboard_without_epochs_is_found_at_its_evaluations(tmp_path: Path) -> None:
+    """A dropout MLP validated halfway through every epoch, which never calls model.train() after; TensorBoard
+    tags `train/loss` and `val/loss`, no epoch marks. The loss drops ×0.55 at each evaluation and is back up
+    at the next epoch start. The return looks like a modest spike at the epoch edge, which is the leak's
+    doing, not a short last batch; the logged evaluations sit right at the level changes."""
+    pytest.importorskip("tensorboard")
+    from torch.utils.tensorboard import SummaryWriter
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(5)
+        weights = torch.randn(30, 10)
+
+        def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            x = torch.randn(n, 30)
+            return x, (x @ weights + torch.randn(n, 10)).argmax(1)
+
+        x, y = make(4000)
+        x_val, y_val = make(1000)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=50, shuffle=True)
+        model = torch.nn.Sequential(torch.nn.Linear(30, 256), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                    torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                    torch.nn.Linear(256, 10))
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        writer = SummaryWriter(str(tmp_path / "tb"))
+        step = 0
+        for _ in range(12):
+            model.train()
+            for i, (xb, yb) in enumerate(loader):
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                writer.add_scalar("train/loss", loss.item(), step)
+                if i == len(loader) // 2:
+                    model.eval()  # the bug: no model.train() after the evaluation
+                    with torch.no_grad():
+                        writer.add_scalar("val/loss", torch.nn.functional.cross_entropy(model(x_val), y_val).item(),
+                                          step)
+                step += 1
+        writer.close()
+    finally:
+        torch.set_num_threads(threads)
+    d = diagnose(read(tmp_path / "tb"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
+    assert "validation loss is logged right where the level changes" in " ".join(d.findings[0].evidence)

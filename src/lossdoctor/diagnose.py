@@ -21,8 +21,9 @@ EXPLAINED_BY: dict[str, set[str]] = {
 DEMOTED_BY: dict[str, set[str]] = {
     "partial_last_batch": {"lr_too_high"},
     "outlier_batches": {"lr_too_high"},
-    # the loss returning to its train-mode level at each epoch start looks like a jump that lasts
-    "eval_mode_leak": {"exploding_gradients"},
+    # the loss returning to its train-mode level at each epoch start looks like a jump that lasts, or, when
+    # the trend catches up within a few steps, like a spike at the epoch boundary
+    "eval_mode_leak": {"exploding_gradients", "partial_last_batch"},
     # data in a fixed, sorted order jumps where one class or source gives way to the next: a jump at the
     # first class change looks like a first-step overshoot, a loss near 0 inside each block like Adam's floor
     "unshuffled_data": {"lr_too_high", "adam_near_convergence"},

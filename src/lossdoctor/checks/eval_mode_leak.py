@@ -96,8 +96,9 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
     return j, change, step / change if change else 0.0, float(se), per_epoch
 
 
-def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | None:
-    """No validation series: look for the same shape, two flat levels split inside every epoch."""
+def _from_two_levels(sig: RunSignals, folded: EpochFold) -> Finding | None:
+    """Two flat levels split inside every epoch, for logs without epoch marks or mid-epoch
+    evaluation steps; where a validation series is logged, whether it sits at the level changes."""
     if sig.lr_jumps:
         return None  # level changes at LR jumps are the schedule's (lr_schedule_jumps)
     found = _two_levels(folded)
@@ -115,25 +116,53 @@ def _without_evaluation_steps(sig: RunSignals, folded: EpochFold) -> Finding | N
     ratio = 10**change if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {change:+.3g}"
     inferred = folded.info.source == "inferred"
+    switches = [int(s + where * folded.info.length) for s in folded.info.starts[:-1]]
     evidence = [
         f"in {round(consistency * len(per_epoch))} of {len(per_epoch)} epochs the training loss changes level"
         f" {size} at once, {where:.0%} into the epoch, stays flat until the epoch ends, and is back at the"
         " next epoch start",
-        "this log has no validation series: if an evaluation runs at that point of the epoch, the model is"
-        " left in eval mode after it (logging the validation loss, or model.training, would settle it)",
     ]
+    confidence = 0.5 if inferred else 0.55
+    at_evals = _switches_at_evaluations(sig, switches, folded.info.length)
+    if at_evals is None:
+        evidence.append(
+            "this log has no validation series: if an evaluation runs at that point of the epoch, the model is"
+            " left in eval mode after it (logging the validation loss, or model.training, would settle it)")
+    elif at_evals >= MIN_CONSISTENCY:
+        evidence.append(f"the validation loss is logged right where the level changes ({at_evals:.0%} of the"
+                        " changes): an evaluation runs there and leaves the model in eval mode")
+        confidence += 0.25
+    else:
+        evidence.append(f"only {at_evals:.0%} of the changes come at a logged evaluation: something else at that"
+                        " point of the epoch may switch the model (recording model.training would settle it)")
+        confidence -= 0.1
     if inferred:
         evidence.append(f"the log marks no epochs: a period of {fmt(folded.info.length)} steps was inferred from the"
                         " loss itself (logging the epoch would settle where each one starts)")
     return Finding(
         id="eval_mode_leak",
         severity="problem",
-        confidence=0.5 if inferred else 0.55,
+        confidence=confidence,
         title="The training loss switches level inside every epoch (model left in eval mode?)",
         evidence=evidence,
         fix=_FIX(sig),
-        steps=[int(s + where * folded.info.length) for s in folded.info.starts[:200]],
+        steps=switches[:200],
     )
+
+
+def _switches_at_evaluations(sig: RunSignals, switches: list[int], length: float) -> float | None:
+    """Share of the level changes that have a logged evaluation at most a twentieth of an epoch before them
+    (the change shows on the first training step after the evaluation); None without a validation series."""
+    val = sig.val
+    if val is None or not len(val) or not switches:
+        return None
+    tolerance = max(2.0, 0.05 * length)
+    evals = np.sort(val.steps)
+    hits = 0
+    for step in switches:
+        before = evals[evals <= step + tolerance]
+        hits += bool(len(before)) and step - before[-1] <= tolerance
+    return hits / len(switches)
 
 
 def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -244,11 +273,11 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     val = sig.val
     if folded is None:
         return None
-    if folded.info.source == "inferred":  # no epochs in the log: only the two-level shape can tell
-        return _without_evaluation_steps(sig, folded)
+    if folded.info.source == "inferred":  # no epochs in the log: the two-level shape, then where evaluations sit
+        return _from_two_levels(sig, folded)
     firsts = _mid_epoch_evals(folded, val.steps) if val is not None else {}
     if len(firsts) < 3:
-        return _without_evaluation_steps(sig, folded)
+        return _from_two_levels(sig, folded)
     if (sig.run.facts.loss_window or 1) > 1:
         return _from_windowed_means(sig, folded, firsts)
     shifts, jumps, steps = _shifts(folded, firsts)
