@@ -142,7 +142,8 @@ def test_per_batch_csv_of_raw_losses_is_not_mistaken_for_keras_running_means(tmp
 
 def test_short_counters_spaced_values_and_objective_names(tmp_path: Path) -> None:
     """Formats of the red-team runs: `ep E it I | loss x` (it restarts each epoch), `step N  loss x  lr y`,
-    `gnorm 3.8`, a CSV whose only metric is `mse`, a JSONL step called `it`."""
+    `gnorm 3.8`, a CSV whose only metric is `mse`, a JSONL step called `it`, `train_loss 1.3` with no `:`, a
+    JSONL epoch called `ep`."""
     log = "".join(f"ep {e} it {i} | loss {1 / (1 + e * 3 + i):.4f} | gnorm {1 + i / 10:.2f}\n"
                   for e in range(3) for i in range(3))
     run = read(write(tmp_path, "ep.log", log))
@@ -157,6 +158,13 @@ def test_short_counters_spaced_values_and_objective_names(tmp_path: Path) -> Non
         read(write(tmp_path, "acc.csv", "step,accuracy\n0,0.5\n1,0.6\n"))
     run = read(write(tmp_path, "it.jsonl", '{"it": 10, "loss": 1.0}\n{"it": 20, "loss": 0.5}\n'))
     assert list(run.loss.steps) == [10, 20] and "it" not in run.series
+    log = "".join(f"epoch {e} iter {i}/3 train_loss {1 / (1 + e * 3 + i):.5f} lr 1.0e-03\n"
+                  for e in range(2) for i in range(1, 4))
+    run = read(write(tmp_path, "train_loss.log", log))  # `train_loss 1.3` with neither `:` nor `=`
+    assert len(run.loss) == 6 and run.loss.values[0] == 0.5 and list(run.series["lr"].values[:1]) == [1e-3]
+    run = read(write(tmp_path, "ep.jsonl", "".join(json.dumps({"it": i, "ep": i // 2, "train_nll": 1 / (i + 1)})
+                                                   + "\n" for i in range(6))))
+    assert list(run.series["epoch"].values) == [0, 0, 1, 1, 2, 2]
 
 
 def test_evaluation_lines_and_records_are_not_training_losses(tmp_path: Path) -> None:

@@ -21,9 +21,8 @@ EXPLAINED_BY: dict[str, set[str]] = {
 DEMOTED_BY: dict[str, set[str]] = {
     "partial_last_batch": {"lr_too_high"},
     "outlier_batches": {"lr_too_high"},
-    # the loss returning to its train-mode level at each epoch start looks like a jump that lasts, or, when
-    # the trend catches up within a few steps, like a spike at the epoch boundary
-    "eval_mode_leak": {"exploding_gradients", "partial_last_batch"},
+    # the loss returning to its train-mode level at each epoch start looks like a jump that lasts
+    "eval_mode_leak": {"exploding_gradients"},
     # data in a fixed, sorted order jumps where one class or source gives way to the next: a jump at the
     # first class change looks like a first-step overshoot, a loss near 0 inside each block like Adam's floor
     "unshuffled_data": {"lr_too_high", "adam_near_convergence"},
@@ -35,6 +34,11 @@ DEMOTED_BY_WITHOUT_EPOCHS: dict[str, set[str]] = {
     "unshuffled_data": {"lr_too_high"},
     "adam_near_convergence": {"unshuffled_data"},
 }
+#: The same, only when the first finding is itself confirmed (confidence at least CONFIRMED): a leak whose
+#: evaluations sit at the level changes returns to train mode at each epoch start, which, once the trend
+#: catches up within a few steps, looks like a spike at the epoch boundary.
+DEMOTED_BY_CONFIRMED: dict[str, set[str]] = {"eval_mode_leak": {"partial_last_batch"}}
+CONFIRMED = 0.7
 #: Generic explanations rank after specific ones of the same severity: small-batch noise is what is
 #: left when nothing more specific explains the fluctuation.
 GENERIC = {"small_batch_noise"}
@@ -75,6 +79,8 @@ def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
                 findings.append(found)
     inferred = sig is not None and sig.epochs is None
     findings = _demote(_drop_explained(findings), DEMOTED_BY_WITHOUT_EPOCHS if inferred else DEMOTED_BY)
+    confirmed = [f for f in findings if f.confidence >= CONFIRMED]
+    findings = _demote(findings, {k: v for k, v in DEMOTED_BY_CONFIRMED.items() if k in {f.id for f in confirmed}})
     findings.sort(key=lambda f: (f.severity != "problem", f.id in GENERIC, -f.confidence))
     base.findings = findings
     if any(f.severity == "problem" for f in findings):

@@ -52,7 +52,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "gradients_global_norm", "global_grad_norm", "grad_global_norm", "global_norm", "grads_norm",
     ),
     BATCH_SIZE: ("batch_size", "train_batch_size", "bs", "train_bs", "global_batch_size"),
-    EPOCH: ("epoch", "train_epoch", "trainer_epoch", "epochs"),
+    EPOCH: ("epoch", "train_epoch", "trainer_epoch", "epochs", "ep"),
 }
 
 _VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|evaluation|test|dev)(_|$)")

@@ -68,6 +68,10 @@ def _finite(run: Run, name: str) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
+#: What the Hugging Face Trainer clips the gradient norm to unless `max_grad_norm` is set.
+HF_DEFAULT_MAX_GRAD_NORM = 1.0
+
+
 def clip_threshold(run: Run) -> tuple[float, str]:
     """(max_norm, why): twice the median logged gradient norm, or the common 1.0 without one."""
     norms = _finite(run, GRAD_NORM)
@@ -76,6 +80,13 @@ def clip_threshold(run: Run) -> tuple[float, str]:
         return 1.0, "max_norm=1.0: the common default (log the gradient norm and lossdoctor computes it)"
     median = float(np.median(norms))
     threshold = float(num(CLIP_OVER_MEDIAN * median))
+    if framework_of(run) == "hf" and threshold > HF_DEFAULT_MAX_GRAD_NORM:
+        # The Trainer's logged norms are before clipping, and it clips at 1.0 unless told otherwise: never
+        # prescribe a looser clip than the one that was (by default) already acting.
+        return HF_DEFAULT_MAX_GRAD_NORM, (
+            f"max_norm=1.0: the Trainer's default, tighter than {CLIP_OVER_MEDIAN:g}× the median logged norm "
+            f"{num(median)} (logged before clipping): keep it (a larger max_grad_norm, or 0, lets the blow-ups"
+            " through)")
     above = float(np.mean(norms > threshold))
     return threshold, (f"max_norm={num(threshold)}: {CLIP_OVER_MEDIAN:g}× the median gradient norm "
                        f"{num(median)}; {above:.1%} of steps exceed it, the largest ({num(float(norms.max()))}) "

@@ -127,6 +127,9 @@ def grad_led_events(sig: RunSignals, grad_threshold: float = 3.5, loss_threshold
 #: that a burst of blow-ups does not raise it) on a batch whose own loss is not high: a cliff.
 CLIFF_RATIO = 10.0
 CLIFF_WINDOW = 51
+#: A batch whose loss is above this ratio to its trend was not ordinary: its own loss rose with its gradient
+#: (a bad sample), which a cliff's batch does not do.
+ORDINARY_LOSS_RATIO = 1.5
 
 
 def cliff_events(sig: RunSignals, ordinary: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +158,10 @@ def cliff_events(sig: RunSignals, ordinary: float = 2.5) -> tuple[np.ndarray, np
     lift = np.where(aligned, above[at], 0.0)
     events: list[int] = []
     sizes: list[float] = []
-    for i in np.flatnonzero((lift >= np.log10(CLIFF_RATIO)) & (sig.z < ordinary)):
+    # "not high" both against the scatter and in size: with very noisy small batches a bad sample's loss ×3
+    # its trend is still inside 2.5 robust stds, while a cliff's batch sits near its trend (×0.8–×1.4)
+    ordinary_size = sig.residual < np.log10(ORDINARY_LOSS_RATIO) if sig.log_space else True
+    for i in np.flatnonzero((lift >= np.log10(CLIFF_RATIO)) & (sig.z < ordinary) & ordinary_size):
         j = int(at[i])
         # a blow-up, not a divergence: within a few steps the norm is back near its level (a too-high LR
         # keeps it up while the loss climbs)

@@ -132,6 +132,8 @@ def _from_two_levels(sig: RunSignals, folded: EpochFold) -> Finding | None:
         evidence.append(f"the validation loss is logged right where the level changes ({at_evals:.0%} of the"
                         " changes): an evaluation runs there and leaves the model in eval mode")
         confidence += 0.25
+    elif at_evals < 0.5:
+        return None  # evaluations are logged, but elsewhere: whatever switches the level, it is not them
     else:
         evidence.append(f"only {at_evals:.0%} of the changes come at a logged evaluation: something else at that"
                         " point of the epoch may switch the model (recording model.training would settle it)")

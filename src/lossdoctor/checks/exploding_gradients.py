@@ -128,7 +128,9 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         return None
     events = grad_led_events(sig)
     cliffs: np.ndarray | None = None  # blow-ups of the gradient on batches whose loss was not high
-    if len(events) < 3:
+    # The HF Trainer logs the norm before clipping and clips at max_grad_norm (1.0 unless changed): there a
+    # blow-up of the norm alone moved the weights no further than any other step, so it is no evidence.
+    if len(events) < 3 and (sig.run.facts.framework or "") != "huggingface":
         found, sizes = cliff_events(sig)
         if len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes)):
             events, cliffs = found, sizes
