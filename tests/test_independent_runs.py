@@ -383,3 +383,37 @@ def test_gradient_spikes_of_a_clipped_hf_trainer_run_are_no_explosion(tmp_path: 
     assert d.verdict == "healthy" and d.findings[0].id == "small_batch_noise", [f.id for f in d.findings]
     found = prescribe(run, "exploding_gradients")
     assert found is not None and found.numbers["max_norm"] == 1.0 and "max_grad_norm=1)" in found.lines()[0]
+
+
+def test_sorted_data_wrapping_round_at_each_epoch_start_is_no_short_batch(tmp_path: Path) -> None:
+    """3000 samples of 3 classes sorted by class, no shuffling, batches of 25 (no short batch), logged per batch
+    as Keras' running mean of the epoch: every epoch repeats the same profile, and the loss jumps where the
+    last class gives way to the first at each epoch start. A clearly repeated order explains that jump; a
+    short last batch (drop_last) would be a false fix."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(3)
+        centres = torch.randn(3, 16)
+        y = torch.arange(3).repeat_interleave(1000)
+        x = centres[y] + 1.6 * torch.randn(3000, 16)
+        model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=25, shuffle=False)
+        rows = ["epoch,batch,loss"]
+        for epoch in range(15):
+            total = 0.0
+            for i, (xb, yb) in enumerate(loader):
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item()
+                rows.append(f"{epoch},{i},{total / (i + 1):.6g}")  # what Keras' on_train_batch_end logs
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(rows) + "\n")
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
+    assert "partial_last_batch" not in [f.id for f in d.findings]

@@ -17,6 +17,12 @@ EXPLAINED_BY: dict[str, set[str]] = {
     "adam_near_convergence": {"lr_too_high", "exploding_gradients"},
     "lr_too_high": {"no_progress"},
 }
+#: The same when the first is strong (confidence at least STRONG) and the second is not confirmed by a series
+#: of its own (confidence under RECORDED): a clearly repeated order jumps where it wraps round at each epoch
+#: start, which looks like a short last batch unless the recorded batch size shows one.
+EXPLAINED_UNLESS_RECORDED: dict[str, set[str]] = {"unshuffled_data": {"partial_last_batch"}}
+STRONG = 0.8
+RECORDED = 0.9
 #: When the first id fires, the second may be its consequence: it is kept, but ranked lower.
 DEMOTED_BY: dict[str, set[str]] = {
     "partial_last_batch": {"lr_too_high"},
@@ -94,7 +100,9 @@ def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
 def _drop_explained(findings: list[Finding]) -> list[Finding]:
     present = {f.id for f in findings}
     hidden = set().union(*(EXPLAINED_BY.get(i, set()) for i in present)) if present else set()
-    return [f for f in findings if f.id not in hidden]
+    strong = {f.id for f in findings if f.confidence >= STRONG}
+    weak = set().union(*(EXPLAINED_UNLESS_RECORDED.get(i, set()) for i in strong)) if strong else set()
+    return [f for f in findings if f.id not in hidden and not (f.id in weak and f.confidence < RECORDED)]
 
 
 def _demote(findings: list[Finding], rules: dict[str, set[str]]) -> list[Finding]:
