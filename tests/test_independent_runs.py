@@ -417,3 +417,38 @@ def test_sorted_data_wrapping_round_at_each_epoch_start_is_no_short_batch(tmp_pa
     d = diagnose(read(path))
     assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
     assert "partial_last_batch" not in [f.id for f in d.findings]
+
+
+def test_bad_samples_that_stand_out_only_after_the_first_epoch_are_outliers(tmp_path: Path) -> None:
+    """A tiny GPT-2 under the real HF Trainer on arithmetic progressions, 4 of 1000 sequences random tokens:
+    from the second epoch on every epoch holds about 4 spikes at new steps, but in the first the loss is still
+    falling from ln 64 and none stands out. An epoch of fast early learning does not break the steady count."""
+    transformers = pytest.importorskip("transformers")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(7)
+    vocab, length, n = 64, 32, 1000
+    ids = (torch.randint(0, vocab, (n, 1)) + torch.randint(1, 8, (n, 1)) * torch.arange(length)) % vocab
+    bad = torch.randperm(n)[:4]
+    ids[bad] = torch.randint(0, vocab, (4, length))
+
+    class Sequences(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return n
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"input_ids": ids[i], "labels": ids[i]}
+
+    config = transformers.GPT2Config(vocab_size=vocab, n_positions=length, n_embd=64, n_layer=2, n_head=2)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, num_train_epochs=8, learning_rate=1e-3,
+        warmup_steps=50, lr_scheduler_type="constant_with_warmup", logging_steps=1, save_strategy="no",
+        report_to="none", use_cpu=True, disable_tqdm=True, seed=7)
+    trainer = transformers.Trainer(model=transformers.GPT2LMHeadModel(config), args=args, train_dataset=Sequences())
+    try:
+        trainer.train()
+    finally:
+        torch.set_num_threads(threads)
+    trainer.save_state()
+    d = diagnose(read(tmp_path / "out" / "trainer_state.json"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "outlier_batches"), [f.id for f in d.findings]
