@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import Finding
-from ..signals import RunSignals, fmt, rolling_median
+from ..signals import RunSignals, fmt, robust_std, rolling_median
 from . import check
 from ._fix import for_framework
 from .no_progress import first_update_jump, stalled
@@ -35,7 +35,17 @@ def _rise(sig: RunSignals) -> tuple[int, float, float] | None:
     if best == len(medians) - 1:
         return None
     tail = float(np.median(sig.y[-max(3, int(sig.n * 0.15)) :]))
-    return best, tail - float(medians[best]), float(se)
+    return best, tail - float(medians[best]), max(float(se), _median_scatter(medians))
+
+
+def _median_scatter(medians: np.ndarray) -> float:
+    """The standard error of a tenth's median as the tenths themselves show it: the robust scatter of their
+    second differences (a steady trend, falling or climbing, has none). The step noise alone understates it
+    when the loss of a batch has two modes (a few noisy labels in a tiny batch: either about 0.05 or about
+    0.7), where a tenth's median jumps with the share of batches in the upper mode."""
+    if len(medians) < 5:
+        return 0.0
+    return robust_std(np.diff(medians, n=2)) / np.sqrt(6)
 
 
 def _early_overshoot(sig: RunSignals) -> tuple[float, float, int, bool] | None:
