@@ -184,6 +184,30 @@ def _windowed_grad_events(sig: RunSignals, g: np.ndarray, grad_threshold: float)
     return np.array(events, dtype=int)
 
 
+def grad_blowup_share(sig: RunSignals, idx: np.ndarray, ahead: int, before: int = 30) -> tuple[float, float] | None:
+    """(share of loss jumps whose gradient norm blows up while the jump builds, median blow-up) for jumps
+    that may take a few steps to peak (an RNN's blow-up grows over 3–6 steps). The norm's peak from one point
+    before the jump to `ahead` points after it is measured against its median over the `before` points
+    ahead of the jump, which the surge itself cannot lift (a centred median can)."""
+    grad = sig.grad_norm
+    if grad is None or len(grad) < 20 or np.any(grad.values <= 0) or not len(idx):
+        return None
+    g = np.log10(grad.values)
+    scale = max(robust_std(np.diff(g)) / np.sqrt(2), 1e-9)
+    hits, ratios = 0, []
+    for i in idx:
+        j = int(np.searchsorted(grad.steps, sig.steps[i]))
+        reference = g[max(0, j - before): max(0, j - 1)]
+        window = g[max(0, j - 1): j + ahead + 1]
+        if len(reference) < 5 or not len(window):
+            continue
+        lift = float(window.max() - np.median(reference))
+        if lift > 4 * scale:
+            hits += 1
+            ratios.append(10**lift)
+    return hits / len(idx), float(np.median(ratios)) if ratios else 1.0
+
+
 def grad_spike_share(sig: RunSignals, idx: np.ndarray) -> tuple[float, float] | None:
     """(share of loss spikes with a gradient-norm spike within one logged point, median grad ratio)."""
     grad = sig.grad_norm

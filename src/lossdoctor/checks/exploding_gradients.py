@@ -12,8 +12,8 @@ from . import check
 from ._fix import for_framework
 from ._spikes import (
     cliff_events,
+    grad_blowup_share,
     grad_led_events,
-    grad_spike_share,
     grad_z,
     isolated_spikes,
     per_epoch_counts,
@@ -156,14 +156,15 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         idx = idx[near > 3 * max(1.0, float(np.median(np.diff(sig.steps))))]
         if len(idx) < 3:
             return None
-    share = None if with_grad else grad_spike_share(sig, idx)
+    share = None if with_grad else grad_blowup_share(sig, idx, AFTER)
     if share is not None and share[0] < MIN_GRAD_SHARE:
         return None  # the gradient norm was logged and stayed calm: not an oversized update
     if with_grad:
         ratio = 10 ** sig.residual[idx] if sig.log_space else sig.z[idx]
     else:
         before = np.array([np.median(sig.y[i - BEFORE : i]) for i in idx])
-        ratio = 10 ** (sig.y[idx] - before) if sig.log_space else (sig.y[idx] - before) / sig.step_noise
+        peak = np.array([np.max(sig.y[i : i + AFTER]) for i in idx])  # a blow-up may build over a few steps
+        ratio = 10 ** (peak - before) if sig.log_space else (peak - before) / sig.step_noise
         if sig.log_space and np.median(ratio) < MIN_BLIND_RATIO:
             return None  # with nothing but the loss, only a blow-up is worth the name
     periodic = sig.infer_period(idx)
@@ -207,8 +208,8 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         )
         if share is not None:
             evidence.append(
-                f"{share[0]:.0%} of them come with a gradient-norm spike in the logged values"
-                f" (×{fmt(share[1])} the trend, median)"
+                f"in {share[0]:.0%} of them the gradient norm blows up while the loss rises (to ×{fmt(share[1])}"
+                " its level before the jump, median)"
             )
             confidence = 0.75
         else:
