@@ -507,3 +507,48 @@ def test_rnn_blow_ups_that_build_over_a_few_steps_are_exploding_gradients(tmp_pa
         torch.set_num_threads(threads)
     d = diagnose(read(path))
     assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
+
+
+def test_a_run_that_stays_nan_behind_the_hf_filter_says_so(tmp_path: Path) -> None:
+    """An MLP under the real HF Trainer whose hand-written softmax runs in float16: exp overflows, the NaN
+    gradient wipes the weights, and HF's NaN filter logs 0.0 for every window from then on, with a NaN
+    gradient norm. The evidence must not count those zeros as finite training losses."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(9)
+    teacher = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.Tanh(), torch.nn.Linear(32, 8))
+    x = torch.randn(6000, 32)
+    with torch.no_grad():
+        y = teacher(x).argmax(1)
+
+    class Points(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(x)
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"x": x[i], "labels": y[i]}
+
+    class Classifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(32, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                                           torch.nn.ReLU(), torch.nn.Linear(256, 8))
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+            z = self.net(x).half()  # the bug: a softmax by hand in float16, without subtracting the max
+            p = z.exp() / z.exp().sum(1, keepdim=True)
+            return {"loss": -p[torch.arange(len(labels)), labels].log().float().mean(), "logits": z.float()}
+
+    def collate(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        return {"x": torch.stack([b["x"] for b in batch]), "labels": torch.stack([b["labels"] for b in batch])}
+
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=32, num_train_epochs=8, learning_rate=3e-4,
+        lr_scheduler_type="constant", logging_steps=10, save_strategy="no", report_to="none", use_cpu=True,
+        remove_unused_columns=False, seed=9, disable_tqdm=True)
+    trainer = transformers.Trainer(model=Classifier(), args=args, train_dataset=Points(), data_collator=collate)
+    trainer.train()
+    trainer.state.save_to_json(str(tmp_path / "trainer_state.json"))
+    d = diagnose(read(tmp_path / "trainer_state.json"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    evidence = " ".join(d.findings[0].evidence)
+    assert "every later loss is exactly 0.0" in evidence and "gradient norm is NaN/inf" in evidence

@@ -160,9 +160,17 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
         bad_grads = flags.steps[flags.values > 0.5]
         evidence.append(f"the recorder saw NaN/inf gradients on {len(bad_grads)} steps, the first at step"
                         f" {int(bad_grads[0])}")
-    after = sig.steps[sig.steps > first]
-    if len(after) and len(bad) < len(sig.all_values):
-        evidence.append(f"training logged {len(after)} finite losses after it")
+    later_steps = sig.all_steps[sig.all_steps > first]
+    later = sig.all_values[sig.all_steps > first]
+    # With the NaN filter at work an exact 0.0 is suspect too, and the zeros read as NaN were logged as 0.0.
+    zeros = int(np.sum(later == 0) + np.sum(np.isin(later_steps, sig.hidden_nan_steps))) if hidden else 0
+    finite = int(np.sum(np.isfinite(later) & (later != 0))) if hidden else int(np.sum(np.isfinite(later)))
+    if finite > 0:
+        evidence.append(f"training logged {finite} finite losses after it"
+                        + (f", and {zeros} more of exactly 0.0" if zeros else ""))
+    elif zeros:
+        evidence.append(f"every later loss is exactly 0.0 ({zeros} of them): the run stayed NaN/inf to the end")
+    evidence += hidden_nonfinite(sig)
     fix = for_framework(
         sig,
         cause="numerical_instability",
