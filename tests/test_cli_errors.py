@@ -102,3 +102,34 @@ def test_fail_on_problem(tmp_path: Path, fail_on: str, code: int) -> None:
     path = tmp_path / "log.jsonl"
     path.write_text("".join(json.dumps({"step": i, "loss": float("inf") if i > 20 else 1.0}) + "\n" for i in range(40)))
     assert run_cli("diagnose", str(path), "--fail-on", fail_on).returncode == code
+
+
+def test_a_check_that_fails_is_skipped_and_the_report_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault in one check must not hide the others, nor pass silently: the terminal report warns right under
+    the verdict that it was reached without that check."""
+    import io
+
+    from rich.console import Console
+
+    from lossdoctor.checks import REGISTRY, all_checks, check
+    from lossdoctor.diagnose import diagnose
+    from lossdoctor.readers import read
+    from lossdoctor.report.terminal import render
+
+    monkeypatch.delenv("LOSSDOCTOR_STRICT", raising=False)
+    all_checks()
+
+    @check("always_fails", "problem", "a check with a bug")
+    def always_fails(sig: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    try:
+        path = tmp_path / "log.csv"
+        path.write_text("step,loss\n" + "".join(f"{i},{1 / (1 + i / 50):.5f}\n" for i in range(200)))
+        diagnosis = diagnose(read(path))
+    finally:
+        del REGISTRY["always_fails"]
+    assert any("check always_fails failed on this run (ZeroDivisionError" in n for n in diagnosis.notes)
+    out = io.StringIO()
+    render(diagnosis, Console(file=out, width=120))
+    assert "1 check(s) failed on this log and were skipped" in out.getvalue()

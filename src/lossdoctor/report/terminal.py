@@ -48,6 +48,10 @@ def render(diagnosis: Diagnosis, console: Console) -> None:
     )
     style = _VERDICT_STYLE[diagnosis.verdict]
     console.print(f"verdict: [{style}]{escape(_VERDICT_TEXT[diagnosis.verdict])}[/]")
+    failed = [note for note in diagnosis.notes if note.startswith("check ") and "failed on this run" in note]
+    if failed:  # a verdict reached without every check is weaker than it reads
+        console.print(f"[yellow]  {len(failed)} check(s) failed on this log and were skipped (see the notes below):"
+                      " the verdict stands without them[/]")
     if not diagnosis.findings:
         console.print("  no known cause of fluctuation found: the loss follows its trend within normal noise")
     for rank, finding in enumerate(diagnosis.findings, 1):
