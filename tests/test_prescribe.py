@@ -61,7 +61,6 @@ def test_accumulation_from_a_recorded_gradient_noise_scale() -> None:
 @pytest.mark.parametrize(("framework", "expected"), [
     ("keras", "keras.optimizers.Adam(learning_rate=lr, clipnorm=2)"),
     ("lightning", "Trainer(..., gradient_clip_val=2)"),
-    ("huggingface", "TrainingArguments(..., max_grad_norm=2)"),
     (None, "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=2)  # after backward()"),
 ])
 def test_clipping_threshold_in_every_framework(framework: str | None, expected: str) -> None:
@@ -71,6 +70,21 @@ def test_clipping_threshold_in_every_framework(framework: str | None, expected: 
     found = prescribe(run, "exploding_gradients")
     assert found.lines()[0] == expected
     assert "2× the median gradient norm 1; 2.0% of steps exceed it, the largest (30) by 15×" in found.lines()[-1]
+
+
+def test_the_hf_trainer_keeps_its_default_clip_when_twice_the_median_is_looser() -> None:
+    """The Trainer logs the norm before clipping and clips at 1.0 unless told otherwise: twice a median of 1
+    would loosen the clip that was already acting, so the prescription keeps 1.0."""
+    steps = np.arange(200)
+    norms = np.where(steps % 50 == 7, 30.0, 1.0)
+    run = Run({"loss": Series(steps, np.ones(200)), "grad_norm": Series(steps, norms)},
+              RunFacts(framework="huggingface"))
+    found = prescribe(run, "exploding_gradients")
+    assert found.lines()[0] == "TrainingArguments(..., max_grad_norm=1)"
+    assert "the Trainer's default, tighter than 2× the median logged norm 1" in found.lines()[-1]
+    low = Run({"loss": Series(steps, np.ones(200)), "grad_norm": Series(steps, norms * 0.2)},
+              RunFacts(framework="huggingface"))
+    assert prescribe(low, "exploding_gradients").lines()[0] == "TrainingArguments(..., max_grad_norm=0.4)"
 
 
 def test_lr_too_high_uses_the_logged_learning_rate() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..findings import Finding
-from ..signals import RunSignals, fmt
+from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
 from ._spikes import (
@@ -34,6 +34,8 @@ AFTERMATH = 1.0
 #: Points before a jump that give its level, points after it that must stay up, and points within
 #: which the loss must come back to that level (otherwise it is a lasting shift, not a spike).
 BEFORE, AFTER, RECOVERY = 6, 5, 40
+#: Points after a jump's start within which a blow-up reaches its peak (it builds over 3–6 steps).
+BUILD = 4
 #: Back to the earlier level means a three-point mean within this many noise levels of it.
 RECOVERED = 1.5
 #: The aftermath must keep, on the median jump, this share of the jump (in log units): the weights
@@ -163,7 +165,10 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         ratio = 10 ** sig.residual[idx] if sig.log_space else sig.z[idx]
     else:
         before = np.array([np.median(sig.y[i - BEFORE : i]) for i in idx])
-        peak = np.array([np.max(sig.y[i : i + AFTER]) for i in idx])  # a blow-up may build over a few steps
+        # A blow-up may build over a few steps: its size is the peak within BUILD points of its start, medians
+        # of three so that the noise on a level that merely shifted up does not make a peak of its own.
+        peak = np.array([max(float(sig.y[i]), float(np.max(rolling_median(sig.y[i : i + BUILD + 1], 3))))
+                         for i in idx])
         ratio = 10 ** (peak - before) if sig.log_space else (peak - before) / sig.step_noise
         if sig.log_space and np.median(ratio) < MIN_BLIND_RATIO:
             return None  # with nothing but the loss, only a blow-up is worth the name
