@@ -552,3 +552,45 @@ def test_a_run_that_stays_nan_behind_the_hf_filter_says_so(tmp_path: Path) -> No
     assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     evidence = " ".join(d.findings[0].evidence)
     assert "every later loss is exactly 0.0" in evidence and "gradient norm is NaN/inf" in evidence
+
+
+def test_a_healthy_autoencoder_logged_every_ten_steps_is_not_unshuffled(tmp_path: Path) -> None:
+    """An MLP autoencoder, shuffled, OneCycleLR, printed every 10 steps with `Epoch e/20 - step s - loss: …`:
+    63-step epochs give gaps of 60 and 70 between the first logged steps of each epoch. Folded on a 60-step
+    "epoch", positions drift and chance correlations between 6-point epochs read as a repeated order."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(5)
+        basis = torch.randn(8, 64) / 8**0.5
+
+        def make(n: int) -> torch.Tensor:
+            return torch.tanh(torch.randn(n, 8) @ basis) + 0.05 * torch.randn(n, 64)
+
+        x, x_val = make(8000), make(1000)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=128, shuffle=True)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.GELU(), torch.nn.Linear(128, 8),
+                                    torch.nn.Linear(8, 128), torch.nn.GELU(), torch.nn.Linear(128, 64))
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.3, total_steps=20 * len(loader))
+        lines, step = [], 0
+        for epoch in range(20):
+            for (xb,) in loader:
+                loss = torch.nn.functional.mse_loss(model(xb), xb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                if step % 10 == 0:
+                    lines.append(f"Epoch {epoch + 1}/20 - step {step} - loss: {loss.item():.5f} - lr:"
+                                 f" {sched.get_last_lr()[0]:.2e}")
+            with torch.no_grad():
+                val = torch.nn.functional.mse_loss(model(x_val), x_val).item()
+            lines.append(f"Epoch {epoch + 1}/20 - val_loss: {val:.5f}")
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n")
+    d = diagnose(read(path))
+    assert d.verdict == "healthy", [(f.id, f.evidence[:2]) for f in d.findings]

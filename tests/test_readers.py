@@ -416,3 +416,16 @@ def test_optimizer_named_by_lightning_lr_monitor_key() -> None:
     examples = Path(__file__).resolve().parents[1] / "examples"
     assert read(str(examples / "small_batch_noise_lightning")).facts.optimizer == "AdamW"
     assert read(str(examples / "partial_last_batch_hf")).facts.optimizer is None  # HF does not record it
+
+
+def test_epoch_length_of_whole_labels_logged_every_few_steps(tmp_path: Path) -> None:
+    """63-step epochs logged every 10 steps: each epoch start is seen up to 9 steps late, so the gaps between
+    the first steps of each epoch alternate 60 and 70. The epoch length is the span over the epochs it holds
+    (a 60-step "epoch" drifts a whole epoch out of phase in 20), and a missing boundary counts as two."""
+    from lossdoctor.signals import RunSignals
+
+    lines = [f"Epoch {s // 63 + 1}/20 - step {s} - loss: {1 / (1 + s / 100):.5f}\n" for s in range(10, 1260, 10)]
+    run = read(write(tmp_path, "ae.log", "".join(lines)))
+    assert abs(RunSignals(run).epochs.length - 63) < 0.5
+    kept = [line for line in lines if not line.startswith("Epoch 7/")]  # an epoch that logged nothing
+    assert abs(RunSignals(read(write(tmp_path, "gap.log", "".join(kept)))).epochs.length - 63) < 0.5

@@ -234,6 +234,11 @@ class RunSignals:
             exact = exact + 1
         if len(exact) >= 2:
             length = float(np.median(np.diff(exact)))
+            # Logged every few steps, each start is seen up to one interval late, so gaps alternate (60, 70,
+            # 60 … for 63-step epochs logged every 10): the whole span over the epochs it holds is exact.
+            epochs_spanned = int(np.sum(np.maximum(1, np.round(np.diff(exact) / length)))) if length > 0 else 0
+            if epochs_spanned >= 2:
+                length = float((exact[-1] - exact[0]) / epochs_spanned)
         else:
             length = float(exact[0] - found.steps[0]) if exact[0] > found.steps[0] else 0.0
         if length < 2:
