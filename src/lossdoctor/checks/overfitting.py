@@ -58,7 +58,9 @@ def overfitting(sig: RunSignals) -> Finding | None:
     unit = "epoch" if sig.run.facts.step_unit == "epoch" else "step"
     evidence = [
         f"validation loss was best at {fmt(float(val.values[best]))} at {unit} {best_step} and ends at"
-        f" {fmt(10**tail)} (+{100 * (10**rise - 1):.0f}%)",
+        f" {fmt(10**tail)} (+{100 * (10**rise - 1):.0f}%"
+        + (f"; median of the last {tail_n} evaluations, the last is {fmt(float(val.values[-1]))})" if tail_n > 1
+           else ")"),
         f"meanwhile the training loss kept falling: {fmt(to_loss(train_then))} → {fmt(to_loss(train_end))}",
     ]
     gap_then = float(val.values[best]) - to_loss(train_then)
