@@ -594,3 +594,47 @@ def test_a_healthy_autoencoder_logged_every_ten_steps_is_not_unshuffled(tmp_path
     path.write_text("\n".join(lines) + "\n")
     d = diagnose(read(path))
     assert d.verdict == "healthy", [(f.id, f.evidence[:2]) for f in d.findings]
+
+
+def test_a_memorising_autoencoder_in_an_epoch_csv_is_overfitting(tmp_path: Path) -> None:
+    """An over-parameterised noise2noise autoencoder on 256 samples, Adam, 120 epochs, logged one row per epoch
+    as `ep,trn_loss,val_loss,secs` (no step column): validation is best at epoch 7 and rises 32% while the
+    training loss falls ×1000 to its floor, where it ticks up over the last epochs. One row per epoch, and a
+    memorised floor is no stall of a too-high LR."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        basis = torch.randn(6, 64)
+
+        def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            clean = torch.tanh(torch.randn(n, 6) @ basis / 2)
+            return clean + 0.35 * torch.randn(n, 64), clean + 0.3 * torch.randn(n, 64)
+
+        x, target = make(256)
+        x_val, target_val = make(512)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                                    torch.nn.ReLU(), torch.nn.Linear(512, 64))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        rows = ["ep,trn_loss,val_loss,secs"]
+        for epoch in range(1, 121):
+            order, total = torch.randperm(256), 0.0
+            for i in range(0, 256, 32):
+                idx = order[i:i + 32]
+                loss = torch.nn.functional.mse_loss(model(x[idx]), target[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            with torch.no_grad():
+                val = float(torch.nn.functional.mse_loss(model(x_val), target_val))
+            rows.append(f"{epoch},{total / 256:.6f},{val:.6f},0.05")
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join(rows) + "\n")
+    run = read(path)
+    assert run.facts.step_unit == "epoch"
+    d = diagnose(run)
+    assert (d.verdict, d.findings[0].id) == ("problem", "overfitting"), [f.id for f in d.findings]
+    assert "lr_too_high" not in [f.id for f in d.findings]

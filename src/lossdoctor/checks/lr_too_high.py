@@ -195,7 +195,8 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.extend([best_step, int(sig.steps[-1])])
             confidence = max(confidence, 0.8 if up >= np.log10(3) else 0.7)
-        elif not near_zero and up >= -se and val_rise is not None and not _lr_lowered_or_jumping(sig):
+        elif not near_zero and up >= -se and val_rise is not None and not _lr_lowered_or_jumping(sig) \
+                and best_level > start_level / 10:  # a loss that fell a decade first stopped at its floor
             # The training loss stopped improving early while validation worsens: too-large steps keep
             # it bouncing around instead of settling (overfitting would need a falling training loss).
             evidence.append(

@@ -52,7 +52,9 @@ def overfitting(sig: RunSignals) -> Finding | None:
     se = 1.25 * sig.step_noise / np.sqrt(max(1, width))
     smooth = rolling_median(sig.y, max(3, sig.n // 10) | 1)
     lowest_since = float(np.min(smooth[int(np.searchsorted(sig.steps, best_step)) :]))
-    if fall < max(2 * se, np.log10(1.05)) or train_end > lowest_since + 2 * se:
+    # Training must keep falling; a loss that fell a decade or more since the best evaluation may tick up at
+    # its floor near zero (memorised), which does not undo the fall.
+    if fall < max(2 * se, np.log10(1.05)) or (train_end > lowest_since + 2 * se and fall < 1.0):
         return None  # training did not keep falling: that is not overfitting (see lr_too_high)
     to_loss = (lambda x: 10**x) if sig.log_space else (lambda x: x)
     unit = "epoch" if sig.run.facts.step_unit == "epoch" else "step"

@@ -15,7 +15,9 @@ from lossdoctor.run import Run, RunFacts
 FORMAT = "csv"
 #: Step-like columns of a generic CSV, best first; `epoch` makes the steps count epochs.
 STEP_COLUMNS = ("step", "global_step", "steps", "iteration", "iter", "it", "n_iter", "num_updates", "_step", "batch",
-                "epoch")
+                "epoch", "ep", "epochs")
+#: Epoch counters: a step column only when each row is one epoch (strictly increasing).
+EPOCH_COLUMNS = {"epoch", "ep", "epochs"}
 
 
 def read_all(path: str, blocks: Iterable[list[str]], *, loss_key: str | None = None) -> list[Run]:
@@ -40,7 +42,8 @@ def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run
     """Any CSV with a loss-like column; steps from a step-like column, else the row index."""
     lowered = {n.lower().strip(): n for n in table.names}
     step_name = next((lowered[s] for s in STEP_COLUMNS if s in lowered
-                      and table.has_values(lowered[s]) and lowered[s] != loss_key), None)
+                      and table.has_values(lowered[s]) and lowered[s] != loss_key
+                      and (s not in EPOCH_COLUMNS or _one_row_per_value(table, lowered[s]))), None)
     facts = RunFacts()
     if step_name is None:
         steps, ok = np.arange(table.rows, dtype=np.int64), np.ones(table.rows, dtype=bool)
@@ -49,7 +52,7 @@ def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run
         values, present = table.column(step_name)
         ok = present & np.isfinite(values) & (np.abs(values) < 2.0**62)
         steps = np.where(ok, values, 0).astype(np.int64)
-        if step_name.lower() == "epoch":
+        if step_name.lower().strip() in EPOCH_COLUMNS:
             facts.step_unit = "epoch"
     cols = Columns()
     for name in table.names:
@@ -60,3 +63,10 @@ def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run
         if keep.any():
             cols.extend(name, steps[keep], values[keep])
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
+
+
+def _one_row_per_value(table: Table, name: str) -> bool:
+    """Whether the column strictly increases row by row (one row per epoch, not an epoch label per step)."""
+    values, present = table.column(name)
+    values = values[present & np.isfinite(values)]
+    return len(values) >= 2 and bool(np.all(np.diff(values) > 0))
