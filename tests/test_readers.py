@@ -429,3 +429,21 @@ def test_epoch_length_of_whole_labels_logged_every_few_steps(tmp_path: Path) -> 
     assert abs(RunSignals(run).epochs.length - 63) < 0.5
     kept = [line for line in lines if not line.startswith("Epoch 7/")]  # an epoch that logged nothing
     assert abs(RunSignals(read(write(tmp_path, "gap.log", "".join(kept)))).epochs.length - 63) < 0.5
+
+
+def test_tqdm_refreshes_and_printed_lines(tmp_path: Path) -> None:
+    """A console captured with tqdm: refreshes separated by carriage returns, each with the postfix loss. When
+    the script also prints its own loss lines (here glued to the last refresh), those are the log; a log with
+    only the bar is read from the refreshes, at epoch × batches + n."""
+    bars = []
+    for epoch in range(1, 3):
+        for n in range(0, 101, 10):
+            bars.append(f"Epoch {epoch}/2: {n}%|###   | {n}/100 [00:01<00:02, 24.1it/s, loss={9 - n / 100:.3f}]")
+            if n and n % 50 == 0:
+                bars[-1] += f"[ep {epoch}] it {(epoch - 1) * 100 + n:5d} | loss {1 / n:.4f}\n"
+    run = read(write(tmp_path, "mixed.log", "\r".join(bars)))
+    assert list(run.loss.steps) == [50, 100, 150, 200] and run.loss.values[0] == 0.02
+    only = [b.split("[ep")[0] for b in bars]
+    run = read(write(tmp_path, "bar.log", "\r".join(only) + "\n"))
+    assert list(run.loss.steps[:3]) == [0, 10, 20] and run.loss.steps[-1] == 199 and run.loss.values[1] == 8.9
+    assert any("progress bar" in note for note in run.facts.notes)

@@ -48,6 +48,9 @@ _PAIR_LINE = re.compile(r"\s*(?P<step>\d{1,15})\s*[,;\t ]\s*(?P<val>" + _NUM + r
 #: An MLflow metric file (`mlruns/…/metrics/<name>`): `timestamp_ms value step` per line.
 _MLFLOW_LINE = re.compile(r"\s*\d{12,14}\s+(?P<val>" + _NUM + r")\s+(?P<step>\d{1,15})\s*", re.IGNORECASE)
 _PROGRESS = re.compile(r"\s*(?P<n>\d+)/(?P<of>\d+)\s*(?:\[|━|\|)")
+#: A tqdm refresh: `Epoch 1/8:  40%|████      | 80/200 [00:03<00:05, 24.1it/s, loss=0.52]`. Each one shows the
+#: postfix at that moment; a log that also prints its own loss lines is read from those instead.
+_TQDM = re.compile(r"\|\s*(?P<n>\d+)/(?P<of>\d+)\s*\[[^\]]*(?:it/s|s/it|\?it)")
 _SUMMARY_HEADER = re.compile(r"\*{3,}\s*\w+ metrics\s*\*{3,}")
 _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size|train_batch_size|batch_size|"
                    r"logging_nan_inf_filter)\s*[:=]\s*(?P<val>\d+|True|False)\b")
@@ -70,6 +73,7 @@ class _State:
     facts: dict[str, str] = field(default_factory=dict)
     keras: bool = False
     mlflow: bool = False
+    progress: Records = field(default_factory=Records)  # values shown by tqdm refreshes
     table: list[str] | None = None  # the header of a printed table whose rows follow (fastai)
 
 
@@ -98,6 +102,14 @@ def _feed(state: _State, line: str) -> None:
         if line.startswith((" ", "\t")):
             return
         state.in_summary = False
+    tqdm = _TQDM.search(line)
+    if tqdm:
+        close = line.find("]", tqdm.end())
+        close = len(line) if close < 0 else close
+        _feed_progress_bar(state, line[:close], tqdm)
+        if line[close + 1:].strip():  # a print that followed the last refresh on the same terminal line
+            _feed(state, line[close + 1:])
+        return
     progress = _PROGRESS.match(line)
     if progress:
         state.keras = True
@@ -218,10 +230,26 @@ def _update_context(state: _State, counters: dict[str, re.Match[str]]) -> None:
         state.frame += 1
 
 
+def _feed_progress_bar(state: _State, line: str, tqdm: re.Match[str]) -> None:
+    """A tqdm refresh: its postfix values at batch n of the epoch the prefix names, kept apart."""
+    counter = next((m for m in _COUNTER.finditer(line[: tqdm.start()]) if m.group("name").lower() in
+                    {"epoch", "ep", "epochs"}), None)
+    epoch = int(counter.group("n")) if counter else state.epoch
+    pairs = [(m.group("key"), float(m.group("val"))) for m in _KV.finditer(line[tqdm.end():])]
+    if pairs:
+        n, of = int(tqdm.group("n")), int(tqdm.group("of"))
+        state.batches_of = state.batches_of or of
+        # the bar's closing refresh (n = of) shows the epoch's last batch, not the next epoch's first
+        state.progress.append(state.frame + 1, epoch, None, min(n, of - 1), pairs)
+
+
 def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) -> Run:
     state = _State()
     for line in lines:
         _feed(state, line)
+    from_bars = not state.records.has_loss.any() and state.progress.has_loss.any()
+    if from_bars:  # only the progress bar shows the loss
+        state.records = state.progress
     everything = state.records
     has_loss, frame = everything.has_loss, everything.frame
     # a line without a loss counts when it shares its counters (frame) with one that has a loss
@@ -233,6 +261,9 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
         raise LogReadError(path, f"no loss values found in {state.lines} lines")
     table = everything.select(keep)
     facts = RunFacts()
+    if from_bars:
+        facts.notes.append("losses read from the progress bar (tqdm postfix): each is the value shown at a refresh,"
+                           " so steps between refreshes are missing")
     steps = _assign_steps(table, state, facts)
     cols = Columns()
     for kid, key in enumerate(table.keys):
