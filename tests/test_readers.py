@@ -447,3 +447,15 @@ def test_tqdm_refreshes_and_printed_lines(tmp_path: Path) -> None:
     run = read(write(tmp_path, "bar.log", "\r".join(only) + "\n"))
     assert list(run.loss.steps[:3]) == [0, 10, 20] and run.loss.steps[-1] == 199 and run.loss.values[1] == 8.9
     assert any("progress bar" in note for note in run.facts.notes)
+
+
+def test_jsonl_records_without_a_step_follow_the_last_step(tmp_path: Path) -> None:
+    """`{"epoch": 1, "val_loss": …}` written after step 50's record belongs at step 50, not at its line number;
+    before any step is seen, records are numbered in order."""
+    lines = []
+    for epoch in range(1, 4):
+        lines += [json.dumps({"step": s, "loss": 1 / s}) for s in range((epoch - 1) * 50 + 10, epoch * 50 + 1, 10)]
+        lines.append(json.dumps({"epoch": epoch, "val_loss": 1 / epoch}))
+    run = read(write(tmp_path, "evals.jsonl", "\n".join(lines) + "\n"))
+    assert list(run.series["val_loss"].steps) == [50, 100, 150] and list(run.series["epoch"].steps) == [50, 100, 150]
+    assert list(run.loss.steps[:3]) == [10, 20, 30]

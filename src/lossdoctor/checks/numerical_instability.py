@@ -88,7 +88,10 @@ def hidden_nonfinite(sig: RunSignals) -> list[str]:
     grad = sig.run.get("grad_norm")
     if grad is not None and len(grad):
         late = grad.steps >= grad.steps[0] + SCALER_CALIBRATION_STEPS
-        bad = late & ~np.isfinite(grad.values)
+        # only where the logged loss is finite: a NaN loss at the same step already says it
+        at = np.clip(np.searchsorted(sig.all_steps, grad.steps), 0, len(sig.all_steps) - 1)
+        loss_nan = (sig.all_steps[at] == grad.steps) & ~np.isfinite(sig.all_values[at])
+        bad = late & ~np.isfinite(grad.values) & ~loss_nan
         if bad.sum() >= MIN_BAD_GRADIENTS and bad.sum() > MAX_ROUTINE_SHARE * late.sum():
             evidence.append(
                 f"the gradient norm is NaN/inf at {int(bad.sum())} of {int(late.sum())} logged steps after the"

@@ -116,6 +116,7 @@ class _Records:
     def __init__(self) -> None:
         self.cols = Columns()
         self.index = 0
+        self.last_step: int | None = None  # a record without a step (an evaluation) follows the last step seen
 
     def add(self, items: Iterable[tuple[str, float]], *, evaluation: bool = False) -> None:
         items = list(items)
@@ -123,7 +124,10 @@ class _Records:
         step_key = next((k for k in STEP_KEYS if k in lookup and math.isfinite(lookup[k])), None)
         if step_key is not None and abs(lookup[step_key]) >= _MAX_STEP:
             step_key = None
-        step = int(lookup[step_key]) if step_key else self.index
+        if step_key:
+            step = self.last_step = int(lookup[step_key])
+        else:
+            step = self.index if self.last_step is None else self.last_step
         for key, value in items:
             if key != step_key:
                 renamed = f"val_{key}" if evaluation and not K.is_val_like(key) and K.normalise(key) != "epoch" else key
@@ -142,6 +146,11 @@ class _Records:
         step_key = next((k for k in STEP_KEYS if k in keys), None)
         if step_key is not None and np.all(np.abs(table[:, keys.index(step_key)]) < _MAX_STEP):
             steps = table[:, keys.index(step_key)].astype(np.int64)
+            if len(steps):
+                self.last_step = int(steps[-1])
+        elif self.last_step is not None:
+            step_key = None
+            steps = np.full(len(table), self.last_step, dtype=np.int64)
         else:
             step_key = None
             steps = np.arange(self.index, self.index + len(table), dtype=np.int64)
