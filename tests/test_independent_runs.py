@@ -638,3 +638,41 @@ def test_a_memorising_autoencoder_in_an_epoch_csv_is_overfitting(tmp_path: Path)
     d = diagnose(run)
     assert (d.verdict, d.findings[0].id) == ("problem", "overfitting"), [f.id for f in d.findings]
     assert "lr_too_high" not in [f.id for f in d.findings]
+
+
+def test_a_lone_short_micro_batch_in_a_step_loss_csv_is_a_partial_last_batch(tmp_path: Path) -> None:
+    """Gradient accumulation over 4 micro-batches of 16 with BatchNorm; 1538 samples leave a last micro-batch
+    of 2, stepped alone at each epoch's end and logged as `step,loss` with no epoch column. Its loss (a quarter
+    of a 2-sample mean) dips far below the trend, but not in every epoch: the strong dips skip epochs, so the
+    period is the gap most gaps are multiples of, not the median gap."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        x = torch.randn(1538, 16)
+        y = (x @ torch.randn(16, 5) + torch.randn(1538, 5)).argmax(1)
+        model = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.BatchNorm1d(64), torch.nn.ReLU(),
+                                    torch.nn.Linear(64, 64), torch.nn.BatchNorm1d(64), torch.nn.ReLU(),
+                                    torch.nn.Linear(64, 5))
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True)
+        rows, step = ["step,loss"], 0
+        for _ in range(20):
+            total = 0.0
+            for i, (xb, yb) in enumerate(loader):
+                loss = torch.nn.functional.cross_entropy(model(xb), yb) / 4
+                loss.backward()
+                total += loss.item()
+                if (i + 1) % 4 == 0 or i + 1 == len(loader):
+                    opt.step()
+                    opt.zero_grad()
+                    step += 1
+                    rows.append(f"{step},{total:.5f}")
+                    total = 0.0
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "loss.csv"
+    path.write_text("\n".join(rows) + "\n")
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
+    assert "every 25 steps" in d.findings[0].evidence[0]

@@ -245,8 +245,11 @@ class RunSignals:
             return None
         return EpochInfo(length, np.round(exact).astype(np.int64), "epoch series")
 
-    def infer_period(self, idx: np.ndarray) -> tuple[int, float] | None:
-        """A period (in steps) that spacing of the events at `idx` keeps, and the share that keeps it."""
+    def infer_period(self, idx: np.ndarray, *, search: bool = False) -> tuple[int, float] | None:
+        """A period (in steps) that spacing of the events at `idx` keeps, and the share that keeps it.
+
+        The median gap, or with `search` the gap that most gaps are whole multiples of (for events that skip
+        periods; more candidates also fit random events more often, so only where the events are strong)."""
         if len(idx) < 3:
             return None
         spots = self.steps[idx]
@@ -254,13 +257,21 @@ class RunSignals:
         gaps = gaps[gaps > 1]
         if len(gaps) < 2:
             return None
-        period = int(np.median(gaps))
-        if period < 2:
-            return None
-        # Gaps may skip an epoch where a spike was too small to pass the threshold.
-        multiples = gaps / period
-        kept = np.abs(multiples - np.round(multiples)) * period <= max(1.0, 0.01 * period)
-        return period, float(np.mean(kept & (np.round(multiples) >= 1)))
+        # Gaps may skip an epoch where a spike was too small to pass the threshold, so the period is the
+        # smallest gap that most gaps are whole multiples of (the median gap, with epochs skipped, is not).
+        # Judged by the share above what chance gives (a short period is a multiple of anything, give or take
+        # the one-step tolerance); a shorter period must do clearly better to win.
+        median = int(np.median(gaps))
+        candidates = sorted({int(g) for g in gaps if g >= max(2, median // 8)})[:20] if search else []
+        best: tuple[int, float, float] | None = None
+        for period in [*candidates, median]:
+            if period < 2:
+                continue
+            share = _share_of_multiples(gaps, period)
+            excess = share - min(1.0, (2 * max(1.0, 0.01 * period) + 1) / period)
+            if best is None or excess > best[2] + 0.1:
+                best = (period, share, excess)
+        return (best[0], best[1]) if best is not None else None
 
     @cached_property
     def folded(self):  # -> EpochFold | None (import kept local: epochs builds on this module)
@@ -342,6 +353,13 @@ class RunSignals:
         if len(r) < 3 or np.std(r) == 0:
             return 0.0
         return float(np.corrcoef(r[:-1], r[1:])[0, 1])
+
+
+def _share_of_multiples(gaps: np.ndarray, period: int) -> float:
+    """Share of the gaps that are a whole number (at least one) of periods, within a step or 1%."""
+    multiples = gaps / period
+    kept = np.abs(multiples - np.round(multiples)) * period <= max(1.0, 0.01 * period)
+    return float(np.mean(kept & (np.round(multiples) >= 1)))
 
 
 def decimal_resolution(values: np.ndarray) -> float | None:

@@ -104,7 +104,7 @@ def periodic_anomaly(sig: RunSignals) -> tuple[int, BoundaryAnomaly] | None:
     phase is the one where the loss departs most consistently.
     """
     spikes = np.flatnonzero(np.abs(sig.z) > SPIKE_Z)
-    found = sig.infer_period(spikes)
+    found = sig.infer_period(spikes, search=True)
     if found is not None and found[1] >= 0.7:
         period = found[0]
         phase = (sig.steps[spikes] - sig.steps[0]) % period
