@@ -459,3 +459,24 @@ def test_jsonl_records_without_a_step_follow_the_last_step(tmp_path: Path) -> No
     run = read(write(tmp_path, "evals.jsonl", "\n".join(lines) + "\n"))
     assert list(run.series["val_loss"].steps) == [50, 100, 150] and list(run.series["epoch"].steps) == [50, 100, 150]
     assert list(run.loss.steps[:3]) == [10, 20, 30]
+
+
+def test_a_run_directory_joins_the_epoch_logs_validation_to_the_per_batch_log(tmp_path: Path) -> None:
+    """Keras: a per-batch callback CSV (running means) next to the CSVLogger's per-epoch CSV. The per-batch log
+    is the one to diagnose; the epoch log's val_loss lands at the last step of each epoch."""
+    run_dir = tmp_path / "keras_run"
+    run_dir.mkdir()
+    batches = ["epoch,batch,loss"]
+    for epoch in range(3):
+        total = 0.0
+        for batch in range(10):
+            total += 1 / (1 + epoch * 10 + batch)
+            batches.append(f"{epoch},{batch},{total / (batch + 1):.6f}")
+    (run_dir / "batch_log.csv").write_text("\n".join(batches) + "\n")
+    (run_dir / "epochs.csv").write_text("epoch,loss,val_loss\n0,0.3,0.5\n1,0.1,0.4\n2,0.05,0.45\n")
+    run = read(run_dir)
+    assert run.format == "keras_batch_csv"
+    assert list(run.series["val_loss"].steps) == [9, 19, 29] and list(run.series["val_loss"].values) == [0.5, 0.4, 0.45]
+    assert any("epochs.csv" in note for note in run.facts.notes)
+    (run_dir / "epochs.csv").write_text("epoch,loss,val_loss\n5,0.3,0.5\n6,0.1,0.4\n")  # another run's epochs
+    assert "val_loss" not in read(run_dir).series

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from lossdoctor.errors import LogReadError, MissingExtraError
 from lossdoctor.guard.names import GUARD_LOG
 from lossdoctor.readers import tensorboard
 from lossdoctor.readers.dispatch import read_all_file
-from lossdoctor.run import Run
+from lossdoctor.run import EPOCH, VAL_LOSS, Run, Series
 
 #: File-name patterns of logs, in order of preference when two logs are equally informative.
 _PATTERNS = ("lossdoctor.db", "trainer_state.json", "events.out.tfevents.*", "metrics.csv", "*.jsonl", "*.csv",
@@ -45,6 +47,7 @@ def read_folder(name: str, root: Path, *, loss_key: str | None = None) -> Run:
         raise LogReadError(name, "directory without logs (no lossdoctor.db, trainer_state.json, events.out.tfevents.*, "
                            "metrics.csv, *.jsonl, *.csv, *.log, *.txt found)")
     best: tuple[tuple[int, int, int], Run, str] | None = None
+    others: list[tuple[Run, str]] = []
     problems: list[str] = []
     missing: MissingExtraError | None = None
     for rank, files in candidates:
@@ -64,6 +67,7 @@ def read_folder(name: str, root: Path, *, loss_key: str | None = None) -> Run:
             problems.append(f"{label}: {e.reason}")
             continue
         score = (run.num_steps, len(run.series), -rank)
+        others.append((run, label))
         if best is None or score > best[0]:
             best = (score, run, label)
     if best is None:
@@ -73,4 +77,34 @@ def read_folder(name: str, root: Path, *, loss_key: str | None = None) -> Run:
     _, run, label = best
     run.facts.notes.insert(0, f"read {label}, the most informative of the {len(candidates)} candidate "
                               "log(s) in the directory")
+    for other, other_label in others:
+        if other is not run and _add_epoch_validation(run, other):
+            run.facts.notes.append(f"validation loss per epoch taken from {other_label} (the same run's epoch log)")
+            break
     return run
+
+
+def _add_epoch_validation(run: Run, epochs: Run) -> bool:
+    """Give a per-step run without validation the validation loss of its per-epoch log (Keras' CSVLogger next
+    to a per-batch log), each epoch's value at the last step of that epoch. Only when the epoch numbers line
+    up: the per-epoch log must cover the same epochs the per-step log marks."""
+    val, marks, length = epochs.get(VAL_LOSS), run.get(EPOCH), run.facts.steps_per_epoch
+    if run.get(VAL_LOSS) is not None or val is None or epochs.facts.step_unit != "epoch" \
+            or run.facts.step_unit == "epoch" or not len(val):
+        return False
+    labels = np.round(val.steps).astype(int)
+    if marks is not None:
+        known = set(np.round(marks.values[np.isfinite(marks.values)]).astype(int))
+        if not set(labels) <= known:
+            return False
+        ends = np.array([marks.steps[np.round(marks.values) == e].max() for e in labels])
+    elif length and run.get("loss") is not None and len(run.get("loss")):
+        # steps counted as epoch × steps_per_epoch + batch from epoch 0 (Keras' per-batch log next to its
+        # CSVLogger, both 0-based): epoch e ends one step before e + 1 starts, within the per-step log
+        ends = np.round((labels + 1) * length - 1).astype(np.int64)
+        if labels.min() < 0 or ends.max() > run.get("loss").steps.max() + length / 2:
+            return False
+    else:
+        return False
+    run.series[VAL_LOSS] = Series(ends.astype(np.int64), val.values.copy())
+    return True
