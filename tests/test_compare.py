@@ -152,3 +152,60 @@ def test_parse_param_and_spearman() -> None:
         parse_param("lr", 2)
     assert spearman([1, 2, 3], [0.1, 0.5, 0.9]) == pytest.approx(1.0)
     assert spearman([1, 2, 3], [0.9, 0.5, 0.1]) == pytest.approx(-1.0)
+
+
+def _mlp_run(path: Path, *, batch: int, lr: float, steps: int = 600, seed: int = 0) -> Path:
+    """A small MLP classifier trained for `steps` steps, logged per step with its lr and batch size."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        x = torch.randn(4096, 16)
+        y = (x @ torch.randn(16, 4)).argmax(1)
+        model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        lines = []
+        for step in range(steps):
+            idx = torch.randint(0, 4096, (batch,))
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            lines.append(json.dumps({"step": step, "loss": loss.item(), "lr": lr, "batch_size": batch}))
+    finally:
+        torch.set_num_threads(threads)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_batch_size_sweep_names_the_small_batch(tmp_path: Path) -> None:
+    """Batch 8, 32, 128 at one LR: the scatter shrinks about as 1/sqrt(B). The small batch is the cause; the
+    conclusion must not say the batch size is not what makes it large."""
+    paths = [_mlp_run(tmp_path / f"bs{b}.jsonl", batch=b, lr=0.05) for b in (8, 32, 128)]
+    result = _compare(paths)
+    assert result.parameter == "batch_size", result.evidence[0]
+    assert "shrinks as batch_size grows" in result.conclusion and "the small batch is the cause" in result.conclusion
+
+
+def test_a_run_that_diverges_at_once_is_left_out_not_fatal(tmp_path: Path) -> None:
+    """An LR sweep whose top run is NaN after four steps: the other runs are still compared, the CLI exits 0,
+    and the diverged run is named as left out (its own diagnosis says NaN)."""
+    paths = [_mlp_run(tmp_path / f"lr{lr}.jsonl", batch=32, lr=lr) for lr in (0.01, 0.1)]
+    bad = tmp_path / "lr50.jsonl"
+    bad.write_text("".join(json.dumps({"step": s, "loss": v, "lr": 50.0, "batch_size": 32}) + "\n"
+                           for s, v in enumerate([1.4, 30.0, 9e5, 3e12, float("nan"), float("nan")])))
+    out = run_cli("diagnose", *map(str, [*paths, bad]), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    text = json.dumps(report)
+    assert "left out of the comparison" in text and report["comparison"]["amplitude"][2] is None
+
+
+def test_a_slow_and_a_fast_lr_from_the_same_start_are_comparable(tmp_path: Path) -> None:
+    """lr 0.002 barely moves while lr 0.2 trains: their loss ranges never overlap, but both start from the
+    same loss before any update, so they are one task and the comparison goes ahead."""
+    paths = [_mlp_run(tmp_path / f"lr{lr}.jsonl", batch=64, lr=lr) for lr in (0.002, 0.2)]
+    result = _compare(paths)
+    assert not result.conclusion.startswith("these runs are not comparable"), result.conclusion

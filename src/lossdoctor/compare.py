@@ -28,6 +28,8 @@ MIN_RATIO = 1.25
 #: Runs logged from their first step whose initial losses differ by more than this factor are taken to be
 #: different tasks or loss scales: before any update the LR cannot have moved the loss yet.
 START_RATIO = 2.5
+#: Finite loss points a run needs for its fluctuation to be measured.
+MIN_MEASURED = 8
 #: Hyper-parameters the logs can carry, in the order a sweep most often varies them.
 KNOWN_PARAMS = ("lr", "batch_size", "optimizer")
 #: Findings whose presence at the highest value is evidence that the parameter drives the fluctuation.
@@ -50,6 +52,9 @@ class Fluctuation:
     absolute_se: float
     level: float
     start: float
+    #: Standard error of ln(start) from the first points' own spread: a tiny batch's first losses scatter,
+    #: and a large LR moves the loss within them.
+    start_se: float
     low: float
     high: float
     climb: float
@@ -59,6 +64,11 @@ class Fluctuation:
     first_step: int
     #: Steps averaged into each logged loss (HF logging_steps): it shrinks the scatter by its square root.
     window: int
+
+    @property
+    def measured(self) -> bool:
+        """Whether the run had enough finite loss points to measure (a run that diverged at once has not)."""
+        return self.points >= MIN_MEASURED
 
     @property
     def percent(self) -> float:
@@ -108,11 +118,20 @@ def _quarter_se(x: np.ndarray, scale: float) -> float:
     return float(np.std(np.log(per), ddof=1) / math.sqrt(len(per)))
 
 
+def _start_se(first: np.ndarray) -> float:
+    first = first[first > 0]
+    if len(first) < 2:
+        return 0.0
+    return 1.25 * robust_std(np.log(first)) / math.sqrt(len(first))
+
+
 def measure(run: Run) -> Fluctuation:
     """The fluctuation of one run from its own loss series (see `Fluctuation`)."""
     sig = RunSignals(run)
-    if sig.n < 8:
-        raise ValueError(f"{run.path}: only {sig.n} finite loss points; too few to measure a fluctuation")
+    if sig.n < MIN_MEASURED:
+        nan = float("nan")  # a run that diverged or stopped at once: compared runs leave it out
+        return Fluctuation(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, sig.log_space, sig.n,
+                           int(sig.steps[0]) if sig.n else 0, max(1, int(run.facts.loss_window)))
     half_y = sig.y[sig.n // 2 :]
     half_v = sig.values[sig.n // 2 :]
     relative = robust_std(np.diff(half_y)) / math.sqrt(2)
@@ -126,7 +145,8 @@ def measure(run: Run) -> Fluctuation:
         absolute=absolute,
         absolute_se=_quarter_se(half_v, absolute),
         level=float(np.median(half_v)),
-        start=float(np.median(sig.values[:3])),
+        start=float(np.median(sig.values[:5])),
+        start_se=_start_se(sig.values[:5]),
         low=float(np.percentile(sig.values, 5)),
         high=float(np.percentile(sig.values, 95)),
         climb=10**climb if sig.log_space else climb,
@@ -269,20 +289,22 @@ def _not_comparable(flucs: Sequence[Fluctuation], labels: Sequence[str]) -> list
                 " changes the scatter by itself; log both the same way"
             )
             continue
-        if f.low > ref.high or ref.low > f.high:
-            out.append(
-                f"{labels[0]} and {label}: the loss ranges never overlap ({fmt(ref.low)}–{fmt(ref.high)} vs"
-                f" {fmt(f.low)}–{fmt(f.high)}): a different task or loss scale"
-            )
-            continue
-        from_start = max(ref.first_step, f.first_step) <= 1
-        if from_start and ref.start > 0 and f.start > 0:
+        # Two logs from the first step compare their losses before any update: the same task starts at the
+        # same level whatever the LR does next (a slow LR and a fast one may then never share a range).
+        from_start = max(ref.first_step, f.first_step) <= 1 and ref.start > 0 and f.start > 0
+        if from_start:
             ratio = max(ref.start, f.start) / min(ref.start, f.start)
-            if ratio > START_RATIO:
+            allowance = 3 * math.hypot(ref.start_se, f.start_se)  # the first points' own scatter
+            if math.log(ratio) - allowance > math.log(START_RATIO):
                 out.append(
                     f"{labels[0]} and {label}: before training the loss is {fmt(ref.start)} vs {fmt(f.start)}"
                     f" (×{fmt(ratio)}), which no learning rate explains: a different task or loss scale"
                 )
+        elif f.low > ref.high or ref.low > f.high:
+            out.append(
+                f"{labels[0]} and {label}: the loss ranges never overlap ({fmt(ref.low)}–{fmt(ref.high)} vs"
+                f" {fmt(f.low)}–{fmt(f.high)}): a different task or loss scale"
+            )
     return out
 
 
@@ -311,9 +333,14 @@ def _trend(numeric: bool, rho: float, count: int, ratio: float, z: float, abs_ra
         return "grows"
     if abs(z) < SAME_Z or 1 / MIN_RATIO < ratio < MIN_RATIO or abs(abs_z) < SAME_Z:
         return "same"
-    if ratio <= 1 / MIN_RATIO and z <= -MIN_Z:
+    if ratio <= 1 / MIN_RATIO and z <= -MIN_Z and rho <= -(0.999 if count <= 3 else 0.8):
         return "shrinks"
     return "unclear"
+
+
+def _is_batch_size(name: str) -> bool:
+    return name.lower().replace("-", "_") in {"batch_size", "batch", "bs", "per_device_train_batch_size",
+                                              "train_batch_size", "batchsize"}
 
 
 def _top(d: Diagnosis) -> str:
@@ -330,13 +357,24 @@ def compare(
     labels = list(labels) if labels is not None else [f"run {i + 1}" for i in range(len(runs))]
     flucs = [measure(r) for r in runs]
     choice = infer_parameter(runs, given)
-    amp = [round(f.amplitude, 6) for f in flucs]
+    amp = [round(f.amplitude, 6) for f in flucs]  # NaN where a run could not be measured
     evidence = [f"parameter: {choice.name or 'unknown'} — {choice.source}"]
     if choice.also_differ:
         evidence.append(f"these also differ between the runs, so the effect cannot be pinned on one: "
                         f"{', '.join(choice.also_differ)}")
     evidence += [_describe(label, f) for label, f in zip(labels, flucs, strict=True)]
     result = Comparison(choice.name, choice.values, amp, "", evidence, flucs, labels)
+    keep = [i for i, f in enumerate(flucs) if f.measured]
+    for i in sorted(set(range(len(flucs))) - set(keep)):
+        evidence.append(f"{labels[i]}: only {flucs[i].points} finite loss points (it diverged or stopped at once):"
+                        " left out of the comparison; see its own diagnosis")
+    if len(keep) < 2:
+        result.conclusion = "fewer than two runs have enough finite loss points to compare their fluctuation"
+        return result
+    if len(keep) < len(flucs):  # compare the measurable runs among themselves
+        runs, diagnoses = [runs[i] for i in keep], [diagnoses[i] for i in keep]
+        flucs, labels = [flucs[i] for i in keep], [labels[i] for i in keep]
+        choice = ParamChoice(choice.name, [choice.values[i] for i in keep], choice.source, choice.also_differ)
     clash = _not_comparable(flucs, labels)
     if clash:
         result.conclusion = "these runs are not comparable: " + "; ".join(clash)
@@ -396,7 +434,18 @@ def compare(
             f" {z:.1f} standard errors beyond each run's own scatter"
         )
     elif trend == "shrinks":
-        result.conclusion = f"the fluctuation shrinks as {name} grows (×{ratio:.2f}): {name} is not what makes it large"
+        result.conclusion = (
+            f"the fluctuation shrinks as {name} grows: ×{ratio:.2f} from {name}={lo_v} to {name}={hi_v}, in the"
+            f" order of {name}, {abs(z):.1f} standard errors beyond each run's own scatter — a small {name} makes it"
+            " larger"
+        )
+        lo_value, hi_value = choice.values[lo_i], choice.values[hi_i]
+        if _is_batch_size(name) and isinstance(lo_value, float) and isinstance(hi_value, float) and lo_value > 0:
+            expected = math.sqrt(lo_value / hi_value)
+            result.conclusion += (
+                f"; batch noise shrinks as 1/sqrt(batch size), which predicts ×{expected:.2f}: the small batch is the"
+                " cause (small_batch_noise: benign while the trend and validation improve)"
+            )
     else:
         result.conclusion = (
             f"the fluctuation changes with {name} (×{ratio:.2f}) but not consistently or not clearly beyond each"
@@ -407,6 +456,8 @@ def compare(
 
 
 def _describe(label: str, f: Fluctuation) -> str:
+    if not f.measured:
+        return f"{label}: {f.points} finite loss points, too few to measure"
     scatter = f"±{f.percent:.1f}% of the loss from step to step" if f.log_space else f"±{fmt(f.absolute)}"
     parts = [f"{label}: {scatter} (±{fmt(f.absolute)} in loss units) over the second half, loss ~{fmt(f.level)}"]
     if f.climb > 1.0 and f.log_space:

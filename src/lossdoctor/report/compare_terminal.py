@@ -35,6 +35,9 @@ def render_many(diagnoses: Sequence[Diagnosis], comparison: Comparison, console:
     table.add_column("loss level", justify="right")
     table.add_column("ends above best", justify="right")
     for label, value, f in zip(comparison.labels, comparison.values, comparison.fluctuations, strict=True):
+        if not f.measured:
+            table.add_row(label, _value(value), f"— ({f.points} points)", "—", "—", "—")
+            continue
         scatter = f"±{f.percent:.1f}%" if f.log_space else "n/a"
         climb = f"×{f.climb:.2f}" if f.log_space else fmt(f.climb)
         table.add_row(label, _value(value), scatter, f"±{fmt(f.absolute)}", fmt(f.level), climb)

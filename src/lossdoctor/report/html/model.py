@@ -88,8 +88,10 @@ def compare_page(runs: Sequence[Run], diagnoses: Sequence[Diagnosis], comparison
                                           strict=True):
         rows.append({
             "label": label, "path": d.path, "colour": colour, "value": None if value is None else str(value),
-            "scatter": f"±{f.percent:.1f}%" if f.log_space else "n/a", "absolute": f"±{fmt(f.absolute)}",
-            "level": fmt(f.level), "climb": f"×{f.climb:.2f}" if f.log_space else fmt(f.climb),
+            "scatter": (f"±{f.percent:.1f}%" if f.log_space else "n/a") if f.measured else f"— ({f.points} points)",
+            "absolute": f"±{fmt(f.absolute)}" if f.measured else "—",
+            "level": fmt(f.level) if f.measured else "—",
+            "climb": (f"×{f.climb:.2f}" if f.log_space else fmt(f.climb)) if f.measured else "—",
             "verdict": d.verdict, "top": d.primary.id if d.primary else None,
         })
     named = [f"{label} ({comparison.parameter}={v})" if comparison.parameter and v is not None else label
