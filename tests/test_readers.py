@@ -480,3 +480,22 @@ def test_a_run_directory_joins_the_epoch_logs_validation_to_the_per_batch_log(tm
     assert any("epochs.csv" in note for note in run.facts.notes)
     (run_dir / "epochs.csv").write_text("epoch,loss,val_loss\n5,0.3,0.5\n6,0.1,0.4\n")  # another run's epochs
     assert "val_loss" not in read(run_dir).series
+
+
+def test_a_per_batch_csv_with_its_own_step_column_is_checked_for_running_means(tmp_path: Path) -> None:
+    """`step,epoch,batch,loss` from a Keras callback that also writes a step: the batch index that restarts
+    every epoch makes it a per-batch log (not Lightning's epoch + step), so Keras' running means are undone;
+    the same columns holding raw values are left alone."""
+    rng = np.random.default_rng(0)
+    raw = np.exp(rng.normal(0, 0.3, 200)) * np.repeat(np.linspace(2, 1, 5), 40)
+    rows_mean, rows_raw = ["step,epoch,batch,loss"], ["step,epoch,batch,loss"]
+    for i, value in enumerate(raw):
+        epoch, batch = divmod(i, 40)
+        mean = raw[epoch * 40: i + 1].mean()
+        rows_mean.append(f"{i},{epoch},{batch},{mean:.8f}")
+        rows_raw.append(f"{i},{epoch},{batch},{value:.8f}")
+    run = read(write(tmp_path, "means.csv", "\n".join(rows_mean) + "\n"))
+    assert run.format == "keras_batch_csv" and np.allclose(run.loss.values, raw, rtol=1e-5)
+    assert "step" not in run.series
+    run = read(write(tmp_path, "raw.csv", "\n".join(rows_raw) + "\n"))
+    assert run.format != "keras_batch_csv" and np.allclose(run.loss.values, raw, rtol=1e-6)

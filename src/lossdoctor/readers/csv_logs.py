@@ -29,10 +29,12 @@ def read_all(path: str, blocks: Iterable[list[str]], *, loss_key: str | None = N
         return wandb.read_all(path, table, loss_key=loss_key)
     if yolo.matches(names):
         return [yolo.read(path, table, loss_key=loss_key)]
-    if lightning.matches(names):
-        return [lightning.read(path, table, loss_key=loss_key)]
+    # epoch + batch (a per-batch callback, Keras' or one's own) before Lightning's epoch + step: a batch index
+    # that restarts every epoch is what tells a running mean since the epoch began from raw values
     if keras.matches_batch_log(names):
         return [keras.read_batches(path, table, loss_key=loss_key)]
+    if lightning.matches(names):
+        return [lightning.read(path, table, loss_key=loss_key)]
     if keras.matches_epoch_log(names):
         return keras.read_all(path, table, loss_key=loss_key)
     return [read_generic(path, table, loss_key=loss_key)]

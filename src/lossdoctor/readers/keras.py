@@ -104,8 +104,8 @@ def read_batches(path: str, table: Table, *, loss_key: str | None = None) -> Run
     cols = Columns()
     differenced, plain = [], []
     for name in table.names:
-        if name in (names["epoch"], names["batch"]):
-            continue
+        if name in (names["epoch"], names["batch"]) or name.lower() in _STEP_NAMES:
+            continue  # a step column of its own counts the same batches
         values, present = table.column(name)
         vals, keep = values[rows], present[rows]
         if "loss" in name.lower() and keep.all():
