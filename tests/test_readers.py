@@ -156,6 +156,12 @@ def test_short_counters_spaced_values_and_objective_names(tmp_path: Path) -> Non
     assert list(run.loss.values) == [4.0, 3.0, 2.5] and any("'mse'" in n for n in run.facts.notes)
     with pytest.raises(LogReadError, match="--loss-key"):
         read(write(tmp_path, "acc.csv", "step,accuracy\n0,0.5\n1,0.6\n"))
+    run = read(write(tmp_path, "huber.log", "".join(f"step {s} huber={1 / (s + 1):.4f}\n" for s in range(5))))
+    assert list(run.loss.values[:2]) == [1.0, 0.5]  # a loss named after its function
+    run = read(write(tmp_path, "nce.csv", "step,train/info_nce,lr\n0,4.1,0.1\n1,3.9,0.1\n"))
+    assert list(run.loss.values) == [4.1, 3.9]
+    with pytest.raises(LogReadError, match="--loss-key"):
+        read(write(tmp_path, "acc.log", "step 1 accuracy=0.5\nstep 2 accuracy=0.6\n"))
     run = read(write(tmp_path, "it.jsonl", '{"it": 10, "loss": 1.0}\n{"it": 20, "loss": 0.5}\n'))
     assert list(run.loss.steps) == [10, 20] and "it" not in run.series
     log = "".join(f"epoch {e} iter {i}/3 train_loss {1 / (1 + e * 3 + i):.5f} lr 1.0e-03\n"

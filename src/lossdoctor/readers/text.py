@@ -258,7 +258,8 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
     if loss_key is not None:
         keep = has_loss | in_loss_frame | everything.records_with(everything.key_ids(K.normalise(loss_key)))
     if not has_loss[keep].any() and loss_key is None:
-        raise LogReadError(path, f"no loss values found in {state.lines} lines")
+        raise LogReadError(path, f"no loss values found in {state.lines} lines (if the loss goes by another name,"
+                                 " pass it with --loss-key NAME)")
     table = everything.select(keep)
     facts = RunFacts()
     if from_bars:
