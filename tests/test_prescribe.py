@@ -99,3 +99,15 @@ def test_numbers_are_written_as_in_code() -> None:
     assert [num(x) for x in (1e-5, 3e-4, 0.25, 12.0, 0.0291, 123456.0)] == ["1e-5", "3e-4", "0.25", "12", "0.029",
                                                                            "1.2e5"]
     assert prescribe(read(EXAMPLES / "healthy_cnn_jsonl"), "overfitting") is None  # no prescription: check's own
+
+
+def test_adam_prescription_says_when_the_log_has_no_lr() -> None:
+    """Without a logged LR the hundredth is of Adam's default, and the basis says so instead of calling it
+    the logged LR."""
+    steps = np.arange(500)
+    run = Run({"loss": Series(steps, np.exp(-steps / 50.0) + 1e-4)}, RunFacts(framework=None))
+    found = prescribe(run, "adam_near_convergence")
+    assert "the log has no LR" in found.basis[0] and "logged LR" not in found.basis[0]
+    with_lr = Run({"loss": Series(steps, np.exp(-steps / 50.0) + 1e-4), "lr": Series(steps, np.full(500, 0.01))},
+                  RunFacts(framework=None))
+    assert "a hundredth of the logged LR (0.01)" in prescribe(with_lr, "adam_near_convergence").basis[0]

@@ -264,10 +264,12 @@ def _lr_too_high(run: Run) -> Prescription:
 
 
 def _adam_near_convergence(run: Run) -> Prescription:
-    lr = _lr(run) or 1e-3
+    logged = _lr(run)
+    lr = logged or 1e-3
     new = num(lr / 100)
     steps = _steps(run) or 1000
-    basis = [f"lr={new}: a hundredth of the logged LR ({num(lr)}), for steps that shrink near the optimum",
+    whose = f"the logged LR ({num(lr)})" if logged else f"Adam's default LR ({num(lr)}; the log has no LR: scale yours)"
+    basis = [f"lr={new}: a hundredth of {whose}, for steps that shrink near the optimum",
              f"T_max={steps}: the run's length; eps=1e-6 keeps Adam's denominator from vanishing"]
     code = {
         "torch": [f"optimizer = torch.optim.Adam(model.parameters(), lr={new}, eps=1e-6)",
