@@ -209,3 +209,43 @@ def test_a_slow_and_a_fast_lr_from_the_same_start_are_comparable(tmp_path: Path)
     paths = [_mlp_run(tmp_path / f"lr{lr}.jsonl", batch=64, lr=lr) for lr in (0.002, 0.2)]
     result = _compare(paths)
     assert not result.conclusion.startswith("these runs are not comparable"), result.conclusion
+
+
+def _epoch_run(path: Path, *, lr: float, shuffle: bool) -> Path:
+    """An MLP over 3 classes sorted by class, 10 epochs of 60 batches, shuffled or in the fixed sorted order."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(3)
+        centres = torch.randn(3, 16)
+        y = torch.arange(3).repeat_interleave(400)
+        x = centres[y] + 1.6 * torch.randn(1200, 16)
+        model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=20, shuffle=shuffle)
+        lines, step = [], 0
+        for epoch in range(10):
+            for xb, yb in loader:
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                lines.append(json.dumps({"step": step, "epoch": epoch, "loss": loss.item(), "lr": lr}))
+                step += 1
+    finally:
+        torch.set_num_threads(threads)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_run_with_a_problem_of_its_own_is_named_in_the_conclusion(tmp_path: Path) -> None:
+    """An LR sweep where the last run also iterates class-sorted data without shuffling: whatever the trend with
+    the LR, the conclusion names that run's own problem rather than leaving it to its summary line."""
+    paths = [_epoch_run(tmp_path / f"lr{lr}.jsonl", lr=lr, shuffle=lr < 0.02) for lr in (0.005, 0.01, 0.02)]
+    runs = [read(p) for p in paths]
+    diagnoses = [diagnose(r) for r in runs]
+    assert diagnoses[2].primary is not None and diagnoses[2].primary.id == "unshuffled_data"
+    result = compare(runs, diagnoses)
+    assert "run 3 (lr=0.02) also has a problem of its own: unshuffled_data" in result.conclusion, result.conclusion

@@ -452,7 +452,22 @@ def compare(
             f" run's own scatter (z = {z:.1f}, rank agreement {rho:.2f}): these runs do not settle whether"
             f" {name} is the cause"
         )
+    own = _own_problems(diagnoses, labels, choice.values, name)
+    if own:
+        result.conclusion += "; " + "; ".join(own)
     return result
+
+
+def _own_problems(diagnoses: Sequence[Diagnosis], labels: Sequence[str], values: Sequence[Value | None],
+                  name: str) -> list[str]:
+    """Runs whose first finding is a problem that no value of the parameter produces (unshuffled data, bad
+    samples, a short last batch): the comparison must not hide it behind the parameter's trend."""
+    out = []
+    for d, label, value in zip(diagnoses, labels, values, strict=True):
+        top = d.primary
+        if top is not None and top.severity == "problem" and top.id not in PARAM_FINDINGS:
+            out.append(f"{label} ({name}={_show([value])}) also has a problem of its own: {top.id}")
+    return out
 
 
 def _describe(label: str, f: Fluctuation) -> str:
