@@ -5,9 +5,10 @@
 - The classic LR staircase: a plateau that starts falling again at the decay is the schedule.
 - An RNN whose gradient blows up now and then is exploding gradients, not a too-high LR.
 - Bad samples' own large gradients are not explosions when most spikes come without one.
-- Views that thin the evidence out: a loss logged as 5-step means (HF `logging_steps=5`), a log that rounds
-  the loss to 0, outlier spikes that happen to fall near epoch edges, a sawtooth whose first epoch is the
-  initial fall, an unshuffled order that repeats only once training settles.
+- Views that thin the evidence out: a sawtooth in a loss-only log without epochs, a loss logged as 5-step
+  means (HF `logging_steps=5`), a log that rounds the loss to 0, outlier spikes that happen to fall near epoch
+  edges, a sawtooth whose first epoch is the initial fall, an unshuffled order that repeats only once training
+  settles.
 - NaN that the logged loss hides: NaN gradient norms of skipped steps, a NaN validation loss.
 """
 
@@ -95,6 +96,16 @@ def test_sawtooth_leaves_out_the_initial_fall(tmp_path: Path) -> None:
     name = "sawtooth_mlp_adam/batch=32,beta2=0.9,epochs=8,lr=0.012,n_train=2048,wd=1.0,width=256/seed101/text"
     d = catalogue_run(name, "report", tmp_path)
     assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
+
+
+def test_sawtooth_in_a_loss_only_log_without_epochs_is_found_by_its_period(tmp_path: Path) -> None:
+    # TensorBoard with the loss alone: the ×1.1 ramp hardly moves the autocorrelation at one lag, but
+    # folding at the true 32-step epoch stands out from folding at every other length.
+    name = ("sawtooth_gru_adam/batch=64,beta2=0.9,epochs=10,lr=0.03,n_train=2048,wd=0.3,width=64"
+            "/seed1/tensorboard+loss-only")
+    d = catalogue_run(name, "tune", tmp_path)
+    assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
+    assert any("a period of 32 steps was inferred" in e for e in d.findings[0].evidence), d.findings[0].evidence
 
 
 def test_unshuffled_order_that_settles_late_is_found(tmp_path: Path) -> None:

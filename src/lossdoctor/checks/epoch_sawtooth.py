@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..epochs import realigned_at_drop
 from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
@@ -37,8 +38,11 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     sorted by difficulty without shuffling (then `unshuffled_data` fires as well).
     """
     folded = sig.folded
-    if folded is None or folded.info.source == "inferred":
+    if folded is not None and folded.info.source == "inferred":
+        folded = realigned_at_drop(folded)
+    if folded is None:
         return None
+    inferred = folded.info.source == "inferred"
     starts = set(int(s) for s in folded.info.starts)
     if any(any(abs(step - s) <= folded.info.length * 0.02 for s in starts) for step, _, _ in sig.lr_jumps):
         return None
@@ -75,6 +79,9 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
         "each sample met early in an epoch was seen about half an epoch ago, one met late about one and a half:"
         " the model remembers recent samples better (re-exposure)",
     ]
+    if inferred:
+        evidence.append(f"the log marks no epochs: a period of {fmt(folded.info.length)} steps was inferred from how"
+                        " the loss repeats; log the epoch (or steps per epoch) to settle it")
     val = sig.val
     if val is not None and len(val) >= 3:
         best, last = float(np.min(val.values)), float(val.values[-1])
@@ -85,7 +92,7 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     return Finding(
         id="epoch_sawtooth",
         severity="benign",
-        confidence=0.8,
+        confidence=0.6 if inferred else 0.8,
         title="Epoch sawtooth: the loss drops at each epoch start and creeps up (re-exposure, normal)",
         evidence=evidence,
         fix=[
