@@ -307,6 +307,30 @@ def test_text_common_console_formats(tmp_path: Path) -> None:
     assert list(run.series["epoch"].steps) == list(range(5, 60, 5)) and run.series["epoch"].values[-1] == 3
 
 
+def test_epoch_then_bare_batch_position_gives_the_step(tmp_path: Path) -> None:
+    """`Epoch 2/12 [40/75]` logged every 2nd batch, and the PyTorch examples' `[640/60000 (1%)]`."""
+    own = "".join(f"Epoch {e:2d}/3 [{b:3d}/75]  loss: {2 - e / 10 - b / 1000:.4f}\n" for e in (1, 2, 3)
+                  for b in range(0, 75, 2))
+    own = own.replace("Epoch  2/3 [  0/75]", "  >> validation  val_loss: 0.7560\nEpoch  2/3 [  0/75]")
+    run = read(write(tmp_path, "own.log", own))
+    assert list(run.loss.steps[:3]) == [0, 2, 4] and run.loss.steps[38] == 75 and run.facts.steps_per_epoch == 75
+    assert list(run.series["val_loss"].steps) == [74]
+    mnist = "".join(f"Train Epoch: {e} [{i * 640}/60000 ({i * 640 / 600:.0f}%)]\tLoss: {2.3 - e / 10:.6f}\n"
+                    for e in (1, 2) for i in range(3))
+    run = read(write(tmp_path, "mnist.log", mnist))
+    assert list(run.loss.steps) == [0, 640, 1280, 60000, 60640, 61280]
+
+
+def test_step_column_that_moves_on_every_row_wins_over_a_repeating_one(tmp_path: Path) -> None:
+    # gradient accumulation over 4 micro-batches, logged per micro-batch from micro-batch 100 on
+    rows = "".join(f"{m},{m // 4},{2 - m / 1000}\n" for m in range(100, 112))
+    run = read(write(tmp_path, "accum.csv", "micro,update,loss\n" + rows))
+    assert list(run.loss.steps) == list(range(100, 112)) and "micro" not in run.series
+    jsonl = "".join(f'{{"micro": {m}, "update": {m // 4}, "loss": {2 - m / 1000}}}\n' for m in range(100, 112))
+    run = read(write(tmp_path, "accum.jsonl", jsonl))
+    assert list(run.loss.steps) == list(range(100, 112))
+
+
 def test_text_detection_and_large_training_framework_formats(tmp_path: Path) -> None:
     d2 = "".join(f"[01/01 10:00:{i:02d} d2.utils.events]:  eta: 0:10:00  iter: {i}  total_loss: {2 - i / 100:.3f}  "
                  f"loss_cls: 0.5  lr: 0.0002  max_mem: 1234M\n" for i in range(19, 60, 20))

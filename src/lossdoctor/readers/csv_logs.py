@@ -14,7 +14,8 @@ from lossdoctor.run import Run, RunFacts
 
 FORMAT = "csv"
 #: Step-like columns of a generic CSV, best first; `epoch` makes the steps count epochs.
-STEP_COLUMNS = ("step", "global_step", "steps", "iteration", "iter", "it", "n_iter", "num_updates", "_step", "batch",
+STEP_COLUMNS = ("step", "global_step", "steps", "iteration", "iter", "it", "n_iter", "num_updates", "_step",
+                "micro_step", "microstep", "micro", "update", "updates", "optimizer_step", "opt_step", "batch",
                 "epoch", "ep", "epochs")
 #: Epoch counters: a step column only when each row is one epoch (strictly increasing).
 EPOCH_COLUMNS = {"epoch", "ep", "epochs"}
@@ -43,9 +44,12 @@ def read_all(path: str, blocks: Iterable[list[str]], *, loss_key: str | None = N
 def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run:
     """Any CSV with a loss-like column; steps from a step-like column, else the row index."""
     lowered = {n.lower().strip(): n for n in table.names}
-    step_name = next((lowered[s] for s in STEP_COLUMNS if s in lowered
-                      and table.has_values(lowered[s]) and lowered[s] != loss_key
-                      and (s not in EPOCH_COLUMNS or _one_row_per_value(table, lowered[s]))), None)
+    candidates = [lowered[s] for s in STEP_COLUMNS if s in lowered
+                  and table.has_values(lowered[s]) and lowered[s] != loss_key
+                  and (s not in EPOCH_COLUMNS or _one_row_per_value(table, lowered[s]))]
+    # a counter that moves on every row (micro-batches) before one that repeats (optimizer updates under
+    # gradient accumulation), which would put several rows on one step
+    step_name = next((c for c in candidates if _one_row_per_value(table, c)), candidates[0] if candidates else None)
     facts = RunFacts()
     if step_name is None:
         steps, ok = np.arange(table.rows, dtype=np.int64), np.ones(table.rows, dtype=bool)
@@ -68,7 +72,7 @@ def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run
 
 
 def _one_row_per_value(table: Table, name: str) -> bool:
-    """Whether the column strictly increases row by row (one row per epoch, not an epoch label per step)."""
+    """Whether the column strictly increases row by row (one row per value, not a label repeated over rows)."""
     values, present = table.column(name)
     values = values[present & np.isfinite(values)]
     return len(values) >= 2 and bool(np.all(np.diff(values) > 0))

@@ -21,8 +21,11 @@ from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.run import Run, RunFacts
 
 FORMAT = "jsonl"
+#: Step-like keys, best first: a micro-batch counter before an optimizer-update counter, since a log with
+#: both has one record per micro-batch.
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "it", "num_updates", "_step", "trainer/global_step",
-             "train/global_step")
+             "train/global_step", "micro_step", "microstep", "micro", "update", "updates", "optimizer_step",
+             "opt_step")
 _NUM = r'-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity|"(?:[nN]a[nN]|-?[iI]nf(?:inity)?)"'
 _PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*(' + _NUM + ")")
 _MAX_STEP = 2.0**62

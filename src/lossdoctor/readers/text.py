@@ -42,6 +42,10 @@ _VAL_LINE = re.compile(r"^\s*(?:\[\s*(?:val|valid|validation|eval|evaluation|tes
 #: `Epoch(train)  [3][ 50/500]`.
 _EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch\(train\)\s*\[\s*(?P<epoch2>\d+)\s*\]\s*)"
                           r"\[\s*(?P<n>\d+)\s*/\s*(?P<of>\d+)", re.IGNORECASE)
+#: An epoch counter followed by a bare `[n/N]`: the batch of the epoch (`Epoch  2/12 [ 40/75]  loss: …`,
+#: the PyTorch examples' `Train Epoch: 2 [640/60000 (1%)]`, where the position counts samples).
+_EPOCH_BRACKET = re.compile(r"(?<![\w])Epoch\s*[:#]?\s*(?P<epoch>\d+)(?:\s*/\s*\d+)?\s*[\],:|]?\s*"
+                            r"\[\s*(?P<n>\d+)\s*/\s*(?P<of>\d+)", re.IGNORECASE)
 #: Per-batch lines of an evaluation pass (timm's `Test: [ 10/390] … Loss: …`): not training losses.
 _EVAL_PASS = re.compile(r"^\s*(?:Test|Eval|Evaluation|Validation|Valid|Val)\s*:\s*\[", re.IGNORECASE)
 _PAIR_LINE = re.compile(r"\s*(?P<step>\d{1,15})\s*[,;\t ]\s*(?P<val>" + _NUM + r")\s*", re.IGNORECASE)
@@ -134,7 +138,7 @@ def _feed(state: _State, line: str) -> None:
     counters: dict[str, re.Match[str]] = {}
     for m in _COUNTER.finditer(line):  # the first of each: `iteration 10/500 | skipped iterations: 0`
         counters.setdefault(_COUNTER_ALIASES.get(m.group("name").lower(), m.group("name").lower()), m)
-    epoch_batch = _EPOCH_BATCH.search(line)
+    epoch_batch = _EPOCH_BATCH.search(line) or _EPOCH_BRACKET.search(line)
     if epoch_batch:
         counters.pop("epoch", None)
         _update_epoch_batch(state, epoch_batch)
@@ -199,7 +203,8 @@ def _table_row(state: _State, line: str) -> bool:
 
 
 def _update_epoch_batch(state: _State, m: re.Match[str]) -> None:
-    state.epoch = int(m.group("epoch") or m.group("epoch2"))
+    groups = m.groupdict()
+    state.epoch = int(groups["epoch"] or groups.get("epoch2"))
     state.batch = int(m.group("n"))
     state.batches_of = int(m.group("of"))
     state.frame += 1
@@ -328,7 +333,7 @@ def _batch_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:
     facts.steps_per_epoch = float(size)
     epoch = np.where(table.epoch == NONE, first_epoch, table.epoch) - first_epoch
     batch = np.where(table.batch == NONE, 0, table.batch) - (0 if zero_based else 1)
-    facts.notes.append(f"steps computed as epoch × {size} batches + batch index")
+    facts.notes.append(f"steps computed as epoch × {size} + the batch position within the epoch")
     return epoch * size + batch
 
 
