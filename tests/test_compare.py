@@ -154,7 +154,7 @@ def test_parse_param_and_spearman() -> None:
     assert spearman([1, 2, 3], [0.9, 0.5, 0.1]) == pytest.approx(-1.0)
 
 
-def _mlp_run(path: Path, *, batch: int, lr: float, steps: int = 600, seed: int = 0) -> Path:
+def _mlp_run(path: Path, *, batch: int, lr: float, steps: int = 600, seed: int = 0, momentum: float = 0.0) -> Path:
     """A small MLP classifier trained for `steps` steps, logged per step with its lr and batch size."""
     import torch
 
@@ -165,7 +165,7 @@ def _mlp_run(path: Path, *, batch: int, lr: float, steps: int = 600, seed: int =
         x = torch.randn(4096, 16)
         y = (x @ torch.randn(16, 4)).argmax(1)
         model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
-        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
         lines = []
         for step in range(steps):
             idx = torch.randint(0, 4096, (batch,))
@@ -209,6 +209,15 @@ def test_a_slow_and_a_fast_lr_from_the_same_start_are_comparable(tmp_path: Path)
     paths = [_mlp_run(tmp_path / f"lr{lr}.jsonl", batch=64, lr=lr) for lr in (0.002, 0.2)]
     result = _compare(paths)
     assert not result.conclusion.startswith("these runs are not comparable"), result.conclusion
+
+
+def test_an_lr_that_stops_the_loss_settling_is_named_though_its_scatter_is_small(tmp_path: Path) -> None:
+    """SGD with momentum 0.9 at lr 0.03, 0.3, 0.7: at 0.7 the loss stays near ln 4 with a small scatter, so
+    the amplitude alone cannot blame the LR; the run's own lr_too_high and its level must reach the conclusion."""
+    paths = [_mlp_run(tmp_path / f"lr{lr}.jsonl", batch=32, lr=lr, momentum=0.9) for lr in (0.03, 0.3, 0.7)]
+    result = _compare(paths)
+    assert result.parameter == "lr", result.evidence[0]
+    assert "run 3 (lr=0.7) is too high by its own diagnosis" in result.conclusion, result.conclusion
 
 
 def _epoch_run(path: Path, *, lr: float, shuffle: bool) -> Path:

@@ -418,16 +418,21 @@ def compare(
             evidence.append(f"{labels[hi_i]} has no {'/'.join(PARAM_FINDINGS[:2])} finding: the larger"
                             " fluctuation is still within what its own checks call normal")
     elif trend == "same":
-        why = ""
-        if abs(abs_z) < SAME_Z <= abs(z):
-            why = (f"; in loss units it is the same (×{abs_ratio:.2f}), so the relative difference comes from the"
-                   " different loss levels")
         tops = sorted({_top(d) for d in diagnoses})
-        result.conclusion = (
-            f"the fluctuation is about the same at every {name} (×{ratio:.2f} from {name}={lo_v} to"
-            f" {name}={hi_v}{why}) — {name} is not the cause"
-            + (f"; every run's top finding is {tops[0]}" if len(tops) == 1 else "")
-        )
+        if abs(abs_z) < SAME_Z <= abs(z) and not 1 / MIN_RATIO < ratio < MIN_RATIO:
+            # the relative scatter differs, the scatter in loss units does not: the level moved, not the swings
+            result.conclusion = (
+                f"in loss units the fluctuation is about the same at every {name} (×{abs_ratio:.2f} from"
+                f" {name}={lo_v} to {name}={hi_v}, within each run's own scatter); relative to the loss it is"
+                f" ×{ratio:.2f}, because the loss level differs ({fmt(lo.level)} vs {fmt(hi.level)})"
+                f" — {name} is not what makes the loss swing"
+            )
+        else:
+            result.conclusion = (
+                f"the fluctuation is about the same at every {name} (×{ratio:.2f} from {name}={lo_v} to"
+                f" {name}={hi_v}) — {name} is not the cause"
+            )
+        result.conclusion += f"; every run's top finding is {tops[0]}" if len(tops) == 1 else ""
     elif trend == "differs":
         result.conclusion = (
             f"the fluctuation depends on {name}: ×{ratio:.2f} larger with {name}={hi_v} than with {name}={lo_v},"
@@ -452,10 +457,27 @@ def compare(
             f" run's own scatter (z = {z:.1f}, rank agreement {rho:.2f}): these runs do not settle whether"
             f" {name} is the cause"
         )
+    if trend != "grows":
+        result.conclusion += _too_high_at_the_top(diagnoses[hi_i], diagnoses[lo_i], labels[hi_i], name, hi_v, lo_v,
+                                                  hi, lo)
     own = _own_problems(diagnoses, labels, choice.values, name)
     if own:
         result.conclusion += "; " + "; ".join(own)
     return result
+
+
+def _too_high_at_the_top(top: Diagnosis, bottom: Diagnosis, label: str, name: str, hi_v: str, lo_v: str,
+                         hi: Fluctuation, lo: Fluctuation) -> str:
+    """The run at the largest value is too high by its own diagnosis though its swings are no larger: an LR
+    that stops the loss from settling (a bounce between walls, dead units) shows in the level, not the scatter."""
+    finding = top.primary
+    if finding is None or finding.id != "lr_too_high" or finding.severity != "problem":
+        return ""
+    if any(f.id == "lr_too_high" and f.severity == "problem" for f in bottom.findings):
+        return ""
+    level = f", its loss stays at {fmt(hi.level)} against {fmt(lo.level)} at {name}={lo_v}" if lo.level > 0 else ""
+    return (f"; but {label} ({name}={hi_v}) is too high by its own diagnosis (lr_too_high){level}: there {name}"
+            " keeps the loss from settling, whatever the scatter says")
 
 
 def _own_problems(diagnoses: Sequence[Diagnosis], labels: Sequence[str], values: Sequence[Value | None],
