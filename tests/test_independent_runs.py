@@ -676,3 +676,39 @@ def test_a_lone_short_micro_batch_in_a_step_loss_csv_is_a_partial_last_batch(tmp
     d = diagnose(read(path))
     assert (d.verdict, d.findings[0].id) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
     assert "every 25 steps" in d.findings[0].evidence[0]
+
+
+def test_heavy_tailed_losses_of_batches_of_four_are_no_blow_ups(tmp_path: Path) -> None:
+    """Batches of 4 give a skewed loss: runs of low batches now and then, then an ordinary one that looks ×5
+    higher than the few before it. Measured against the last 30 batches those are ×2–3, no blow-up; the
+    validation loss falls all along. Small-batch noise, not exploding gradients (red-team round 4 b1)."""
+    torch.manual_seed(8)
+    classes, dim = 5, 16
+    centres = torch.randn(classes, dim) * 0.5
+
+    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, classes, (n,))
+        return centres[y] + torch.randn(n, dim), y
+
+    x_train, y_train = make(2400)
+    x_val, y_val = make(1000)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_train, y_train), batch_size=4,
+                                         shuffle=True)
+    model = torch.nn.Sequential(torch.nn.Linear(dim, 64), torch.nn.ReLU(), torch.nn.Linear(64, classes))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    lines = []
+    for epoch in range(5):
+        for i, (x, y) in enumerate(loader):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            lines.append(f"[epoch {epoch + 1}, batch {i + 1:5d}] loss: {loss.item():.4f}")
+        with torch.no_grad():
+            val = torch.nn.functional.cross_entropy(model(x_val), y_val).item()
+        lines.append(f"Validation after epoch {epoch + 1}: val_loss: {val:.4f}")
+    log = tmp_path / "console.txt"
+    log.write_text("\n".join(lines) + "\n")
+    d = diagnose(read(log))
+    assert "exploding_gradients" not in [f.id for f in d.findings], [f.id for f in d.findings]
+    assert (d.verdict, d.findings[0].id) == ("healthy", "small_batch_noise"), [f.id for f in d.findings]

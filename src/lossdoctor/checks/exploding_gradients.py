@@ -34,6 +34,8 @@ AFTERMATH = 1.0
 #: Points before a jump that give its level, points after it that must stay up, and points within
 #: which the loss must come back to that level (otherwise it is a lasting shift, not a spike).
 BEFORE, AFTER, RECOVERY = 6, 5, 40
+#: Points before a jump whose median its size is also measured against (see `exploding_gradients`).
+SETTLED = 30
 #: Points after a jump's start within which a blow-up reaches its peak (it builds over 3–6 steps).
 BUILD = 4
 #: Back to the earlier level means a three-point mean within this many noise levels of it.
@@ -164,7 +166,10 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     if with_grad:
         ratio = 10 ** sig.residual[idx] if sig.log_space else sig.z[idx]
     else:
-        before = np.array([np.median(sig.y[i - BEFORE : i]) for i in idx])
+        # The level a blow-up is sized against: the points just before, but never below the median of the
+        # last SETTLED points, since a heavy-tailed tiny-batch loss has runs of low batches to jump from.
+        before = np.array([max(np.median(sig.y[i - BEFORE : i]), np.median(sig.y[max(0, i - SETTLED) : i]))
+                           for i in idx])
         # A blow-up may build over a few steps: its size is the peak within BUILD points of its start, medians
         # of three so that the noise on a level that merely shifted up does not make a peak of its own.
         peak = np.array([max(float(sig.y[i]), float(np.max(rolling_median(sig.y[i : i + BUILD + 1], 3))))
