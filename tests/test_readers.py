@@ -479,6 +479,42 @@ def test_tqdm_refreshes_and_printed_lines(tmp_path: Path) -> None:
     assert any("progress bar" in note for note in run.facts.notes)
 
 
+def test_a_real_tqdm_bar_with_set_postfix_every_step_and_tqdm_write_lines(tmp_path: Path) -> None:
+    """`bar.set_postfix(loss=…)` at every step refreshes the bar, but tqdm moves the counter it shows only every
+    `mininterval`: the refreshes between two counter updates are the steps between them. Validation printed
+    with `tqdm.write` lands after the step the bar had reached (red-team round 6a r09)."""
+    torch = pytest.importorskip("torch")
+    tqdm = pytest.importorskip("tqdm")
+    torch.manual_seed(0)
+    x, y = torch.randn(640, 8), torch.randn(640, 1)
+    model = torch.nn.Linear(8, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    losses, log = [], tmp_path / "console.log"
+    with log.open("w") as out:
+        for epoch in range(3):
+            bar = tqdm.tqdm(torch.randperm(640).split(16), desc=f"Epoch {epoch}", file=out, mininterval=0.05)
+            for batch in bar:
+                loss = torch.nn.functional.mse_loss(model(x[batch]), y[batch])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(round(loss.item(), 3))
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+                if len(losses) % 25 == 0:
+                    tqdm.tqdm.write(f"step {len(losses)}: val_loss {loss.item() / 2:.3f}", file=out)
+    run = read(log)
+    assert list(run.loss.values) == losses and list(run.loss.steps) == list(range(120))
+    assert list(run.series["val_loss"].steps) == [24, 49, 74, 99]
+
+
+def test_pytorch_tutorial_lines_open_with_a_bracket_and_are_not_json(tmp_path: Path) -> None:
+    lines = "".join(f"[{e},{b:6d}] loss: {1 / (e + b):.3f}\n" for e in (1, 2) for b in range(1, 5))
+    run = read(write(tmp_path, "train.log", lines))
+    assert run.format == "text" and list(run.loss.steps) == list(range(8)) and run.facts.steps_per_epoch == 4
+    with pytest.raises(LogReadError, match="JSON array"):  # a real JSON array is still read as JSON
+        read(write(tmp_path, "numbers.json", "[0.5, 0.4,\n 0.3]\n"))
+
+
 def test_jsonl_records_without_a_step_follow_the_last_step(tmp_path: Path) -> None:
     """`{"epoch": 1, "val_loss": …}` written after step 50's record belongs at step 50, not at its line number;
     before any step is seen, records are numbered in order."""

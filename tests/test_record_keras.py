@@ -60,3 +60,36 @@ def test_keras_callback_records_every_batch(tmp_path) -> None:
     assert (ratio > 0).all() and (ratio < 1e-3).all()  # clipped SGD steps: lr × 1e-3 / |w|
     assert content.meta["framework"] == "keras" and content.meta["steps_per_epoch"] == 10
     assert lossdoctor.read(tmp_path / "run").format == "lossdoctor_store"
+
+
+class _JsonlBatchLog(keras.callbacks.Callback):
+    """A per-batch JSONL written the way people write one: Keras's `logs["loss"]`, with epoch and batch."""
+
+    def __init__(self, path) -> None:
+        super().__init__()
+        self.path, self.epoch, self.lines = path, 0, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.lines.append(f'{{"epoch": {self.epoch}, "batch": {batch}, "loss": {float(logs["loss"])!r}}}')
+
+    def on_train_end(self, logs=None):
+        self.path.write_text("\n".join(self.lines) + "\n")
+
+
+def test_a_jsonl_of_keras_per_batch_running_means_is_differenced(tmp_path) -> None:
+    """The JSONL reader hands `{"epoch", "batch", "loss"}` records to the Keras per-batch logic, which
+    recovers each batch's own loss from the running means (red-team round 6a r13)."""
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(256, 8)).astype("float32")
+    y = (x @ np.arange(8, dtype="float32"))[:, None]
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    log, reference = tmp_path / "batches.jsonl", _Reference([32] * 8)
+    model.fit(x, y, batch_size=32, epochs=3, verbose=0, shuffle=True, callbacks=[_JsonlBatchLog(log), reference])
+    run = lossdoctor.read(log)
+    assert run.format == "jsonl" and list(run.loss.steps) == list(range(24))
+    assert np.allclose(run.loss.values, reference.loss, rtol=1e-3), (run.loss.values[:4], reference.loss[:4])
+    assert any("running mean" in note for note in run.facts.notes)

@@ -17,7 +17,9 @@ import numpy as np
 
 from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
+from lossdoctor.readers import keras
 from lossdoctor.readers._build import Columns, build_run
+from lossdoctor.readers.csv_table import Table
 from lossdoctor.run import Run, RunFacts
 
 FORMAT = "jsonl"
@@ -120,6 +122,7 @@ class _Records:
         self.cols = Columns()
         self.index = 0
         self.last_step: int | None = None  # a record without a step (an evaluation) follows the last step seen
+        self.stepped = False  # whether any record carried a step key (else steps number the records)
 
     def add(self, items: Iterable[tuple[str, float]], *, evaluation: bool = False) -> None:
         items = list(items)
@@ -128,6 +131,7 @@ class _Records:
         if step_key is not None and abs(lookup[step_key]) >= _MAX_STEP:
             step_key = None
         if step_key:
+            self.stepped = True
             step = self.last_step = int(lookup[step_key])
         else:
             step = self.index if self.last_step is None else self.last_step
@@ -149,6 +153,7 @@ class _Records:
         step_key = next((k for k in STEP_KEYS if k in keys), None)
         if step_key is not None and np.all(np.abs(table[:, keys.index(step_key)]) < _MAX_STEP):
             steps = table[:, keys.index(step_key)].astype(np.int64)
+            self.stepped = True
             if len(steps):
                 self.last_step = int(steps[-1])
         elif self.last_step is not None:
@@ -235,7 +240,33 @@ def _finish(path: str, records: _Records, broken: list[int], last_line: int, los
         facts.notes.append(f"line {last_line} is cut off (a crash mid-write?); skipped it")
     if middle:
         facts.notes.append(f"skipped {len(middle)} lines that are not JSON objects (first: line {middle[0]})")
+    batches = None if records.stepped else _per_batch_table(records)
+    if batches is not None:  # `{"epoch": e, "batch": b, "loss": …}` per batch: Keras' running means, maybe
+        run = keras.read_batches(path, batches, loss_key=loss_key)
+        run.format = FORMAT
+        run.facts.notes.extend(facts.notes)
+        return run
     return build_run(path, FORMAT, records.cols, facts, loss_key=loss_key)
+
+
+def _per_batch_table(records: _Records) -> Table | None:
+    """The records as one table when every record has an epoch and a batch number and none a step: a
+    per-batch callback's log, which the Keras reader checks for running means since the epoch began."""
+    names = records.cols.keys()
+    lowered = {n.lower(): n for n in names}
+    if "epoch" not in lowered or "batch" not in lowered or records.index < 2:
+        return None
+    table = Table(names=names, rows=records.index)
+    for name in names:
+        steps, values = records.cols.get(name)
+        column = np.full(records.index, np.nan)
+        present = np.zeros(records.index, dtype=bool)
+        inside = (steps >= 0) & (steps < records.index)
+        column[steps[inside]], present[steps[inside]] = values[inside], True
+        table.values[name], table.present[name] = column, present
+    if not (table.present[lowered["epoch"]].all() and table.present[lowered["batch"]].all()):
+        return None
+    return table
 
 
 def read_records(path: str, items: list, *, loss_key: str | None = None) -> Run:

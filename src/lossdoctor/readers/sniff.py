@@ -26,7 +26,8 @@ def sniff(data: bytes, text: str | None, *, complete: bool) -> str:
     if not complete and len(lines) > 1:
         lines = lines[:-1]
     lines = lines[:40]
-    if re.match(r"\[\s*[\[{\]\"]", stripped) or stripped == "[" or _JSON_NUMBER_ARRAY.match(stripped):
+    if re.match(r"\[\s*[\[{\]\"]", stripped) or stripped == "[" or (
+            _JSON_NUMBER_ARRAY.match(stripped) and not _bracket_then_text(lines[0] if lines else "")):
         return "json"  # (a log line opening with a bracketed timestamp, `[01/01 10:00:00 …`, is text)
     if stripped.startswith("{"):
         first = lines[0] if lines else ""
@@ -42,6 +43,17 @@ def sniff(data: bytes, text: str | None, *, complete: bool) -> str:
     if csv_table.looks_like_csv(lines):
         return "csv"
     return "text"
+
+
+def _bracket_then_text(line: str) -> bool:
+    """A line that opens with a bracketed list and goes on with text: the PyTorch tutorial's
+    `[1,  2000] loss: 2.196` is a console line, not a JSON array."""
+    try:
+        _, end = json.JSONDecoder().raw_decode(line.strip())
+    except (ValueError, RecursionError):
+        return False
+    rest = line.strip()[end:].lstrip()
+    return bool(rest) and rest[0] not in ",]"
 
 
 def _is_object(line: str) -> bool:

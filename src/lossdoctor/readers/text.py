@@ -46,6 +46,8 @@ _EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch\(train\)\s*\
 #: the PyTorch examples' `Train Epoch: 2 [640/60000 (1%)]`, where the position counts samples).
 _EPOCH_BRACKET = re.compile(r"(?<![\w])Epoch\s*[:#]?\s*(?P<epoch>\d+)(?:\s*/\s*\d+)?\s*[\],:|]?\s*"
                             r"\[\s*(?P<n>\d+)\s*/\s*(?P<of>\d+)", re.IGNORECASE)
+#: The PyTorch tutorial's `[epoch, batch]` prefix: `[2,  2000] loss: 1.786`.
+_EPOCH_COMMA_BATCH = re.compile(r"^\s*\[\s*(?P<epoch>\d+)\s*,\s*(?P<n>\d+)\s*\]")
 #: Per-batch lines of an evaluation pass (timm's `Test: [ 10/390] … Loss: …`): not training losses.
 _EVAL_PASS = re.compile(r"^\s*(?:Test|Eval|Evaluation|Validation|Valid|Val)\s*:\s*\[", re.IGNORECASE)
 _PAIR_LINE = re.compile(r"\s*(?P<step>\d{1,15})\s*[,;\t ]\s*(?P<val>" + _NUM + r")\s*", re.IGNORECASE)
@@ -79,6 +81,7 @@ class _State:
     mlflow: bool = False
     progress: Records = field(default_factory=Records)  # values shown by tqdm refreshes
     table: list[str] | None = None  # the header of a printed table whose rows follow (fastai)
+    bar: tuple[int | None, int] | None = None  # (epoch, batch) the last progress-bar refresh showed
 
 
 def _clean(line: str) -> str:
@@ -138,7 +141,7 @@ def _feed(state: _State, line: str) -> None:
     counters: dict[str, re.Match[str]] = {}
     for m in _COUNTER.finditer(line):  # the first of each: `iteration 10/500 | skipped iterations: 0`
         counters.setdefault(_COUNTER_ALIASES.get(m.group("name").lower(), m.group("name").lower()), m)
-    epoch_batch = _EPOCH_BATCH.search(line) or _EPOCH_BRACKET.search(line)
+    epoch_batch = _EPOCH_BATCH.search(line) or _EPOCH_BRACKET.search(line) or _EPOCH_COMMA_BATCH.match(line)
     if epoch_batch:
         counters.pop("epoch", None)
         _update_epoch_batch(state, epoch_batch)
@@ -166,6 +169,8 @@ def _feed(state: _State, line: str) -> None:
     if keys and all(k.startswith("predict_") for k in keys):
         return
     state.records.append(state.frame, state.epoch, state.step, state.batch, pairs, hf_dict)
+    if state.bar is not None:  # `tqdm.write` under a bar: the bar's position is where this line was printed
+        state.progress.append(state.frame, state.bar[0], None, state.bar[1], pairs)
 
 
 #: A header token of a printed table: a metric or counter name.
@@ -206,7 +211,8 @@ def _update_epoch_batch(state: _State, m: re.Match[str]) -> None:
     groups = m.groupdict()
     state.epoch = int(groups["epoch"] or groups.get("epoch2"))
     state.batch = int(m.group("n"))
-    state.batches_of = int(m.group("of"))
+    if groups.get("of"):
+        state.batches_of = int(groups["of"])
     state.frame += 1
 
 
@@ -246,14 +252,15 @@ def _feed_progress_bar(state: _State, line: str, tqdm: re.Match[str]) -> None:
         state.batches_of = state.batches_of or of
         # the bar's closing refresh (n = of) shows the epoch's last batch, not the next epoch's first
         state.progress.append(state.frame + 1, epoch, None, min(n, of - 1), pairs)
+        state.bar = (epoch, min(n, of - 1))
 
 
 def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) -> Run:
     state = _State()
     for line in lines:
         _feed(state, line)
-    from_bars = not state.records.has_loss.any() and state.progress.has_loss.any()
-    if from_bars:  # only the progress bar shows the loss
+    from_bars = not state.records.has_training_loss and state.progress.has_training_loss
+    if from_bars:  # only the progress bar shows the training loss (printed lines may hold the validation)
         state.records = state.progress
     everything = state.records
     has_loss, frame = everything.has_loss, everything.frame
@@ -266,10 +273,18 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
         raise LogReadError(path, f"no loss values found in {state.lines} lines (if the loss goes by another name,"
                                  " pass it with --loss-key NAME)")
     table = everything.select(keep)
+    if from_bars:  # a redraw of the postfix already shown is no new step
+        repeats = _sync_repeats(table)
+        if repeats.any():
+            keep[np.flatnonzero(keep)[repeats]] = False
+            table = everything.select(keep)
     facts = RunFacts()
     if from_bars:
-        facts.notes.append("losses read from the progress bar (tqdm postfix): each is the value shown at a refresh,"
-                           " so steps between refreshes are missing")
+        every_step = _spread_stale_counters(table, state.batches_of)
+        facts.notes.append(
+            "losses read from the progress bar (tqdm postfix): " + (
+                "a refresh per step (set_postfix), numbered on from the counter the bar showed" if every_step else
+                "each is the value shown at a refresh, so steps between refreshes are missing"))
     steps = _assign_steps(table, state, facts)
     cols = Columns()
     for kid, key in enumerate(table.keys):
@@ -286,6 +301,68 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
         cols.extend("epoch", at[first], epochs[first].astype(np.float64))
     _set_facts(state, table, facts)
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
+
+
+def _training_rows(table: Table) -> np.ndarray:
+    """Records that hold a training loss (not only a validation one)."""
+    kids = [kid for kid, key in enumerate(table.keys) if K.is_loss_like(key) and not K.is_val_like(key)]
+    out = np.zeros(len(table), dtype=bool)
+    out[table.pair_record[np.isin(table.pair_key, kids)]] = True
+    return out
+
+
+def _sync_repeats(table: Table) -> np.ndarray:
+    """Bar refreshes that show exactly the values of the refresh before: tqdm redraws the postfix it already
+    showed when it moves its counter and after a `tqdm.write`, and neither is a new step."""
+    train = np.flatnonzero(_training_rows(table) & (table.batch != NONE))
+    out = np.zeros(len(table), dtype=bool)
+    if len(train) < 2:
+        return out
+    keys = [table.keys[k] for k in np.unique(table.pair_key)]
+    values = np.stack([table.value_of(k)[train] for k in keys])
+    same = np.all((values[:, 1:] == values[:, :-1]) | (np.isnan(values[:, 1:]) & np.isnan(values[:, :-1])), axis=0)
+    out[train[1:][same]] = True
+    return out
+
+
+def _spread_stale_counters(table: Table, batches_of: int | None) -> bool:
+    """Refreshes that repeat the bar's counter are consecutive steps when there are as many of them as
+    the counter then moves on: `bar.set_postfix(loss=…)` refreshes at every step, while tqdm updates the
+    counter it shows only every `mininterval`. True when most of the log fits that pattern (a step
+    either way is allowed: two steps can show the same loss, and the closing refresh is clamped)."""
+    training = _training_rows(table)
+    train = np.flatnonzero(training & (table.batch != NONE))
+    if len(train) < 2:
+        return False
+    epoch, batch = table.epoch[train], table.batch[train]
+    starts = np.flatnonzero(np.concatenate([[True], (epoch[1:] != epoch[:-1]) | (batch[1:] != batch[:-1])]))
+    ends = np.append(starts[1:], len(train))
+    def next_counter(a: int, b: int) -> int | None:
+        """The counter the bar showed next in the same epoch, or its total at the epoch's end."""
+        if b < len(train) and epoch[b] == epoch[a]:
+            return int(batch[b])
+        return batches_of
+
+    checked = [(a, b, nxt) for a, b in zip(starts, ends, strict=True) if (nxt := next_counter(a, b)) is not None]
+    if not any(b - a > 1 for a, b, _ in checked):
+        return False
+    if np.mean([abs(nxt - int(batch[a]) - (b - a)) <= 1 for a, b, nxt in checked]) < 0.8:
+        return False
+    shifted = batch.copy()
+    for a, b in zip(starts, ends, strict=True):
+        nxt = next_counter(a, b)
+        limit = nxt - 1 if nxt is not None else int(batch[a]) + (b - a) - 1
+        shifted[a:b] = np.minimum(batch[a] + np.arange(b - a), max(limit, int(batch[a])))
+    new_batch = table.batch.copy()
+    new_batch[train] = shifted
+    # a printed line (tqdm.write) sits after the training step the bar last reached
+    others = np.flatnonzero(~training & (table.batch != NONE))
+    if len(others):
+        last = np.searchsorted(train, others) - 1
+        ok = last >= 0
+        new_batch[others[ok]] = new_batch[train[last[ok]]]
+    table.batch = new_batch
+    return True
 
 
 def _assign_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:

@@ -54,6 +54,11 @@ class Records:
             self._pair_value.append(value)
         self._has_loss.append(has_loss)
 
+    @property
+    def has_training_loss(self) -> bool:
+        """Whether any record holds a training loss (a printed `val_loss` alone is not one)."""
+        return any(not K.is_val_like(self.keys[kid]) for kid in self._loss_ids) and bool(self.has_loss.any())
+
     def key_ids(self, normalised: str) -> list[int]:
         """Ids of the keys that normalise to `normalised`."""
         return [kid for kid, key in enumerate(self.keys) if K.normalise(key) == normalised]
