@@ -147,10 +147,42 @@ class EpochFold:
             # With a handful of positions the spread is too rough to flag the odd one out: leave out the
             # position that departs most as well (a short batch or a mode switch sits at one or two).
             detail[:, int(np.nanargmax(np.abs(centre)))] = np.nan
+        if bins >= MIN_TILT_POSITIONS and _rises(shape):
+            detail = _without_own_tilt(detail)
         # The later half of the run: while the model still learns fast the order's imprint changes from
         # epoch to epoch; once training settles, an unshuffled order repeats step for step.
         later = (len(detail) - 1) // 2
         return _median_pair_correlation(detail[later:-1], detail[later + 1 :])
+
+
+#: Positions per epoch from which each epoch's own tilt is taken out before correlating (when the epochs
+#: share a rising ramp): with fewer, a line fitted per epoch eats the fine structure an order leaves.
+MIN_TILT_POSITIONS = 10
+#: Rank correlation of the shared within-epoch shape with position that makes it a re-exposure ramp.
+RAMP_RANK_CORRELATION = 0.5
+
+
+def _rises(shape: np.ndarray) -> bool:
+    """Whether the shared within-epoch shape climbs from start to end (the sawtooth's ramp)."""
+    finite = np.isfinite(shape)
+    if finite.sum() < 3:
+        return False
+    ranks = np.argsort(np.argsort(shape[finite]))
+    return bool(np.std(ranks) and np.corrcoef(ranks, np.flatnonzero(finite))[0, 1] >= RAMP_RANK_CORRELATION)
+
+
+def _without_own_tilt(detail: np.ndarray) -> np.ndarray:
+    """Each epoch's residual less its own straight-line tilt over the positions it has: a re-exposure ramp
+    steeper in some epochs than the shared one would otherwise correlate between neighbours, while an
+    order's imprint is finer than a line."""
+    position = np.arange(detail.shape[1]) - (detail.shape[1] - 1) / 2
+    filled = np.isfinite(detail)
+    weights = filled.astype(float)
+    with np.errstate(all="ignore"):
+        mean = np.where(filled, detail, 0.0).sum(axis=1) / weights.sum(axis=1)
+        x = np.where(filled, position - (weights * position).sum(axis=1)[:, None] / weights.sum(axis=1)[:, None], 0.0)
+        tilt = (x * np.where(filled, detail - mean[:, None], 0.0)).sum(axis=1) / (x * x).sum(axis=1)
+    return detail - np.nan_to_num(tilt)[:, None] * np.where(filled, x, 0.0)
 
 
 def _median_pair_correlation(a: np.ndarray, b: np.ndarray) -> float:
