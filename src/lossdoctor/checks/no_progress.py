@@ -11,6 +11,14 @@ from ._fix import for_framework
 
 #: Below this relative improvement from the first points to the best level, nothing was learned.
 MAX_IMPROVEMENT = 0.08
+#: The start is the median of at most this many first points: a model can learn all it will in its first
+#: twenty steps of thousands, and a twentieth of the log would then start on the plateau.
+HEAD_POINTS = 5
+
+
+def start_level(sig: RunSignals) -> float:
+    """The loss at the start (log10 in log space), from the first few points."""
+    return float(np.median(sig.y[: max(1, min(sig.n // 20, HEAD_POINTS))]))
 
 
 def chance_level(loss: float) -> int | None:
@@ -30,7 +38,7 @@ def stalled(sig: RunSignals) -> bool:
     if sig.n < (10 if sig.run.facts.step_unit == "epoch" else 24) or not sig.log_space:
         return False
     medians, se = sig.segments(10)
-    head = float(np.median(sig.y[: max(1, sig.n // 20)]))
+    head = start_level(sig)
     best = float(np.min(medians))
     end = float(medians[-1])
     margin = np.log10(1 + MAX_IMPROVEMENT)
@@ -64,7 +72,7 @@ def no_progress(sig: RunSignals) -> Finding | None:
     if not stalled(sig):
         return None
     medians, _ = sig.segments(10)
-    head = float(np.median(sig.y[: max(1, sig.n // 20)]))
+    head = start_level(sig)
     best = float(np.min(medians))
     end = float(medians[-1])
     start_value, end_value = 10**head, 10**end
