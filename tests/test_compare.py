@@ -218,6 +218,8 @@ def test_an_lr_that_stops_the_loss_settling_is_named_though_its_scatter_is_small
     result = _compare(paths)
     assert result.parameter == "lr", result.evidence[0]
     assert "run 3 (lr=0.7) is too high by its own diagnosis" in result.conclusion, result.conclusion
+    assert "lr=0.3 is the largest without it" in result.conclusion, result.conclusion
+    assert "about the same" not in result.conclusion, result.conclusion  # ×2 in loss units is not "the same"
 
 
 def _epoch_run(path: Path, *, lr: float, shuffle: bool) -> Path:

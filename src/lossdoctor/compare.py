@@ -331,7 +331,11 @@ def _trend(numeric: bool, rho: float, count: int, ratio: float, z: float, abs_ra
     monotone = rho >= (0.999 if count <= 3 else 0.8)
     if monotone and z >= MIN_Z and ratio >= MIN_RATIO and abs_z >= SAME_Z and abs_ratio > 1:
         return "grows"
-    if abs(z) < SAME_Z or 1 / MIN_RATIO < ratio < MIN_RATIO or abs(abs_z) < SAME_Z:
+    relative_same = abs(z) < SAME_Z or 1 / MIN_RATIO < ratio < MIN_RATIO
+    # the same in loss units: not significant, and not a factor a plot would show either (a run that climbs
+    # has a wide scatter of its own, which can hide ×10)
+    absolute_same = abs(abs_z) < SAME_Z and 1 / (2 * MIN_RATIO) < abs_ratio < 2 * MIN_RATIO
+    if relative_same or absolute_same:
         return "same"
     if ratio <= 1 / MIN_RATIO and z <= -MIN_Z and rho <= -(0.999 if count <= 3 else 0.8):
         return "shrinks"
@@ -419,7 +423,7 @@ def compare(
                             " fluctuation is still within what its own checks call normal")
     elif trend == "same":
         tops = sorted({_top(d) for d in diagnoses})
-        if abs(abs_z) < SAME_Z <= abs(z) and not 1 / MIN_RATIO < ratio < MIN_RATIO:
+        if abs(abs_z) < SAME_Z <= abs(z) and not 1 / MIN_RATIO < ratio < MIN_RATIO:  # the same in loss units
             # the relative scatter differs, the scatter in loss units does not: the level moved, not the swings
             result.conclusion = (
                 f"in loss units the fluctuation is about the same at every {name} (×{abs_ratio:.2f} from"
@@ -453,17 +457,26 @@ def compare(
             )
     else:
         result.conclusion = (
-            f"the fluctuation changes with {name} (×{ratio:.2f}) but not consistently or not clearly beyond each"
-            f" run's own scatter (z = {z:.1f}, rank agreement {rho:.2f}): these runs do not settle whether"
-            f" {name} is the cause"
+            f"the fluctuation changes with {name} (×{ratio:.2f} relative to the loss, ×{abs_ratio:.2f} in loss"
+            f" units) but not consistently or not clearly beyond each run's own scatter (z = {z:.1f}, rank"
+            f" agreement {rho:.2f}): these runs do not settle whether {name} is the cause"
         )
     if trend != "grows":
         result.conclusion += _too_high_at_the_top(diagnoses[hi_i], diagnoses[lo_i], labels[hi_i], name, hi_v, lo_v,
                                                   hi, lo)
+        if result.conclusion.endswith("whatever the scatter says") and numeric:
+            safe = [v for v, d in zip(choice.values, diagnoses, strict=True) if not _too_high(d)]
+            if safe:
+                largest = _show([max(safe, key=float)])
+                result.conclusion += f"; of these runs, {name}={largest} is the largest without it"
     own = _own_problems(diagnoses, labels, choice.values, name)
     if own:
         result.conclusion += "; " + "; ".join(own)
     return result
+
+
+def _too_high(d: Diagnosis) -> bool:
+    return any(f.id == "lr_too_high" and f.severity == "problem" for f in d.findings)
 
 
 def _too_high_at_the_top(top: Diagnosis, bottom: Diagnosis, label: str, name: str, hi_v: str, lo_v: str,
@@ -471,9 +484,7 @@ def _too_high_at_the_top(top: Diagnosis, bottom: Diagnosis, label: str, name: st
     """The run at the largest value is too high by its own diagnosis though its swings are no larger: an LR
     that stops the loss from settling (a bounce between walls, dead units) shows in the level, not the scatter."""
     finding = top.primary
-    if finding is None or finding.id != "lr_too_high" or finding.severity != "problem":
-        return ""
-    if any(f.id == "lr_too_high" and f.severity == "problem" for f in bottom.findings):
+    if finding is None or finding.id != "lr_too_high" or finding.severity != "problem" or _too_high(bottom):
         return ""
     level = f", its loss stays at {fmt(hi.level)} against {fmt(lo.level)} at {name}={lo_v}" if lo.level > 0 else ""
     return (f"; but {label} ({name}={hi_v}) is too high by its own diagnosis (lr_too_high){level}: there {name}"
