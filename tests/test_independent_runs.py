@@ -808,3 +808,62 @@ def test_a_model_that_learns_all_it_can_in_its_first_twenty_steps_is_making_prog
     d = diagnose(read(log))
     assert "no_progress" not in [f.id for f in d.findings], [f.id for f in d.findings]
     assert d.verdict == "healthy", [f.id for f in d.findings]
+
+
+def _chaotic_char_rnn_run(tmp_path: Path) -> Path:
+    """A character RNN whose recurrent matrix starts orthogonal ×2 (the chaotic regime), trained by SGD
+    without clipping; the gradient norm is measured (not clipped) and logged every step to JSONL."""
+    rng = random.Random(0)
+    torch.manual_seed(0)
+    subjects = ["the cat", "a dog", "my friend", "the old man", "she", "we", "the robot", "a small bird"]
+    verbs = ["sees", "likes", "eats", "finds", "paints", "follows", "builds", "hears"]
+    objects = ["the ball", "a red apple", "the moon", "some bread", "a long river", "the blue house", "music"]
+
+    def sentence() -> str:
+        s = f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.randint(2, 999)} {rng.choice(objects)}"
+        if rng.random() < 0.3:
+            s += " (" + "".join(rng.choice("xyzqk") for _ in range(rng.randint(1, 4))) + ")"
+        return s + "."
+
+    text = " ".join(sentence() for _ in range(5000))
+    index = {c: i for i, c in enumerate(sorted(set(text)))}
+    data = torch.tensor([index[c] for c in text])
+    length = 100
+    count = (len(data) - 1) // length
+    inputs, targets = data[: count * length].view(count, length), data[1 : count * length + 1].view(count, length)
+    embed, rnn = torch.nn.Embedding(len(index), 32), torch.nn.RNN(32, 128, batch_first=True)
+    head = torch.nn.Linear(128, len(index))
+    with torch.no_grad():
+        torch.nn.init.orthogonal_(rnn.weight_hh_l0)
+        rnn.weight_hh_l0.mul_(2.0)
+    params = [*embed.parameters(), *rnn.parameters(), *head.parameters()]
+    opt = torch.optim.SGD(params, lr=0.15)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(inputs, targets), batch_size=32, shuffle=True)
+    lines, step = [], 0
+    for epoch in range(12):
+        for x, y in loader:
+            logits = head(rnn(embed(x))[0])
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, float("inf")).item()  # measured, not clipped
+            opt.step()
+            lines.append(json.dumps({"step": step, "epoch": epoch, "loss": round(loss.item(), 5),
+                                     "grad_norm": round(norm, 4)}))
+            step += 1
+    path = tmp_path / "train_log.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_gradient_blow_ups_spread_evenly_over_epochs_are_still_exploding_gradients(tmp_path: Path) -> None:
+    """1 to 4 gradient blow-ups (×10–×900) in every epoch on batches of ordinary loss: evenly spread, but bad
+    samples would raise their own batch's loss, so the count per epoch says nothing here (red-team 6b 03)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # chaotic: keep the arithmetic of the run as it was recorded
+    try:
+        path = _chaotic_char_rnn_run(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    d = diagnose(read(path))
+    assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]

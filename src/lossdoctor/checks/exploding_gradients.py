@@ -185,7 +185,9 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     if found is not None:
         counts, pos = found
         mean = float(counts.mean())
-        regular = mean > 0 and counts.var() / mean <= 0.5 and np.mean(counts > 0) >= 0.7
+        # Bad samples come back once per epoch, but they raise their own batch's loss: blow-ups of the gradient
+        # on batches whose loss was not high (cliffs) are no such samples, however evenly they fall.
+        regular = cliffs is None and mean > 0 and counts.var() / mean <= 0.5 and np.mean(counts > 0) >= 0.7
         if regular or phase_concentration(pos) > 0.8:
             return None  # once per epoch: outlier_batches / partial_last_batch
     against = "the trend" if with_grad else "the level before them"
