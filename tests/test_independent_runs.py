@@ -867,3 +867,47 @@ def test_gradient_blow_ups_spread_evenly_over_epochs_are_still_exploding_gradien
         torch.set_num_threads(threads)
     d = diagnose(read(path))
     assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
+
+
+def _memorising_char_lstm_console(tmp_path: Path) -> Path:
+    """A character LSTM memorising 256 log lines with random ids, Adam β2 0.9, 16 full batches an epoch,
+    printed as `epoch e step i/n loss x`: every epoch starts low and creeps up (re-exposure)."""
+    rng = random.Random(0)
+    torch.manual_seed(0)
+    verbs = ["opened", "closed", "moved", "deleted", "copied", "renamed"]
+    lines = [f"user {''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(6))} {rng.choice(verbs)}"
+             f" file {rng.randint(0, 9999):04d}.txt;" for _ in range(256)]
+    index = {c: i for i, c in enumerate(sorted(set("".join(lines))))}
+    data = torch.tensor([[index[c] for c in (line * 2)[:49]] for line in lines])
+    embed, lstm = torch.nn.Embedding(len(index), 64), torch.nn.LSTM(64, 320, batch_first=True)
+    head = torch.nn.Linear(320, len(index))
+    params = [*embed.parameters(), *lstm.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=5e-3, betas=(0.9, 0.9))
+    batches, printed = len(data) // 16, []
+    for epoch in range(40):
+        order = torch.randperm(len(data))
+        for i in range(batches):
+            b = data[order[i * 16 : (i + 1) * 16]]
+            logits = head(lstm(embed(b[:, :-1]))[0])
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), b[:, 1:].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            printed.append(f"epoch {epoch} step {i}/{batches} loss {loss.item():.4f}")
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(printed) + "\n")
+    return path
+
+
+def test_the_fall_at_each_epoch_start_of_a_sawtooth_is_no_short_last_batch(tmp_path: Path) -> None:
+    """256 lines in batches of 16: there is no short batch. The loss drops at each epoch's first step because
+    the epoch ramps up, which is the sawtooth's fall, not the aftermath of a short batch (red-team 6a r01)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        path = _memorising_char_lstm_console(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    d = diagnose(read(path))
+    assert "partial_last_batch" not in [f.id for f in d.findings], [f.id for f in d.findings]
+    assert (d.verdict, d.findings[0].id) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]

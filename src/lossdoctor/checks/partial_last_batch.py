@@ -97,6 +97,19 @@ def boundary_anomaly(
     return best
 
 
+#: Share of epochs whose loss rises from start to end for the drop at each epoch start to be the sawtooth's.
+SAWTOOTH_SHARE = 0.8
+
+
+def _epochs_ramp_up(sig: RunSignals) -> bool:
+    """Whether nearly every epoch's loss climbs from its start to its end (the re-exposure sawtooth)."""
+    folded = sig.folded
+    if folded is None:
+        return False
+    slopes = folded.slopes(skip_first_training_epoch=True)
+    return len(slopes) >= 3 and float(np.mean(slopes > 0)) >= SAWTOOTH_SHARE and float(np.median(slopes)) > 0
+
+
 def periodic_anomaly(sig: RunSignals) -> tuple[int, BoundaryAnomaly] | None:
     """Without epoch marks: an anomaly that recurs every P steps at a fixed phase.
 
@@ -233,6 +246,8 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
     batch = _batch_size_evidence(sig, anomaly, ratio)
     if batch is False:
         return None  # full batches at the spikes: not a partial batch (a bad sample or schedule)
+    if not batch and anomaly.offset == 0 and anomaly.median_z < 0 and _epochs_ramp_up(sig):
+        return None  # the fall at each epoch start of a re-exposure sawtooth, not a short batch's aftermath
     if batch:
         evidence.extend(batch)
         confidence = max(confidence, 0.92)
