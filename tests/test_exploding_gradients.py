@@ -52,7 +52,9 @@ def test_explosions_named_from_the_gradient_norm_and_from_the_loss_alone(tmp_pat
 
 
 def test_explosions_in_a_keras_batch_log_without_gradient_norm(tmp_path: Path) -> None:
-    d = diagnosed("explode_rnn_cosine", "report", 1, 101, "keras_batch", tmp_path)
+    # (Report set 1 at seed 101 was the run here until blow-ups were also sized against the last 30 points: its
+    # are ×2.75 there, as mild as a batch-4 loss's skew, and no longer named from the loss alone.)
+    d = diagnosed("explode_rnn_cosine", "report", 2, 101, "keras_batch", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), ids(d)
 
 
