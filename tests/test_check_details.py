@@ -346,3 +346,12 @@ def test_noise_in_a_log_without_epochs_says_which_series_would_settle_it(tmp_pat
     full = diagnosed("sbn_text_adamw", "tune", 1, 0, "jsonl", tmp_path / "full")
     noise = [f for f in full.findings if f.id == "small_batch_noise"]
     assert noise and "marks no epochs" not in " ".join(noise[0].evidence)
+
+
+def test_every_restart_of_an_established_schedule_is_credited(tmp_path: Path) -> None:
+    # Four warm restarts kick the loss alike; two of them come while the loss still falls fast and clear only
+    # 2–3 standard errors. Once the schedule is established by the others, they count (red-team 6a r06, r18).
+    name = "schedule_restarts_mlp_adamw/batch=32,epochs=5,lr=0.015,n_train=2560,period=80,width=96/seed101/jsonl"
+    d = catalogue_run(name, "report", tmp_path)
+    assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
+    assert "4 of 4 LR jumps move the loss; between them it follows its trend" in d.findings[0].evidence

@@ -14,6 +14,9 @@ MIN_SE = 3.0
 MAX_WINDOW = 100
 #: A loss that leaves its course at a jump must do so by this many standard deviations of the rank test.
 MIN_COURSE_Z = 3.0
+#: Once one jump of the schedule clearly moves the loss, another jump in the same direction counts at this
+#: many standard errors: the schedule is established, and a jump while the loss still falls fast has wider ones.
+MIN_SE_ONCE_ESTABLISHED = 2.0
 
 
 def _course_change(sig: RunSignals, i: int, left: int, right: int, up: bool) -> float | None:
@@ -52,13 +55,14 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
         return None
     idx = [int(np.searchsorted(sig.steps, s)) for s, _, _ in jumps]
     bounds = [0, *idx, sig.n]
-    followed = []
+    followed, shifts = [], []
     for k, (step, before, after) in enumerate(jumps):
         i = idx[k]
         # Each side runs up to the neighbouring jump: the loss between two jumps answers to the LR there.
         left = min(MAX_WINDOW, i - bounds[k])
         right = min(MAX_WINDOW, bounds[k + 2] - i)
         change = sig.level_shift(i, left, right)
+        shifts.append(change)
         if change is not None and abs(change[0]) > MIN_SE * change[1]:
             followed.append((step, before, after, change[0]))
             continue
@@ -67,6 +71,14 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
             followed.append((step, before, after, course))
     if not followed:
         return None
+    for k, (step, before, after) in enumerate(jumps):
+        change = shifts[k]
+        if any(f[0] == step for f in followed) or change is None:
+            continue
+        same_way = any((a < b) == (after < before) and np.sign(d) == np.sign(change[0]) for _, b, a, d in followed)
+        if same_way and abs(change[0]) > MIN_SE_ONCE_ESTABLISHED * change[1]:
+            followed.append((step, before, after, change[0]))
+    followed.sort()
     evidence = []
     for step, before, after, delta in followed[:6]:
         ratio = 10**delta if sig.log_space else None
