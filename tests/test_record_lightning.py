@@ -64,3 +64,34 @@ def test_lightning_callback_records_every_optimizer_step(tmp_path) -> None:
     assert content.meta["framework"] == "lightning" and content.meta["steps_per_epoch"] == 5
     assert content.meta["optimizer"] == "Adam" and "adam_effective_lr" in content.series
     assert lossdoctor.read(tmp_path / "run").get("val_loss") is not None
+
+
+class _LoggedRegressor(pl.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = mlp()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.net(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.parameters(), lr=0.05)
+        return [opt], [torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)]
+
+
+def test_an_lr_monitor_under_gradient_accumulation_is_no_resumed_run(tmp_path) -> None:
+    """`LearningRateMonitor` writes the LR once per micro-batch when batches are accumulated: the same value
+    again at the same step is no rewrite, so no "resumed run?" note (red-team 6a r18, 6b 02)."""
+    pl.seed_everything(0)
+    loader = torch.utils.data.DataLoader(regression_data(), batch_size=16, shuffle=True)
+    logger = pl.loggers.CSVLogger(str(tmp_path), name="run")
+    trainer = pl.Trainer(max_epochs=3, accumulate_grad_batches=4, log_every_n_steps=1, logger=logger,
+                         callbacks=[pl.callbacks.LearningRateMonitor(logging_interval="step")],
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(_LoggedRegressor(), loader)
+    run = lossdoctor.read(logger.log_dir + "/metrics.csv")
+    assert "lr" in run.series and len(run.loss) > 10
+    assert not any("resumed" in note for note in run.facts.notes), run.facts.notes

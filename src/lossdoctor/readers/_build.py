@@ -60,6 +60,13 @@ def keep_last(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return steps[keep], values[keep], len(steps) - len(keep)
 
 
+def _rewritten(raw_steps: np.ndarray, raw_values: np.ndarray, steps: np.ndarray, values: np.ndarray) -> int:
+    """How many points were written for a step with another value than the one kept for it."""
+    kept = values[np.searchsorted(steps, raw_steps)]
+    differs = (raw_values != kept) & ~(np.isnan(raw_values) & np.isnan(kept))
+    return int(differs.sum())
+
+
 def _sum_components(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     common = parts[0][0]
     for steps, _ in parts[1:]:
@@ -117,9 +124,13 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
     data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     dropped: dict[str, int] = {}
     for key in names:
-        steps, values, n = keep_last(*cols.get(key))
+        raw_steps, raw_values = cols.get(key)
+        steps, values, n = keep_last(raw_steps, raw_values)
         if n and K.alias_rank(EPOCH, key) is None:  # epoch marks repeat on val/epoch-end rows
-            dropped[key] = n
+            # the same value written again (an LR logged per micro-batch, a redrawn progress bar) is no rewrite
+            n = _rewritten(raw_steps, raw_values, steps, values)
+            if n:
+                dropped[key] = n
         data[key] = (steps, values)
     if dropped:
         facts.notes.append(f"{sum(dropped.values())} points logged twice for the same step (a resumed "
