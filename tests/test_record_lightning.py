@@ -12,6 +12,7 @@ from _record_runs import mlp, regression_data  # noqa: E402
 
 import lossdoctor  # noqa: E402
 from lossdoctor.integrations.lightning import LossdoctorCallback  # noqa: E402
+from lossdoctor.prescribe import prescribe  # noqa: E402
 from lossdoctor.record import read_store  # noqa: E402
 
 
@@ -95,3 +96,7 @@ def test_an_lr_monitor_under_gradient_accumulation_is_no_resumed_run(tmp_path) -
     run = lossdoctor.read(logger.log_dir + "/metrics.csv")
     assert "lr" in run.series and len(run.loss) > 10
     assert not any("resumed" in note for note in run.facts.notes), run.facts.notes
+    # the monitor's key names the optimizer, so a lower LR is prescribed for SGD itself (red-team 6b 02)
+    code = prescribe(run, "lr_too_high").code
+    assert code["lightning"][1].startswith("return torch.optim.SGD(self.parameters(), lr=")
+    assert code["torch"][0].startswith("optimizer = torch.optim.SGD(model.parameters(), lr=")

@@ -240,6 +240,21 @@ def _small_batch_noise(run: Run) -> Prescription:
     return Prescription("small_batch_noise", framework_of(run), {"accumulation_steps": k}, basis, code)
 
 
+#: torch.optim classes a log can name (Lightning's `lr-SGD`, a recorder's facts).
+_TORCH_OPTIMIZERS = {name.lower(): name for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta",
+                                                       "NAdam", "RAdam", "Adamax", "ASGD", "Rprop", "SparseAdam")}
+
+
+def _optimizer(run: Run, params: str, new: str) -> str:
+    """The optimizer line at the new LR: the run's own optimizer when the log names it; else the LR set on
+    whatever optimizer the script builds (an Adam-family rate would be far too high for SGD's, and the other
+    way round an SGD rate for Adam's)."""
+    named = _TORCH_OPTIMIZERS.get((run.facts.optimizer or "").lower())
+    if named:
+        return f"optimizer = torch.optim.{named}({params}, lr={new})"
+    return f"for group in optimizer.param_groups: group['lr'] = {new}  # your optimizer (the log names none)"
+
+
 def _lr_too_high(run: Run) -> Prescription:
     lr = _lr(run)
     threshold, why = clip_threshold(run)
@@ -250,12 +265,13 @@ def _lr_too_high(run: Run) -> Prescription:
              "learning rate: a third of yours (the log has no LR)",
              f"warmup over {warmup} steps: 5% of the run's {steps} steps" if steps else "warmup: 100 steps", why]
     code = {
-        "torch": [f"optimizer = torch.optim.AdamW(model.parameters(), lr={new})",
+        "torch": [_optimizer(run, "model.parameters()", new),
                   f"scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters={warmup})",
                   f"torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={num(threshold)})"],
         "hf": [f"TrainingArguments(..., learning_rate={new}, warmup_steps={warmup}, max_grad_norm={num(threshold)})"],
         "lightning": [f"Trainer(..., gradient_clip_val={num(threshold)})",
-                      f"torch.optim.AdamW(self.parameters(), lr={new})  # in configure_optimizers()"],
+                      _optimizer(run, "self.parameters()", new).replace("optimizer = ", "return ", 1)
+                      + ("  # in configure_optimizers()" if run.facts.optimizer else "")],
         "keras": [f"keras.optimizers.Adam(learning_rate={new}, clipnorm={num(threshold)})",
                   "keras.callbacks.ReduceLROnPlateau(monitor='loss', factor=0.5, patience=2)"],
     }
