@@ -911,3 +911,34 @@ def test_the_fall_at_each_epoch_start_of_a_sawtooth_is_no_short_last_batch(tmp_p
     d = diagnose(read(path))
     assert "partial_last_batch" not in [f.id for f in d.findings], [f.id for f in d.findings]
     assert (d.verdict, d.findings[0].id) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
+
+
+def test_a_loss_level_thrown_up_for_a_while_then_recovering_is_lr_too_high(tmp_path: Path) -> None:
+    """An MLP under Adam whose LR is 0.3 instead of 1e-3 for 300 of 1,500 steps (a schedule bug the log does not
+    show): the loss level climbs ×12 above its best for a tenth of the run, then comes back. Its
+    peaks are no sporadic blow-ups: the whole level moved (red-team round 5b 02, a MoE at Adam lr 0.6)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(3)
+    x = torch.randn(4096, 20)
+    y = ((x[:, None, :] - (torch.randn(8, 20) * 1.2)[None]) ** 2).sum(-1).argmin(1)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.GELU(), torch.nn.Linear(64, 8))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lines = []
+    try:
+        for step in range(1500):
+            for group in opt.param_groups:
+                group["lr"] = 0.3 if 300 <= step < 600 else 1e-3
+            batch = torch.randint(0, 4096, (64,))
+            loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            lines.append(json.dumps({"step": step, "loss": loss.item()}))
+    finally:
+        torch.set_num_threads(threads)
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    d = diagnose(read(log))
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert any("stayed up for" in e for e in d.findings[0].evidence), d.findings[0].evidence

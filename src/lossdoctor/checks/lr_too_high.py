@@ -20,6 +20,11 @@ MIN_RISE_SE = 4.0
 VAL_RISE = 1.15
 #: Gradient norm growth (late over early median) that confirms overshooting.
 GRAD_GROWTH = 1.3
+#: A climb that recovers: tenths of the run whose level sits this many times above the best tenth before
+#: them, for at least EXCURSION_TENTHS tenths in a row. Isolated blow-ups cannot move the median of a tenth
+#: of the run (hundreds of steps in a long log) that far; only a level that moved can.
+EXCURSION_RISE = 3.0
+EXCURSION_TENTHS = 1
 #: An Adam-family learning rate at or above this is far outside the range those optimizers are used in
 #: (1e-5 to 3e-3, 1e-2 for the smallest nets): with such a rate, a loss that stops improving after its
 #: first tenth has been thrown to a plateau rather than converged.
@@ -46,6 +51,32 @@ def _median_scatter(medians: np.ndarray) -> float:
     if len(medians) < 5:
         return 0.0
     return robust_std(np.diff(medians, n=2)) / np.sqrt(6)
+
+
+def _excursion(sig: RunSignals) -> tuple[float, float, int, int] | None:
+    """(best level before, peak level, first and last tenth up) when the loss level climbs far above the best
+    it had reached and stays up for several tenths before it comes down again: the steps threw the model off
+    and it needed a long time back (a one-batch blow-up moves no tenth's median)."""
+    if not sig.log_space or sig.n < 40 or sig.lr_jumps:
+        return None
+    medians, se = sig.segments(10)
+    se = max(float(se), _median_scatter(medians))
+    best_before = np.minimum.accumulate(medians)
+    up = (medians[1:] - best_before[:-1] >= max(np.log10(EXCURSION_RISE), MIN_RISE_SE * se))
+    run_start, longest = None, (0, 0, 0)
+    for k, is_up in enumerate(up, start=1):
+        if is_up and run_start is None:
+            run_start = k
+        if (not is_up or k == len(up)) and run_start is not None:
+            end = k if is_up else k - 1
+            if end - run_start + 1 > longest[0]:
+                longest = (end - run_start + 1, run_start, end)
+            run_start = None
+    length, first, last = longest
+    if length < EXCURSION_TENTHS:
+        return None
+    peak = float(np.max(medians[first : last + 1]))
+    return 10 ** float(best_before[first - 1]), 10**peak, first, last
 
 
 def _early_overshoot(sig: RunSignals) -> tuple[float, float, int, bool] | None:
@@ -206,6 +237,18 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.extend([best_step, int(sig.steps[-1])])
             confidence = max(confidence, 0.7 if grows else 0.55)
+    excursion = _excursion(sig) if confidence < 0.75 else None
+    if excursion is not None:
+        before, peak, first, last = excursion
+        at = [int(sig.steps[min(sig.n - 1, (k * sig.n) // 10)]) for k in (first, last + 1)]
+        evidence.append(
+            f"the loss had reached {fmt(before)}, then its level climbed to {fmt(peak)} (×{fmt(peak / before)}) and"
+            f" stayed up for {last - first + 1} tenth{'s' if last > first else ''} of the run (steps {at[0]}–{at[1]})"
+            " before it came down:"
+            " the steps threw the model off, far beyond what single blow-ups do to a tenth's median"
+        )
+        steps.extend(at)
+        confidence = max(confidence, 0.75)
     if sig.log_space and sig.n >= 12:
         head = float(np.median(sig.y[: max(3, sig.n // 20)]))
         tail = float(np.median(sig.y[-max(3, int(sig.n * 0.15)) :]))
