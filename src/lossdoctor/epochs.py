@@ -121,10 +121,12 @@ class EpochFold:
             slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
         return slope[(n >= 4) & np.isfinite(slope)]
 
-    def fine_correlation(self) -> float:
+    def fine_correlation(self, own_amount_of: np.ndarray | None = None) -> float:
         """Median correlation of consecutive epochs' residuals position by position (later half of the
         run), after removing the smooth within-epoch shape: high only when the same batches come in the
-        same order each epoch."""
+        same order each epoch. `own_amount_of` (a shape over the positions, as fractions of the epoch's
+        length) is also taken out of each epoch in the amount that epoch has of it: a mode switch that steps
+        further in some epochs than in others is no repeated order."""
         bins = int(min(round(self.points_per_epoch), 400))
         if bins < MIN_POINTS_PER_EPOCH:
             return 0.0
@@ -149,6 +151,10 @@ class EpochFold:
             detail[:, int(np.nanargmax(np.abs(centre)))] = np.nan
         if bins >= MIN_TILT_POSITIONS and _rises(shape):
             detail = _without_own_tilt(detail)
+        if own_amount_of is not None:
+            template = np.interp((np.arange(bins) + 0.5) / bins, np.linspace(0, 1, len(own_amount_of)),
+                                 own_amount_of)
+            detail = _without_own_amount_of(detail, template)
         # The later half of the run: while the model still learns fast the order's imprint changes from
         # epoch to epoch; once training settles, an unshuffled order repeats step for step.
         later = (len(detail) - 1) // 2
@@ -169,6 +175,15 @@ def _rises(shape: np.ndarray) -> bool:
         return False
     ranks = np.argsort(np.argsort(shape[finite]))
     return bool(np.std(ranks) and np.corrcoef(ranks, np.flatnonzero(finite))[0, 1] >= RAMP_RANK_CORRELATION)
+
+
+def _without_own_amount_of(detail: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Each epoch's residual less its own amount of `shape` (least squares over the positions it has)."""
+    centred = shape - shape.mean()
+    filled = np.isfinite(detail)
+    with np.errstate(all="ignore"):
+        amount = (np.where(filled, detail, 0.0) * centred).sum(axis=1) / np.where(filled, centred**2, 0.0).sum(axis=1)
+    return detail - np.nan_to_num(amount)[:, None] * centred
 
 
 def _without_own_tilt(detail: np.ndarray) -> np.ndarray:

@@ -109,10 +109,12 @@ def _from_two_levels(sig: RunSignals, folded: EpochFold) -> Finding | None:
     consistency = float(np.mean(np.sign(per_epoch) == np.sign(change))) if len(per_epoch) else 0.0
     if consistency < MIN_CONSISTENCY or abs(change) < max(5 * se, np.log10(MIN_VISIBLE)) or abrupt < MIN_ABRUPTNESS:
         return None
-    if folded.fine_correlation() >= 0.4:
-        return None  # a repeated fine-grained order: unshuffled data, not a mode switch
     bins = int(min(40, folded.points_per_epoch))
     where = j / bins
+    # a repeated fine-grained order is unshuffled data, not a mode switch; the switch's own step, larger in
+    # some epochs than in others, is taken out first
+    if folded.fine_correlation(own_amount_of=np.where(np.arange(bins) < j, 0.0, 1.0)) >= 0.4:
+        return None
     ratio = 10**change if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {change:+.3g}"
     inferred = folded.info.source == "inferred"
