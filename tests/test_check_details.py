@@ -355,3 +355,12 @@ def test_every_restart_of_an_established_schedule_is_credited(tmp_path: Path) ->
     d = catalogue_run(name, "report", tmp_path)
     assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
     assert "4 of 4 LR jumps move the loss; between them it follows its trend" in d.findings[0].evidence
+
+
+def test_a_climb_after_gradient_blow_ups_ranks_after_them(tmp_path: Path) -> None:
+    # A fresh seed: an RNN whose gradient norm blows up now and then, and whose loss ends higher than its best
+    # after them. With the blow-ups in the gradient norm itself, the climb is their consequence: exploding
+    # gradients first, lr_too_high after it (red-team round 7a r06, a pointer network without clipping).
+    d = diagnosed("explode_rnn_cosine", "report", 1, 200, "jsonl", tmp_path)
+    assert first_of(d) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
+    assert "lr_too_high" in [f.id for f in d.findings]

@@ -43,7 +43,11 @@ DEMOTED_BY_WITHOUT_EPOCHS: dict[str, set[str]] = {
 #: The same, only when the first finding is itself confirmed (confidence at least CONFIRMED): a leak whose
 #: evaluations sit at the level changes returns to train mode at each epoch start, which, once the trend
 #: catches up within a few steps, looks like a spike at the epoch boundary.
-DEMOTED_BY_CONFIRMED: dict[str, set[str]] = {"eval_mode_leak": {"partial_last_batch"}}
+DEMOTED_BY_CONFIRMED: dict[str, set[str]] = {
+    "eval_mode_leak": {"partial_last_batch"},
+    # gradient blow-ups seen in the gradient norm itself throw the weights off, and the loss climbs after them
+    "exploding_gradients": {"lr_too_high"},
+}
 CONFIRMED = 0.7
 #: Generic explanations rank after specific ones of the same severity: small-batch noise is what is
 #: left when nothing more specific explains the fluctuation.
