@@ -515,6 +515,21 @@ def test_pytorch_tutorial_lines_open_with_a_bracket_and_are_not_json(tmp_path: P
         read(write(tmp_path, "numbers.json", "[0.5, 0.4,\n 0.3]\n"))
 
 
+def test_a_drawn_table_with_lines_between_its_rows_and_a_val_objective(tmp_path: Path) -> None:
+    """A table drawn with `|` and `+---+` (prettytable style), a validation line printed between its blocks, and
+    the objective named `train_mse` / `val_mse` rather than loss (red-team round 7a r08)."""
+    border = "+--------+-------+------------+----------+"
+    lines = [border, "|  step  | epoch | train_mse  |    lr    |", border]
+    for block in range(3):
+        lines += [f"| {5 * (4 * block + i + 1):6d} | {block:5d} | {0.3 - 0.01 * (4 * block + i):10.5f} | 1.00e-03 |"
+                  for i in range(4)]
+        lines += [border, f"| val @ step {20 * (block + 1):6d}: val_mse = {0.2 - 0.01 * block:.5f}", border]
+    run = read(write(tmp_path, "console.log", "\n".join(lines) + "\n"))
+    assert list(run.loss.steps) == list(range(5, 65, 5)) and run.loss.values[0] == 0.3
+    assert list(run.series["val_loss"].steps) == [20, 40, 60] and run.series["val_loss"].values[0] == 0.2
+    assert list(run.series["lr"].values[:1]) == [1e-3]
+
+
 def test_jsonl_records_without_a_step_follow_the_last_step(tmp_path: Path) -> None:
     """`{"epoch": 1, "val_loss": …}` written after step 50's record belongs at step 50, not at its line number;
     before any step is seen, records are numbered in order."""

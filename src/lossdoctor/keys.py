@@ -108,7 +108,8 @@ _OBJECTIVES = re.compile(r"^(?:train_|training_)?(?:mse|rmse|mae|nll|bce|ce|xent
 def is_loss_like(key: str) -> bool:
     """A key that holds a loss: it says `loss`, or names an objective (`mse`, `train_nll`, `cost`…)."""
     norm = normalise(key)
-    return "loss" in norm or bool(_OBJECTIVES.match(norm))
+    evaluated = _VAL_WORDS.sub("_", norm).strip("_")  # `val_mse`: the objective, evaluated
+    return "loss" in norm or bool(_OBJECTIVES.match(norm)) or bool(_OBJECTIVES.match(evaluated))
 
 
 def fallback_loss_key(keys: Iterable[str]) -> str | None:
@@ -121,6 +122,24 @@ def fallback_loss_key(keys: Iterable[str]) -> str | None:
         return found[0]
     objectives = [k for k in keys if _OBJECTIVES.match(normalise(k))]
     return objectives[0] if objectives else None
+
+
+def fallback_val_loss_key(keys: Iterable[str], loss_key: str | None) -> str | None:
+    """A validation key that names the training loss's objective (`val_mse` beside `train_mse`), else one
+    that names any objective: an evaluation of what the loop minimises."""
+    candidates = []
+    for key in keys:
+        norm = normalise(key)
+        if not is_val_like(key):
+            continue
+        rest = _VAL_WORDS.sub("_", norm).strip("_")
+        if _OBJECTIVES.match(rest) or rest in ("loss", "objective"):
+            candidates.append((rest, key))
+    if not candidates:
+        return None
+    own = normalise(loss_key) if loss_key else ""
+    same = [key for rest, key in candidates if own.endswith(rest)]
+    return (same or [key for _, key in candidates])[0]
 
 
 def assign(keys: Iterable[str], *, loss_key: str | None = None) -> dict[str, str]:

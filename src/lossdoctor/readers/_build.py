@@ -150,6 +150,11 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
             if key is not None:
                 mapping[LOSS] = key
                 facts.notes.append(f"no standard loss key; using {key!r} as the training loss")
+        else:
+            key = K.fallback_val_loss_key([k for k in names if k not in mapping.values()], mapping.get(LOSS))
+            if key is not None:
+                mapping[VAL_LOSS] = key
+                facts.notes.append(f"no standard validation-loss key; using {key!r} as the validation loss")
     if LOSS not in mapping and LOSS not in derived:
         unnamed = _lone_unnamed_series(names)
         if unnamed is None:

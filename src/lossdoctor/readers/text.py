@@ -81,6 +81,7 @@ class _State:
     mlflow: bool = False
     progress: Records = field(default_factory=Records)  # values shown by tqdm refreshes
     table: list[str] | None = None  # the header of a printed table whose rows follow (fastai)
+    piped: bool = False  # whether that table is drawn with `|` between its cells
     bar: tuple[int | None, int] | None = None  # (epoch, batch) the last progress-bar refresh showed
 
 
@@ -178,19 +179,29 @@ _HEADER_TOKEN = re.compile(r"[A-Za-z_][\w/.\-]*")
 _TABLE_COUNTERS = {"epoch": "epoch", "step": "step", "iter": "step", "iteration": "step", "global_step": "step"}
 
 
+#: A border line of a drawn table (`+--------+-------+`, `|======|`).
+_TABLE_BORDER = re.compile(r"\s*[+|][-+=|: ]*[-=][-+=|: ]*")
+
+
 def _table_row(state: _State, line: str) -> bool:
     """A table printed with a header line and one row per epoch or step (fastai's `epoch train_loss
-    valid_loss accuracy time`): the header names the columns; True when the line was taken as either."""
-    tokens = line.split()
+    valid_loss accuracy time`, or one drawn with `|` and `+---+` borders): the header names the columns;
+    True when the line was taken as either."""
+    piped = line.strip().startswith("|") and line.strip().endswith("|")
+    if _TABLE_BORDER.fullmatch(line):
+        return state.table is not None or piped
+    tokens = [c.strip() for c in line.strip().strip("|").split("|")] if piped else line.split()
     if len(tokens) >= 2 and all(_HEADER_TOKEN.fullmatch(t) for t in tokens) \
-            and any("loss" in t.lower() for t in tokens):
+            and any("loss" in t.lower() or K.is_loss_like(t) for t in tokens):
         state.table = tokens
+        state.piped = piped
         return True
     header = state.table
     if header is None:
         return False
-    if len(tokens) != len(header) or not re.fullmatch(r"\d{1,15}", tokens[0]):
-        state.table = None  # the table ended
+    if len(tokens) != len(header) or not re.fullmatch(r"\d{1,15}", tokens[0]) or piped != state.piped:
+        if not state.piped:
+            state.table = None  # the table ended (a drawn one goes on after lines printed between its rows)
         return False
     pairs = []
     for name, token in zip(header, tokens, strict=True):
