@@ -108,6 +108,16 @@ def test_sawtooth_in_a_loss_only_log_without_epochs_is_found_by_its_period(tmp_p
     assert any("a period of 32 steps was inferred" in e for e in d.findings[0].evidence), d.findings[0].evidence
 
 
+def test_weak_period_with_a_consistent_ramp_is_the_sawtooth(tmp_path: Path) -> None:
+    # Loss-only TensorBoard: folding at the true 32-step epoch stands out by only ~4.5 robust spreads, below
+    # the bar every check shares, and a few spikes drag the mean profile off phase; the median profile finds
+    # the drop, and 10 of 11 epochs then ramp up.
+    name = "sawtooth_gru_adam/batch=32,epochs=12,lr=0.02,n_train=1024,wd=1.0,width=64/seed101/tensorboard+loss-only"
+    d = catalogue_run(name, "report", tmp_path)
+    assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
+    assert any("a period of 32 steps was inferred" in e for e in d.findings[0].evidence), d.findings[0].evidence
+
+
 def test_unshuffled_order_that_settles_late_is_found(tmp_path: Path) -> None:
     name = "unshuffled_sorted_mlp_sgd/batch=32,epochs=10,lr=0.03,n_train=800,width=96/seed101/text"
     d = catalogue_run(name, "report", tmp_path)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..epochs import realigned_at_drop
+from ..epochs import SHAPE_TESTED_MIN_EXCESS, fold, realigned_at_drop
 from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
@@ -38,6 +38,9 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     sorted by difficulty without shuffling (then `unshuffled_data` fires as well).
     """
     folded = sig.folded
+    if folded is None:
+        # A weak period is enough here: the ramp, its consistency over epochs and its size are tested below.
+        folded = fold(sig, min_excess=SHAPE_TESTED_MIN_EXCESS)
     if folded is not None and folded.info.source == "inferred":
         folded = realigned_at_drop(folded)
     if folded is None:
