@@ -60,6 +60,21 @@ def per_epoch_counts(sig: RunSignals, idx: np.ndarray) -> tuple[np.ndarray, np.n
     return counts, pos
 
 
+#: Epochs that must remain once the leading epochs without a spike are set aside (see `steady_span`).
+MIN_STEADY_EPOCHS = 6
+
+
+def steady_span(counts: np.ndarray) -> np.ndarray:
+    """The spike counts per epoch from the first epoch holding one, for judging whether the count is steady.
+
+    While the loss still falls fast, bad samples' spikes do not stand out from it; a slow model may learn the
+    clean data only late, and the same samples then stand out in every later epoch. Leading epochs without a
+    spike are set aside up to a third of the run, or further while MIN_STEADY_EPOCHS epochs remain.
+    """
+    leading = int(np.argmax(counts > 0)) if (counts > 0).any() else 0
+    return counts[min(leading, max(len(counts) // 3, len(counts) - MIN_STEADY_EPOCHS)):]
+
+
 def repeated_positions(sig: RunSignals, idx: np.ndarray) -> float:
     """Share of the spikes (after the first epoch holding one) that sit where a spike sat in the epoch
     before, within 2% of an epoch: 1 for anomalies tied to a fixed place in the data order (the short

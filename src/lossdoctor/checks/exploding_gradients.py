@@ -18,6 +18,7 @@ from ._spikes import (
     isolated_spikes,
     per_epoch_counts,
     phase_concentration,
+    steady_span,
 )
 
 #: Share of loss spikes (or jumps) that must come with a gradient-norm spike when the log has grad norms.
@@ -184,6 +185,7 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     found = per_epoch_counts(sig, idx)
     if found is not None:
         counts, pos = found
+        counts = steady_span(counts)
         mean = float(counts.mean())
         # Bad samples come back once per epoch, but they raise their own batch's loss: blow-ups of the gradient
         # on batches whose loss was not high (cliffs) are no such samples, however evenly they fall.

@@ -15,6 +15,7 @@ from ._spikes import (
     per_epoch_counts,
     phase_concentration,
     repeated_positions,
+    steady_span,
 )
 
 #: Share of epochs that must hold a spike.
@@ -50,10 +51,7 @@ def outlier_batches(sig: RunSignals) -> Finding | None:
     if found is None:
         return _without_epochs(sig, spikes)
     counts, pos = found
-    # While the loss still falls fast in the first epochs, the bad samples' spikes do not stand out from it:
-    # leading epochs without a spike (a third of the run at most) do not count against a steady count.
-    leading = int(np.argmax(counts > 0)) if (counts > 0).any() else 0
-    counts = counts[min(leading, len(counts) // 3):]
+    counts = steady_span(counts)
     share = float(np.mean(counts > 0))
     mean = float(counts.mean())
     dispersion = float(counts.var() / mean) if mean else 9.0
