@@ -37,6 +37,8 @@ AFTERMATH = 1.0
 BEFORE, AFTER, RECOVERY = 6, 5, 40
 #: Points before a jump whose median its size is also measured against (see `exploding_gradients`).
 SETTLED = 30
+#: Standard errors by which the points after the jumps must sit above that settled level (one-sided).
+SETTLED_T = 2.0
 #: Points after a jump's start within which a blow-up reaches its peak (it builds over 3–6 steps).
 BUILD = 4
 #: Back to the earlier level means a three-point mean within this many noise levels of it.
@@ -76,6 +78,7 @@ class Jumps:
     damaging: np.ndarray  # per jump: it stays up for a few points, then recovers
     rise: np.ndarray  # per jump: its height over the level before (log10 in log space)
     aftermath: np.ndarray  # per jump: how far the median of the next points stays above that level
+    above_settled: np.ndarray  # per jump: how far they stay above the median of the last SETTLED points
 
 
 def loss_jumps(sig: RunSignals) -> Jumps:
@@ -87,7 +90,7 @@ def loss_jumps(sig: RunSignals) -> Jumps:
     shift). Scales are the run's own step-to-step noise.
     """
     y, n, noise = sig.y, sig.n, sig.step_noise
-    none = Jumps(np.array([], dtype=int), np.array([], dtype=bool), np.array([]), np.array([]))
+    none = Jumps(np.array([], dtype=int), np.array([], dtype=bool), np.array([]), np.array([]), np.array([]))
     if n < BEFORE + AFTER + 10 or noise <= 0:
         return none
     i = np.arange(BEFORE, n - AFTER)
@@ -105,6 +108,7 @@ def loss_jumps(sig: RunSignals) -> Jumps:
     damaging: list[bool] = []
     rises: list[float] = []
     aftermaths: list[float] = []
+    above_settled: list[float] = []
     for at, base, after in zip(candidates.tolist(), bases.tolist(), afters.tolist(), strict=True):
         if found and at <= found[-1] + AFTER:
             continue
@@ -114,7 +118,9 @@ def loss_jumps(sig: RunSignals) -> Jumps:
         damaging.append(bool(after - base >= AFTERMATH * noise and recovers))
         rises.append(float(y[at] - base))
         aftermaths.append(float(after - base))
-    return Jumps(np.array(found, dtype=int), np.array(damaging, dtype=bool), np.array(rises), np.array(aftermaths))
+        above_settled.append(float(after - np.median(y[max(0, at - SETTLED) : at])))
+    return Jumps(np.array(found, dtype=int), np.array(damaging, dtype=bool), np.array(rises), np.array(aftermaths),
+                 np.array(above_settled))
 
 
 @check("exploding_gradients", "problem", "sporadic loss spikes with gradient-norm spikes")
@@ -154,6 +160,12 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
             return None
         if np.median(jumps.aftermath[jumps.damaging] / jumps.rise[jumps.damaging]) < MIN_AFTERMATH_SHARE:
             return None  # a faint echo of a huge spike: a bad batch carried over by momentum (outlier_batches)
+        # With a tiny, skewed batch the few points before a jump can all be low draws, and ordinary points after
+        # it then look "still up": over all the jumps, the points after them must sit above the level of the
+        # last SETTLED points beyond what noise gives (a median of AFTER points, a median over the jumps).
+        settled_se = 1.25 * 1.25 * sig.step_noise / np.sqrt(AFTER * len(idx))
+        if np.median(jumps.above_settled[jumps.damaging]) < SETTLED_T * settled_se:
+            return None
     # Spikes at an LR jump (a warm restart) are the schedule's doing (lr_schedule_jumps).
     lr_jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
     if len(lr_jumps):
