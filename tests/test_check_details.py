@@ -374,3 +374,11 @@ def test_a_climb_after_gradient_blow_ups_ranks_after_them(tmp_path: Path) -> Non
     d = diagnosed("explode_rnn_cosine", "report", 1, 200, "jsonl", tmp_path)
     assert first_of(d) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
     assert "lr_too_high" in [f.id for f in d.findings]
+
+
+def test_a_profile_that_falls_through_each_period_is_no_sawtooth() -> None:
+    # Real TensorBoard log (tests/data): class-sorted clips, no epoch tag. The loss falls through each 10-step class
+    # block; the inferred 10-step period cut in the middle of that fall looked like a rising ramp (×7).
+    log = Path(__file__).parent / "data" / "wavenet_class_sorted_tensorboard"
+    d = diagnose(read(log))
+    assert "epoch_sawtooth" not in [f.id for f in d.findings], [(f.id, f.evidence[0]) for f in d.findings]

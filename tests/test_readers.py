@@ -109,6 +109,26 @@ def test_keras_batch_csv_differences_running_mean(tmp_path: Path) -> None:
     assert any("running mean" in n for n in run.facts.notes)
 
 
+def test_a_counter_that_restarts_with_each_epoch_numbers_batches_not_steps(tmp_path: Path) -> None:
+    """`ep,it,mse`: `it` restarts at 0 whenever `ep` moves on. Taken for the step it folded every epoch onto the
+    first one's steps, and all but the last epoch were dropped as 'logged twice' (red-team 8b H2)."""
+    lines = ["ep,it,mse"]
+    for epoch in range(3):
+        for it in range(4):
+            lines.append(f"{epoch},{it},{1.0 / (1 + epoch * 4 + it)!r}")
+    run = read(write(tmp_path, "curriculum.csv", "\n".join(lines) + "\n"))
+    assert list(run.loss.steps) == list(range(12))
+    assert np.allclose(run.loss.values, [1 / (1 + i) for i in range(12)])
+    assert run.facts.steps_per_epoch == 4
+    assert list(run.series["epoch"].values) == [0] * 4 + [1] * 4 + [2] * 4
+
+
+def test_a_global_iteration_column_beside_the_epoch_stays_the_step(tmp_path: Path) -> None:
+    lines = ["epoch,iter,loss"] + [f"{i // 5},{i},{1.0 / (1 + i)!r}" for i in range(15)]
+    run = read(write(tmp_path, "metrics.csv", "\n".join(lines) + "\n"))
+    assert list(run.loss.steps) == list(range(15))
+
+
 def test_per_batch_csv_of_raw_losses_is_not_mistaken_for_keras_running_means(tmp_path: Path) -> None:
     """A loop's own per-batch losses and Keras's running means of the same losses both read back as the
     per-batch losses: the data decides (consecutive changes of raw values are anticorrelated)."""
@@ -188,6 +208,9 @@ def test_evaluation_lines_and_records_are_not_training_losses(tmp_path: Path) ->
     assert list(run.loss.values) == [0.11, 0.12]
     run = read(write(tmp_path, "mse2.log", "Iter 1/3000 | mse 1.5e-02\nIter 2/3000 | mse 1.4e-02\n"))
     assert list(run.loss.steps) == [1, 2] and list(run.loss.values) == [0.015, 0.014]
+    # the split after the objective (`mse_train`, beside a wall-clock column): red-team 8a 09
+    run = read(write(tmp_path, "hyper.csv", "iter,mse_train,wall\n0,0.17,0.00\n10,0.019,0.01\n20,0.011,0.02\n"))
+    assert list(run.loss.steps) == [0, 10, 20] and list(run.loss.values) == [0.17, 0.019, 0.011]
 
 
 def test_text_table_with_a_header_line(tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ def loss_components(keys: Iterable[str], *, val: bool = False) -> list[str]:
 #: Names of what a training loop minimises when it does not call it a loss (`mse`, `train_nll`, `cost`).
 _OBJECTIVES = re.compile(r"^(?:train_|training_)?(?:mse|rmse|mae|nll|bce|ce|xent|cross_entropy|crossentropy|"
                          r"neg_log_likelihood|objective|cost|elbo_loss|kl|huber|smooth_l1|info_?nce|nt_?xent|"
-                         r"contrastive|triplet|hinge|dice|focal)(?:_step)?$")
+                         r"contrastive|triplet|hinge|dice|focal)(?:_train|_training)?(?:_step)?$")
 
 
 def is_loss_like(key: str) -> bool:

@@ -25,6 +25,17 @@ def _rank_corr(a: np.ndarray) -> float:
     return float(np.corrcoef(ranks, np.arange(len(a)))[0, 1]) if len(a) > 2 and np.std(ranks) else 0.0
 
 
+def _falls_more_than_it_rises(shape: np.ndarray) -> bool:
+    """Whether the repeated profile matches a falling sawtooth (at its best phase) better than a rising one.
+
+    An inferred period has no phase, and a profile that falls through each period (the model adapting to
+    one block of a fixed data order) fits a rising ramp too once cut in the middle of its fall.
+    """
+    ramp = np.arange(len(shape)) - (len(shape) - 1) / 2
+    rolled = [np.roll(shape, -k) for k in range(len(shape))]
+    return max(float(np.dot(r, -ramp)) for r in rolled) >= max(float(np.dot(r, ramp)) for r in rolled)
+
+
 @check("epoch_sawtooth", "benign", "loss drops at each epoch start and creeps up within it (re-exposure)")
 def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     """Fires when, in most epochs, the loss is lowest just after the epoch starts and rises
@@ -54,6 +65,8 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     if not np.isfinite(prof).any(axis=0).all():
         return None
     shape = np.nanmedian(prof, axis=0)
+    if inferred and _falls_more_than_it_rises(shape):
+        return None  # a profile that falls through each period is the data's own order, not re-exposure
     # One straight-line slope per epoch, over all its points: the rise from start to end of the epoch.
     slopes_arr = folded.slopes(skip_first_training_epoch=True)
     if len(slopes_arr) < 3:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+import numpy as np
+
+from ..epochs import EpochFold
 from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
@@ -9,6 +14,14 @@ from ._fix import for_framework
 
 #: Median correlation between consecutive epochs, position by position, that marks a repeated order.
 MIN_CORRELATION = 0.4
+#: The same for the coarse profile (bin means of the epoch) when the fine one does not repeat: data sorted by
+#: class make a few long blocks, whose levels repeat every epoch while inside a block the batches are alike.
+#: Healthy and sawtooth runs reach 0.5 at most on the catalogue's logs; the bar is set well above.
+MIN_COARSE_CORRELATION = 0.6
+#: Bins of the coarse profile.
+COARSE_BINS = 12
+#: Rank correlation with position above which the profile is a rising ramp (the re-exposure sawtooth).
+RAMP = 0.5
 
 
 @check("unshuffled_data", "problem", "the per-step loss profile repeats every epoch (no shuffling)")
@@ -28,7 +41,7 @@ def unshuffled_data(sig: RunSignals) -> Finding | None:
         return None
     corr = folded.fine_correlation()
     if corr < MIN_CORRELATION:
-        return None
+        return _from_coarse_blocks(sig, folded)
     info = folded.info
     source = "inferred from the autocorrelation of the loss" if info.source == "inferred" else f"from the {info.source}"
     evidence = [
@@ -48,16 +61,82 @@ def unshuffled_data(sig: RunSignals) -> Finding | None:
         confidence=round(confidence, 3),
         title="The data are not shuffled: every epoch repeats the same loss profile",
         evidence=evidence,
-        fix=for_framework(
-            sig,
-            torch=[
-                "loader = DataLoader(dataset, batch_size=B, shuffle=True)  # a new order every epoch",
-                "# an IterableDataset must shuffle itself, e.g. with a shuffle buffer per epoch",
-            ],
-            hf=["# the Trainer shuffles map-style datasets; check a custom sampler or an IterableDataset",
-                "dataset = dataset.shuffle(seed=42)  # or .shuffle(buffer_size=10_000) when streaming"],
-            keras=["model.fit(x, y, shuffle=True)",
-                   "dataset = dataset.shuffle(buffer_size=len_dataset, reshuffle_each_iteration=True).batch(B)"],
-        ),
+        fix=_fix(sig),
         steps=[int(s) for s in info.starts[:200]],
+    )
+
+
+def _coarse_repeat(profiles: np.ndarray) -> float:
+    """Median correlation of consecutive epochs' coarse profiles (each epoch's own mean removed)."""
+    profiles = profiles[np.isfinite(profiles).all(axis=1)]
+    profiles = profiles - profiles.mean(axis=1, keepdims=True)
+    pairs = [float(np.corrcoef(a, b)[0, 1]) for a, b in pairwise(profiles)
+             if a.std() > 0 and b.std() > 0]
+    return float(np.median(pairs)) if len(pairs) >= 4 else 0.0
+
+
+def _from_coarse_blocks(sig: RunSignals, folded: EpochFold) -> Finding | None:
+    """Blocks of the epoch that sit higher or lower in the same places every epoch, with no logged evaluation
+    or LR change there: data sorted by class (or source) and never shuffled.
+
+    Not a rising ramp (re-exposure), not one point at the epoch's end (a short last batch: the repeat must
+    hold without the last bin), and not lower later in the epoch or at logged evaluations (a model left in eval
+    mode lowers the loss after the evaluation, until the next epoch starts).
+    """
+    from .eval_mode_leak import _switches_at_evaluations, _two_levels  # the leak check's own split and test
+
+    if folded.info.source == "inferred" or sig.lr_jumps:
+        return None
+    bins = int(min(COARSE_BINS, folded.points_per_epoch))
+    if bins < 6:
+        return None
+    profiles = folded.profile(bins)
+    repeat = _coarse_repeat(profiles)
+    if repeat < MIN_COARSE_CORRELATION or _coarse_repeat(profiles[:, :-1]) < MIN_COARSE_CORRELATION:
+        return None
+    shape = np.nanmedian(profiles, axis=0)
+    ramp = float(np.corrcoef(np.argsort(np.argsort(shape)), np.arange(bins))[0, 1])
+    split = _two_levels(folded)
+    later_lower = float(np.mean(shape[bins // 2 :])) < float(np.mean(shape[: bins // 2]))
+    if ramp >= RAMP or later_lower or (split is not None and split[1] < 0):
+        return None
+    if split is not None:
+        where = split[0] / int(min(40, folded.points_per_epoch))
+        switches = [int(s + where * folded.info.length) for s in folded.info.starts[:-1]]
+        at_evals = _switches_at_evaluations(sig, switches, folded.info.length)
+        if at_evals is not None and at_evals >= 0.5:
+            return None  # the level changes where evaluations run: the mode switch's (eval_mode_leak)
+    high = int(np.argmax(shape))
+    size = f"×{fmt(10 ** float(np.ptp(shape)))}" if sig.log_space else f"by {fmt(float(np.ptp(shape)))}"
+    evidence = [
+        f"the loss profile of the epoch repeats block by block (median correlation {repeat:.2f} between consecutive"
+        f" epochs' {bins}-part profiles): the same parts of every epoch are harder, by {size} between the"
+        f" lowest and highest part (highest at {high / bins:.0%}–{(high + 1) / bins:.0%} of the epoch)",
+        "no LR change and no drop inside the epoch that a mode switch would make: the data come in the same"
+        " order every epoch, sorted in blocks (by class or source) — the batches inside a block are alike, so"
+        " only the blocks repeat",
+        f"epochs of {fmt(folded.info.length)} steps (from the {folded.info.source})",
+    ]
+    return Finding(
+        id="unshuffled_data",
+        severity="problem",
+        confidence=0.65,
+        title="The data are not shuffled: every epoch repeats the same blocks of easy and hard data",
+        evidence=evidence,
+        fix=_fix(sig),
+        steps=[int(s) for s in folded.info.starts[:200]],
+    )
+
+
+def _fix(sig: RunSignals) -> list[str]:
+    return for_framework(
+        sig,
+        torch=[
+            "loader = DataLoader(dataset, batch_size=B, shuffle=True)  # a new order every epoch",
+            "# an IterableDataset must shuffle itself, e.g. with a shuffle buffer per epoch",
+        ],
+        hf=["# the Trainer shuffles map-style datasets; check a custom sampler or an IterableDataset",
+            "dataset = dataset.shuffle(seed=42)  # or .shuffle(buffer_size=10_000) when streaming"],
+        keras=["model.fit(x, y, shuffle=True)",
+               "dataset = dataset.shuffle(buffer_size=len_dataset, reshuffle_each_iteration=True).batch(B)"],
     )

@@ -38,7 +38,33 @@ def read_all(path: str, blocks: Iterable[list[str]], *, loss_key: str | None = N
         return [lightning.read(path, table, loss_key=loss_key)]
     if keras.matches_epoch_log(names):
         return keras.read_all(path, table, loss_key=loss_key)
+    counters = _epoch_and_counter_within(table)
+    if counters is not None:
+        return [keras.read_batches(path, table, loss_key=loss_key, counters=counters)]
     return [read_generic(path, table, loss_key=loss_key)]
+
+
+def _epoch_and_counter_within(table: Table) -> tuple[str, str] | None:
+    """An epoch column and a step-like counter that restarts whenever the epoch moves on (`ep,it,mse`): the
+    counter numbers batches within the epoch, not steps, and taking it for the step would fold every epoch
+    onto the first one's steps."""
+    lowered = {n.lower().strip(): n for n in table.names}
+    epoch_name = next((lowered[e] for e in ("epoch", "ep", "epochs") if e in lowered), None)
+    if epoch_name is None:
+        return None
+    epoch_v, epoch_p = table.column(epoch_name)
+    for key in STEP_COLUMNS:
+        if key in EPOCH_COLUMNS or key not in lowered:
+            continue
+        counter_v, counter_p = table.column(lowered[key])
+        both = epoch_p & counter_p & np.isfinite(epoch_v) & np.isfinite(counter_v)
+        epochs, counter = epoch_v[both], counter_v[both]
+        if len(counter) < 4:
+            continue
+        falls, moves = np.diff(counter) < 0, np.diff(epochs) != 0
+        if falls.sum() >= 2 and np.array_equal(falls, moves & falls) and moves.sum() == falls.sum():
+            return epoch_name, lowered[key]
+    return None
 
 
 def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run:

@@ -76,9 +76,16 @@ def read_all(path: str, table: Table, *, loss_key: str | None = None) -> list[Ru
     return runs
 
 
-def read_batches(path: str, table: Table, *, loss_key: str | None = None) -> Run:
-    """Per-batch rows: global step = running count of batches; losses differenced per batch."""
-    names = {n.lower(): n for n in table.names}
+def read_batches(path: str, table: Table, *, loss_key: str | None = None,
+                 counters: tuple[str, str] | None = None) -> Run:
+    """Per-batch rows: global step = running count of batches; losses differenced per batch.
+
+    `counters` names the epoch column and the batch counter that restarts with each epoch, when they are not
+    called `epoch` and `batch` (`ep,it,mse`).
+    """
+    lowered = {n.lower(): n for n in table.names}
+    epoch_name, batch_name = counters or (lowered["epoch"], lowered["batch"])
+    names = {"epoch": epoch_name, "batch": batch_name}
     epoch_v, epoch_p = table.column(names["epoch"])
     batch_v, batch_p = table.column(names["batch"])
     ok = epoch_p & batch_p & np.isfinite(epoch_v) & np.isfinite(batch_v) & (np.abs(batch_v) < 2**40)
@@ -102,6 +109,7 @@ def read_batches(path: str, table: Table, *, loss_key: str | None = None) -> Run
         total += size
     steps = offsets + counts - 1
     cols = Columns()
+    cols.extend("epoch", steps, epochs)  # where each epoch starts, for the checks and the report
     differenced, plain = [], []
     for name in table.names:
         if name in (names["epoch"], names["batch"]) or name.lower() in _STEP_NAMES:
