@@ -100,6 +100,10 @@ def _early_overshoot(sig: RunSignals) -> tuple[float, float, int, bool] | None:
         if float(early[peak_i]) - start < max(np.log10(1.3), 5 * sig.step_noise):
             return _sharp_early_overshoot(sig, k, medians)
     recovered = float(np.min(medians)) < start - np.log10(1.5)
+    if not recovered and float(early[peak_i]) - float(np.median(sig.y[peak_i:])) < 3 * sig.step_noise:
+        # The early peak does not stand out from where the run then stays: a flat, noisy run whose first batch
+        # was a low draw and whose early maximum a high one, not a model thrown up by its first updates.
+        return _sharp_early_overshoot(sig, k, medians)
     return 10**start, 10 ** float(early[peak_i]), int(sig.steps[peak_i]), recovered
 
 
