@@ -4,6 +4,7 @@ each case): the diagnosis must hold on loops and logs it was not tuned on."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -1218,3 +1219,38 @@ def test_a_flat_noisy_batch_4_forecaster_is_no_early_overshoot(tmp_path: Path) -
     log.write_text("\n".join(rows) + "\n")
     d = diagnose(read(log))
     assert d.verdict == "healthy", [(f.id, f.evidence[0]) for f in d.findings]
+
+
+def test_a_gradient_blow_up_that_runs_the_loss_to_nan_is_exploding_gradients(tmp_path: Path) -> None:
+    """A tanh RNN asked to recall its first input after 30 noisy steps, SGD with momentum at lr 0.08, no clipping,
+    a CSV with the total gradient norm. The loss sits near 1 for ~650 steps; then the gradient norm jumps ×50 in
+    two steps, never comes back, and the loss is inf within 50 steps. What precedes the NaN tells the cause: a
+    sudden gradient jump from a steady loss, not a slow climb (red-team 8a 15 and 7b p6a read it as lr_too_high)."""
+    torch.manual_seed(1)
+    x = torch.randn(6000, 30, 1) * 0.3
+    x[:, 0, 0] = torch.randn(6000)
+    y = x[:, 0, :].clone()
+    rnn, head = torch.nn.RNN(1, 64, batch_first=True), torch.nn.Linear(64, 1)
+    params = [*rnn.parameters(), *head.parameters()]
+    opt = torch.optim.SGD(params, lr=0.08, momentum=0.9)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
+    rows, step, bad = ["global_step,epoch,train_loss,total_grad_norm"], 0, 0
+    for epoch in range(8):
+        for xb, yb in loader:
+            loss = torch.nn.functional.mse_loss(head(rnn(xb)[0][:, -1]), yb)
+            opt.zero_grad()
+            loss.backward()
+            norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in params))
+            opt.step()
+            rows.append(f"{step},{epoch},{loss.item():.6g},{norm.item():.6g}")
+            step += 1
+            bad += not math.isfinite(loss.item())
+        if bad >= 50:
+            break
+    log = tmp_path / "rnn_train.csv"
+    log.write_text("\n".join(rows) + "\n")
+    d = diagnose(read(log))
+    first = (d.verdict, d.findings[0].id)
+    assert first == ("problem", "exploding_gradients"), [(f.id, f.evidence[0]) for f in d.findings]
+    assert "the gradient norm jumped" in d.findings[0].evidence[0]
+    assert "clip_grad_norm_" in d.findings[0].fix[0]

@@ -20,6 +20,7 @@ from ._spikes import (
     phase_concentration,
     steady_span,
 )
+from .numerical_instability import climb_before
 
 #: Share of loss spikes (or jumps) that must come with a gradient-norm spike when the log has grad norms.
 MIN_GRAD_SHARE = 0.5
@@ -47,6 +48,90 @@ RECOVERED = 1.5
 #: an oversized update threw off keep the next batches a good part of the way up, while a bad batch
 #: that momentum carries over leaves only a faint echo of its spike.
 MIN_AFTERMATH_SHARE = 0.25
+
+
+#: A runaway to NaN/inf starts where the gradient norm jumps this many times its median over the points before.
+RUNAWAY_JUMP = 10.0
+#: ...and never comes back below this many times that median before the loss turns NaN/inf.
+RUNAWAY_HOLD = 3.0
+#: Gradient-norm points whose median is the level before the jump.
+RUNAWAY_LEVEL = 50
+#: Sudden: the runaway lasts at most this share of the steady training before it.
+RUNAWAY_SHARE = 0.25
+
+
+@dataclass
+class Runaway:
+    onset: int  # step where the gradient norm jumped
+    ratio: float  # the jump, as a multiple of the gradient norm's level before
+    level: float  # the gradient norm's level before
+    peak: float  # the largest finite gradient norm before the loss turned NaN/inf
+    first_bad: int  # step of the first NaN/inf loss
+    loss_before: float  # the loss's median over the points before the jump
+
+
+def gradient_runaway(sig: RunSignals) -> Runaway | None:
+    """A NaN/inf reached within a few steps of a gradient-norm jump from a steady loss.
+
+    What precedes a NaN tells its cause: a slow climb over many steps is a divergence (the LR), nothing at all
+    from a normal level is a numerical fault, and a sudden jump of the gradient norm that the loss follows up
+    within a few steps is a gradient explosion (an RNN without clipping). The loss must not have climbed before
+    the jump, and the run before it must be long next to the runaway.
+    """
+    grad = sig.grad_norm
+    if grad is None or not len(sig.nonfinite_steps):
+        return None
+    first_bad = int(sig.nonfinite_steps[0])
+    keep = (grad.steps < first_bad) & np.isfinite(grad.values) & (grad.values > 0)
+    steps, values = grad.steps[keep], grad.values[keep]
+    if len(values) < 20:
+        return None
+    for i in range(10, len(values)):
+        level = float(np.median(values[max(0, i - RUNAWAY_LEVEL) : i]))
+        if values[i] < RUNAWAY_JUMP * level:
+            continue
+        onset = int(steps[i])
+        if np.min(values[i:]) < RUNAWAY_HOLD * level:
+            continue  # it came back down: a blow-up the run survived, not this runaway
+        if first_bad - onset > RUNAWAY_SHARE * (onset - int(sig.steps[0])):
+            return None  # not sudden next to the training before it
+        climb = climb_before(sig, onset)
+        if climb is None or climb >= 3:
+            return None  # the loss was already climbing: a divergence, not a blow-up from a normal level
+        before = sig.values[(sig.steps < onset) & np.isfinite(sig.values)][-RUNAWAY_LEVEL:]
+        return Runaway(onset, float(values[i] / level), level, float(np.max(values[i:])), first_bad,
+                       float(np.median(before)))
+    return None
+
+
+def _runaway_finding(sig: RunSignals, runaway: Runaway) -> Finding:
+    max_norm = fmt(float(np.percentile(sig.grad_norm.values[sig.grad_norm.steps < runaway.onset], 90)))  # type: ignore[union-attr]
+    return Finding(
+        id="exploding_gradients",
+        severity="problem",
+        confidence=0.8,
+        title="Exploding gradients: one blow-up of the gradient ran the loss to NaN/inf",
+        evidence=[
+            f"at step {runaway.onset} the gradient norm jumped to ×{fmt(runaway.ratio)} its level before"
+            f" ({fmt(runaway.level)}) while the loss still sat at its usual {fmt(runaway.loss_before)}, and it never"
+            f" came back: it reached {fmt(runaway.peak)}, and the loss was NaN/inf at step {runaway.first_bad},"
+            f" {runaway.first_bad - runaway.onset} steps later",
+            "a sudden jump of the gradient from a steady loss, not a slow climb of the loss over many steps: one"
+            " oversized update threw the weights where the gradients feed on themselves (clipping bounds it)",
+        ],
+        fix=for_framework(
+            sig,
+            cause="exploding_gradients",
+            torch=[
+                f"torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={max_norm})  # after backward()",
+                "# for RNNs: prefer GRU/LSTM over a plain tanh RNN, add LayerNorm, shorten truncated BPTT",
+            ],
+            hf=[f"TrainingArguments(..., max_grad_norm={max_norm})"],
+            lightning=[f"Trainer(..., gradient_clip_val={max_norm})"],
+            keras=[f"keras.optimizers.Adam(learning_rate=lr, clipnorm={max_norm})"],
+        ),
+        steps=[runaway.onset, runaway.first_bad],
+    )
 
 
 def _off_epoch(sig: RunSignals, period: int) -> bool:
@@ -137,6 +222,9 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     """
     if sig.run.facts.step_unit == "epoch":
         return None
+    runaway = gradient_runaway(sig)
+    if runaway is not None:
+        return _runaway_finding(sig, runaway)
     events = grad_led_events(sig)
     cliffs: np.ndarray | None = None  # blow-ups of the gradient on batches whose loss was not high
     # The HF Trainer logs the norm before clipping and clips at max_grad_norm (1.0 unless changed): there a
