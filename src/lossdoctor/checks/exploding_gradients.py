@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..findings import Finding
+from ..prescribe import HF_DEFAULT_MAX_GRAD_NORM
 from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
@@ -134,6 +135,24 @@ def _runaway_finding(sig: RunSignals, runaway: Runaway) -> Finding:
     )
 
 
+#: Under a known clip, no update is larger than clip / (median gradient norm) times a typical one; below this
+#: the spikes of the (pre-clip) norm cannot have thrown the weights off.
+MIN_CLIP_HEADROOM = 3.0
+#: ...unless the loss jumps anyway: then the clip was evidently off (`max_grad_norm=0` or huge).
+CLIPPED_MIN_SPIKE = 1.25
+
+
+def _clipped_near_typical(sig: RunSignals) -> bool:
+    """Whether the run clips its gradient close to its typical norm: the Hugging Face Trainer clips at
+    max_grad_norm (1.0 unless changed) and logs the norm before clipping, so with a median norm of 0.6 no step
+    moved the weights more than 1.7 times a typical one, whatever the logged spikes say."""
+    grad = sig.grad_norm
+    if (sig.run.facts.framework or "") != "huggingface" or grad is None or not len(grad):
+        return False
+    typical = float(np.median(grad.values[np.isfinite(grad.values)]))
+    return typical > 0 and HF_DEFAULT_MAX_GRAD_NORM / typical < MIN_CLIP_HEADROOM
+
+
 def _off_epoch(sig: RunSignals, period: int) -> bool:
     """Whether a period of gradient-led spikes is not the epoch: an RNN near its stability edge
     explodes, resets and regrows in a cycle of its own, which has nothing to do with the data order."""
@@ -234,6 +253,9 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         if len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes)):
             events, cliffs = found, sizes
     with_grad = len(events) >= 3 or cliffs is not None
+    if with_grad and sig.log_space and _clipped_near_typical(sig) \
+            and np.median(10 ** sig.residual[events]) < CLIPPED_MIN_SPIKE:
+        return None  # small bumps where the clip kept every update near a typical one: no blow-up
     if with_grad:
         idx = events
         # Most of the run's loss spikes must be such events: a few gradient-led ones among many that are
