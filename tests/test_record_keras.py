@@ -93,3 +93,44 @@ def test_a_jsonl_of_keras_per_batch_running_means_is_differenced(tmp_path) -> No
     assert run.format == "jsonl" and list(run.loss.steps) == list(range(24))
     assert np.allclose(run.loss.values, reference.loss, rtol=1e-3), (run.loss.values[:4], reference.loss[:4])
     assert any("running mean" in note for note in run.facts.notes)
+
+
+def test_a_saved_keras_console_is_read_refresh_by_refresh(tmp_path) -> None:
+    """`model.fit(verbose=1)` with stdout sent to a file: on Linux Keras still redraws its bar in place, so the
+    file keeps every refresh (running means, colour codes, the backspaces that erase each one). Differenced,
+    they are the means over the batches between refreshes; only the 2 epoch ends were read before."""
+    import contextlib
+    import time
+
+    from lossdoctor.readers import read
+
+    keras.utils.set_random_seed(3)
+    x = np.random.default_rng(3).normal(size=(1200, 8)).astype("float32")
+    y = (x @ np.arange(8, dtype="float32") / 8)[:, None]
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    per_batch: list[float] = []
+
+    class Slow(keras.callbacks.Callback):  # refreshes come at most every 50 ms: give each batch a few ms
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen, self.mean = 0, 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            per_batch.append((batch + 1) * logs["loss"] - batch * self.mean)
+            self.mean = logs["loss"]
+            time.sleep(0.006)
+
+    console = tmp_path / "train.log"
+    with console.open("w") as out, contextlib.redirect_stdout(out):
+        model.fit(x, y, batch_size=16, epochs=2, verbose=1, validation_split=0.2, callbacks=[Slow()])
+    assert "\b" in console.read_text()  # the file holds the redraws
+    run = read(console)
+    steps, values = run.loss.steps, run.loss.values
+    assert len(values) >= 10 and run.facts.steps_per_epoch == 60 and run.facts.loss_window >= 2
+    assert list(run.series["val_loss"].steps) == [59, 119]
+    truth = np.array(per_batch)
+    starts = np.concatenate([[0], steps[:-1] + 1])
+    starts[steps == steps[steps < 60].min()] = 0  # the first refresh of an epoch covers it from its start
+    starts[steps == steps[steps >= 60].min()] = 60
+    for a, b, v in zip(starts, steps, values, strict=True):
+        assert v == pytest.approx(truth[a: b + 1].mean(), rel=0.02, abs=2e-3)

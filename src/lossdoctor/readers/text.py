@@ -19,6 +19,7 @@ from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.readers.hf import steps_per_epoch
+from lossdoctor.readers.keras_progress import KerasBars, strip_terminal
 from lossdoctor.readers.text_records import NONE, Records, Table
 from lossdoctor.run import Run, RunFacts
 
@@ -83,9 +84,11 @@ class _State:
     table: list[str] | None = None  # the header of a printed table whose rows follow (fastai)
     piped: bool = False  # whether that table is drawn with `|` between its cells
     bar: tuple[int | None, int] | None = None  # (epoch, batch) the last progress-bar refresh showed
+    keras_bars: KerasBars = field(default_factory=KerasBars)  # every refresh of Keras progress bars
 
 
 def _clean(line: str) -> str:
+    line = strip_terminal(line)
     if "\b" in line:
         out: list[str] = []
         for ch in line:
@@ -121,8 +124,11 @@ def _feed(state: _State, line: str) -> None:
     progress = _PROGRESS.match(line)
     if progress:
         state.keras = True
-        if progress.group("n") != progress.group("of"):
-            return  # an intermediate progress-bar update: a running mean
+        n, of = int(progress.group("n")), int(progress.group("of"))
+        pairs = [(m.group("key"), float(m.group("val"))) for m in _KV.finditer(line[progress.end():])]
+        state.keras_bars.add(state.epoch, n, of, pairs)
+        if n != of:
+            return  # an intermediate refresh: a running mean, differenced in read_lines when the file keeps them
     for m in _FACT.finditer(line):
         state.facts.setdefault(m.group("key"), m.group("val"))
     pair = _PAIR_LINE.fullmatch(line)
@@ -270,6 +276,10 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
     state = _State()
     for line in lines:
         _feed(state, line)
+    keras_window = None
+    if state.keras_bars.worth_reading:  # every refresh of the Keras bars was kept: read them all
+        state.records, per_epoch, keras_window = state.keras_bars.records()
+        state.batches_of = per_epoch
     from_bars = not state.records.has_training_loss and state.progress.has_training_loss
     if from_bars:  # only the progress bar shows the training loss (printed lines may hold the validation)
         state.records = state.progress
@@ -311,6 +321,12 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
         first = np.concatenate([[True], at[1:] != at[:-1]])  # once per step
         cols.extend("epoch", at[first], epochs[first].astype(np.float64))
     _set_facts(state, table, facts)
+    if keras_window is not None:
+        facts.steps_per_epoch = float(state.batches_of or 0) or None
+        facts.loss_window = max(1, round(keras_window))
+        facts.notes[-1] = (f"Keras progress bars show the running mean since the epoch began; each refresh was"
+                           f" differenced with the one before: a loss is the mean over the batches between two"
+                           f" refreshes (median {keras_window:g}), so one-batch spikes are diluted")
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
 
 
