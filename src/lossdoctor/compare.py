@@ -165,7 +165,7 @@ def _lr_of(run: Run) -> tuple[float | None, str]:
     """The configured LR: the peak of the `lr` series (a schedule warms up to it and decays from it)."""
     found = run.get("lr")
     if found is None:
-        return None, ""
+        return (run.facts.learning_rate, "lr stated in the log's header") if run.facts.learning_rate else (None, "")
     values = found.finite().values
     values = values[values > 0]
     if not len(values):
@@ -342,6 +342,11 @@ def _trend(numeric: bool, rho: float, count: int, ratio: float, z: float, abs_ra
     return "unclear"
 
 
+def _times(ratio: float) -> str:
+    """A ratio as `×1.46`, or in scientific notation once a run has blown up (`×7.41e+16`)."""
+    return f"{ratio:.2f}" if abs(ratio) < 1e4 else fmt(ratio)
+
+
 def _is_batch_size(name: str) -> bool:
     return name.lower().replace("-", "_") in {"batch_size", "batch", "bs", "per_device_train_batch_size",
                                               "train_batch_size", "batchsize"}
@@ -403,7 +408,7 @@ def compare(
     lo_v, hi_v = _show([choice.values[lo_i]]), _show([choice.values[hi_i]])
     scatter = math.sqrt(lo.relative_se**2 + hi.relative_se**2)
     evidence.append(
-        f"amplitude at {name}={hi_v} is ×{ratio:.2f} that at {name}={lo_v}"
+        f"amplitude at {name}={hi_v} is ×{_times(ratio)} that at {name}={lo_v}"
         + (f"; rank agreement with {name} (Spearman) {rho:.2f}" if numeric else "")
         + f"; each run's own scatter of this estimate is ±{100 * scatter:.0f}% (z = {z:.1f})"
     )
@@ -412,7 +417,7 @@ def compare(
     lo_ids = {f.id for f in diagnoses[lo_i].findings}
     if trend == "grows":
         result.conclusion = (
-            f"the fluctuation grows with {name}: ×{ratio:.2f} from {name}={lo_v} to {name}={hi_v}, in the order"
+            f"the fluctuation grows with {name}: ×{_times(ratio)} from {name}={lo_v} to {name}={hi_v}, in the order"
             f" of {name}, {z:.1f} standard errors beyond each run's own scatter — {name} is a cause"
         )
         for f in hi_findings:
@@ -426,25 +431,25 @@ def compare(
         if abs(abs_z) < SAME_Z <= abs(z) and not 1 / MIN_RATIO < ratio < MIN_RATIO:  # the same in loss units
             # the relative scatter differs, the scatter in loss units does not: the level moved, not the swings
             result.conclusion = (
-                f"in loss units the fluctuation is about the same at every {name} (×{abs_ratio:.2f} from"
+                f"in loss units the fluctuation is about the same at every {name} (×{_times(abs_ratio)} from"
                 f" {name}={lo_v} to {name}={hi_v}, within each run's own scatter); relative to the loss it is"
-                f" ×{ratio:.2f}, because the loss level differs ({fmt(lo.level)} vs {fmt(hi.level)})"
+                f" ×{_times(ratio)}, because the loss level differs ({fmt(lo.level)} vs {fmt(hi.level)})"
                 f" — {name} is not what makes the loss swing"
             )
         else:
             result.conclusion = (
-                f"the fluctuation is about the same at every {name} (×{ratio:.2f} from {name}={lo_v} to"
+                f"the fluctuation is about the same at every {name} (×{_times(ratio)} from {name}={lo_v} to"
                 f" {name}={hi_v}) — {name} is not the cause"
             )
         result.conclusion += f"; every run's top finding is {tops[0]}" if len(tops) == 1 else ""
     elif trend == "differs":
         result.conclusion = (
-            f"the fluctuation depends on {name}: ×{ratio:.2f} larger with {name}={hi_v} than with {name}={lo_v},"
+            f"the fluctuation depends on {name}: ×{_times(ratio)} larger with {name}={hi_v} than with {name}={lo_v},"
             f" {z:.1f} standard errors beyond each run's own scatter"
         )
     elif trend == "shrinks":
         result.conclusion = (
-            f"the fluctuation shrinks as {name} grows: ×{ratio:.2f} from {name}={lo_v} to {name}={hi_v}, in the"
+            f"the fluctuation shrinks as {name} grows: ×{_times(ratio)} from {name}={lo_v} to {name}={hi_v}, in the"
             f" order of {name}, {abs(z):.1f} standard errors beyond each run's own scatter — a small {name} makes it"
             " larger"
         )
@@ -452,12 +457,12 @@ def compare(
         if _is_batch_size(name) and isinstance(lo_value, float) and isinstance(hi_value, float) and lo_value > 0:
             expected = math.sqrt(lo_value / hi_value)
             result.conclusion += (
-                f"; batch noise shrinks as 1/sqrt(batch size), which predicts ×{expected:.2f}: the small batch is the"
-                " cause (small_batch_noise: benign while the trend and validation improve)"
+                f"; batch noise shrinks as 1/sqrt(batch size), which predicts ×{_times(expected)}: the small batch"
+                " is the cause (small_batch_noise: benign while the trend and validation improve)"
             )
     else:
         result.conclusion = (
-            f"the fluctuation changes with {name} (×{ratio:.2f} relative to the loss, ×{abs_ratio:.2f} in loss"
+            f"the fluctuation changes with {name} (×{_times(ratio)} relative to the loss, ×{_times(abs_ratio)} in loss"
             f" units) but not consistently or not clearly beyond each run's own scatter (z = {z:.1f}, rank"
             f" agreement {rho:.2f}): these runs do not settle whether {name} is the cause"
         )
@@ -509,7 +514,7 @@ def _describe(label: str, f: Fluctuation) -> str:
     scatter = f"±{f.percent:.1f}% of the loss from step to step" if f.log_space else f"±{fmt(f.absolute)}"
     parts = [f"{label}: {scatter} (±{fmt(f.absolute)} in loss units) over the second half, loss ~{fmt(f.level)}"]
     if f.climb > 1.0 and f.log_space:
-        parts.append(f"ends ×{f.climb:.2f} above its best level")
+        parts.append(f"ends ×{_times(f.climb)} above its best level")
     if f.spikes_per_1k > 0:
         parts.append(f"{f.spikes_per_1k:.1f} spikes per 1000 points")
     return ", ".join(parts)

@@ -48,7 +48,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     GRAD_NORM: (
         "grad_norm", "gradient_norm", "train_grad_norm", "train_gradient_norm", "total_grad_norm",
-        "grad_norm_total", "grad_2_0_norm_total", "gnorm", "train_gnorm", "grad_norm_2",
+        "grad_norm_total", "grad_2_0_norm_total", "gnorm", "gradnorm", "train_gnorm", "train_gradnorm", "grad_norm_2",
         "gradients_global_norm", "global_grad_norm", "grad_global_norm", "global_norm", "grads_norm",
     ),
     BATCH_SIZE: ("batch_size", "train_batch_size", "bs", "train_bs", "global_batch_size"),

@@ -130,7 +130,7 @@ def batch_size_of(run: Run) -> int | None:
 def _lr(run: Run) -> float | None:
     lrs = _finite(run, LR)
     lrs = lrs[lrs > 0]
-    return float(lrs.max()) if len(lrs) else None
+    return float(lrs.max()) if len(lrs) else run.facts.learning_rate
 
 
 def _steps(run: Run) -> int:

@@ -54,6 +54,8 @@ class RunFacts:
 
     framework: str | None = None
     optimizer: str | None = None
+    #: The learning rate a config or header line of the log states (`lr=0.01`), when no lr series is logged.
+    learning_rate: float | None = None
     batch_size: int | None = None
     dataset_size: int | None = None
     steps_per_epoch: float | None = None

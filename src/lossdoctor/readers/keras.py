@@ -18,7 +18,7 @@ from lossdoctor.run import Run, RunFacts
 
 FORMAT = "keras_csv"
 BATCH_FORMAT = "keras_batch_csv"
-_STEP_NAMES = {"step", "global_step", "iteration", "iter", "_step", "steps"}
+_STEP_NAMES = {"step", "global_step", "iteration", "iter", "it", "n_iter", "num_updates", "_step", "steps"}
 
 
 def matches_epoch_log(names: list[str]) -> bool:

@@ -61,6 +61,9 @@ _TQDM = re.compile(r"\|\s*(?P<n>\d+)/(?P<of>\d+)\s*\[[^\]]*(?:it/s|s/it|\?it)")
 _SUMMARY_HEADER = re.compile(r"\*{3,}\s*\w+ metrics\s*\*{3,}")
 _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size|train_batch_size|batch_size|"
                    r"logging_nan_inf_filter)\s*[:=]\s*(?P<val>\d+|True|False)\b")
+#: A config or header line before any counter: `Config: optimizer=SGD momentum=0.9 lr=0.01`, `Namespace(lr=0.1, …)`.
+_CONFIG_LR = re.compile(r"(?<![\w.])(?:lr|learning_rate)\s*[:=]\s*(?P<val>" + _NUM + ")", re.IGNORECASE)
+_CONFIG_OPTIMIZER = re.compile(r"(?<![\w.])optim(?:izer)?\s*[:=]\s*['\"]?(?P<val>[A-Za-z][A-Za-z0-9_]*)")
 #: Short counter names: `ep 3 it 120 | loss 0.53`.
 _COUNTER_ALIASES = {"ep": "epoch", "it": "iter"}
 _COUNTER_KEYS = {"ep", "it", "epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs",
@@ -101,11 +104,21 @@ def _clean(line: str) -> str:
     return line.rstrip("\n")
 
 
+#: A process-rank tag at the start of a line of a multi-process (DDP) log: `[rank1] …`, `[rank0]: …`,
+#: torchrun's `[default0]:`, `rank 1 | …`.
+_RANK = re.compile(r"^\s*(?:\[\s*(?:rank|default)\s*(?P<a>\d+)\s*\]:?|rank\s*(?P<b>\d+)\s*[:|])\s*", re.IGNORECASE)
+
+
 def _feed(state: _State, line: str) -> None:
     state.lines += 1
     line = _clean(line)
     if not line.strip():
         return
+    rank = _RANK.match(line)
+    state.records.current_rank = state.progress.current_rank = (
+        int(rank.group("a") or rank.group("b")) if rank else NONE)
+    if rank:
+        line = line[rank.end():]
     if _SUMMARY_HEADER.search(line):
         state.in_summary = True  # HF `***** train metrics *****`: repeats the last values
         return
@@ -131,6 +144,11 @@ def _feed(state: _State, line: str) -> None:
             return  # an intermediate refresh: a running mean, differenced in read_lines when the file keeps them
     for m in _FACT.finditer(line):
         state.facts.setdefault(m.group("key"), m.group("val"))
+    if state.frame == 0 and not state.records.has_loss.any():  # a header: before the first counter or loss
+        for pattern, key in ((_CONFIG_LR, "learning_rate"), (_CONFIG_OPTIMIZER, "optimizer")):
+            found = pattern.search(line)
+            if found:
+                state.facts.setdefault(key, found.group("val"))
     pair = _PAIR_LINE.fullmatch(line)
     if pair is None:
         pair = _MLFLOW_LINE.fullmatch(line)
@@ -284,12 +302,14 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
     if from_bars:  # only the progress bar shows the training loss (printed lines may hold the validation)
         state.records = state.progress
     everything = state.records
-    has_loss, frame = everything.has_loss, everything.frame
+    one_rank = _one_rank(everything)
+    has_loss, frame = everything.has_loss & one_rank, everything.frame
     # a line without a loss counts when it shares its counters (frame) with one that has a loss
     in_loss_frame = np.isin(frame, np.unique(frame[has_loss]))
-    keep = has_loss | (in_loss_frame & (frame != 0))
+    keep = (has_loss | (in_loss_frame & (frame != 0))) & one_rank
     if loss_key is not None:
-        keep = has_loss | in_loss_frame | everything.records_with(everything.key_ids(K.normalise(loss_key)))
+        keep = (has_loss | in_loss_frame | everything.records_with(everything.key_ids(K.normalise(loss_key)))) \
+            & one_rank
     if not has_loss[keep].any() and loss_key is None:
         raise LogReadError(path, f"no loss values found in {state.lines} lines (if the loss goes by another name,"
                                  " pass it with --loss-key NAME)")
@@ -300,6 +320,10 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
             keep[np.flatnonzero(keep)[repeats]] = False
             table = everything.select(keep)
     facts = RunFacts()
+    ranks = np.unique(everything.rank[everything.has_loss & (everything.rank != NONE)])
+    if len(ranks) > 1:
+        facts.notes.append(f"lines of {len(ranks)} processes (ranks {', '.join(str(r) for r in ranks[:8])}) are"
+                           f" interleaved; read rank {ranks[0]}'s alone (each rank logs the loss of its own shard)")
     if from_bars:
         every_step = _spread_stale_counters(table, state.batches_of)
         facts.notes.append(
@@ -328,6 +352,15 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
                            f" differenced with the one before: a loss is the mean over the batches between two"
                            f" refreshes (median {keras_window:g}), so one-batch spikes are diluted")
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
+
+
+def _one_rank(records: Records) -> np.ndarray:
+    """Records of the lowest process rank that logged a loss, and those without a rank tag."""
+    rank = records.rank
+    tagged = rank[records.has_loss & (rank != NONE)]
+    if not len(tagged) or len(np.unique(tagged)) < 2:
+        return np.ones(len(records), dtype=bool)
+    return (rank == NONE) | (rank == tagged.min())
 
 
 def _training_rows(table: Table) -> np.ndarray:
@@ -475,6 +508,14 @@ def _place(epoch: float, epochs: list[float], steps: list[int]) -> int:
 
 def _set_facts(state: _State, table: Table, facts: RunFacts) -> None:
     known = state.facts
+    try:
+        rate = float(known.get("learning_rate", "nan"))
+    except ValueError:
+        rate = float("nan")
+    if np.isfinite(rate) and rate > 0:
+        facts.learning_rate = rate
+    if known.get("optimizer"):
+        facts.optimizer = known["optimizer"]
     for key in ("per_device_train_batch_size", "train_batch_size", "batch_size"):
         if known.get(key, "").isdigit() and int(known[key]) > 0:
             facts.batch_size = int(known[key])

@@ -24,6 +24,9 @@ class Records:
     def __init__(self) -> None:
         self._frame, self._epoch, self._step, self._batch = array("q"), array("q"), array("q"), array("q")
         self._hf, self._has_loss = array("b"), array("b")
+        self._rank = array("q")
+        #: The process rank the lines now being read come from (`[rank1] …` in a DDP log); NONE when untagged.
+        self.current_rank = NONE
         self._pair_record, self._pair_key, self._pair_value = array("q"), array("q"), array("d")
         self.keys: list[str] = []
         self._ids: dict[str, int] = {}
@@ -40,6 +43,7 @@ class Records:
         self._step.append(NONE if step is None else step)
         self._batch.append(NONE if batch is None else batch)
         self._hf.append(hf_dict)
+        self._rank.append(self.current_rank)
         has_loss = False
         for key, value in pairs:
             kid = self._ids.get(key)
@@ -79,6 +83,10 @@ class Records:
     @property
     def frame(self) -> np.ndarray:
         return _ints(self._frame)
+
+    @property
+    def rank(self) -> np.ndarray:
+        return _ints(self._rank)
 
     @property
     def has_loss(self) -> np.ndarray:

@@ -39,7 +39,7 @@ def render_many(diagnoses: Sequence[Diagnosis], comparison: Comparison, console:
             table.add_row(label, _value(value), f"— ({f.points} points)", "—", "—", "—")
             continue
         scatter = f"±{f.percent:.1f}%" if f.log_space else "n/a"
-        climb = f"×{f.climb:.2f}" if f.log_space else fmt(f.climb)
+        climb = (f"×{f.climb:.2f}" if f.climb < 1e4 else f"×{fmt(f.climb)}") if f.log_space else fmt(f.climb)
         table.add_row(label, _value(value), scatter, f"±{fmt(f.absolute)}", fmt(f.level), climb)
     console.print(table)
     console.print(f"[bold]conclusion:[/] {escape(comparison.conclusion)}")

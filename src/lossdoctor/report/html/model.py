@@ -91,7 +91,8 @@ def compare_page(runs: Sequence[Run], diagnoses: Sequence[Diagnosis], comparison
             "scatter": (f"±{f.percent:.1f}%" if f.log_space else "n/a") if f.measured else f"— ({f.points} points)",
             "absolute": f"±{fmt(f.absolute)}" if f.measured else "—",
             "level": fmt(f.level) if f.measured else "—",
-            "climb": (f"×{f.climb:.2f}" if f.log_space else fmt(f.climb)) if f.measured else "—",
+            "climb": ((f"×{f.climb:.2f}" if f.climb < 1e4 else f"×{fmt(f.climb)}") if f.log_space else fmt(f.climb))
+            if f.measured else "—",
             "verdict": d.verdict, "top": d.primary.id if d.primary else None,
         })
     named = [f"{label} ({comparison.parameter}={v})" if comparison.parameter and v is not None else label
