@@ -260,3 +260,21 @@ def test_a_run_with_a_problem_of_its_own_is_named_in_the_conclusion(tmp_path: Pa
     assert diagnoses[2].primary is not None and diagnoses[2].primary.id == "unshuffled_data"
     result = compare(runs, diagnoses)
     assert "run 3 (lr=0.02) also has a problem of its own: unshuffled_data" in result.conclusion, result.conclusion
+
+
+def test_an_lr_stated_only_in_a_console_header_is_the_swept_parameter(tmp_path: Path) -> None:
+    """Console logs that print their config once (`Config: optimizer=SGD … lr=0.5`) and then only `step N | loss L`:
+    the header's lr is the swept value; without it the comparison asked for --param (red-team 9a sweep)."""
+    paths = []
+    for lr in (0.03, 0.3, 0.7):
+        records = [json.loads(line) for line in _mlp_run(tmp_path / f"lr{lr}.jsonl", batch=32, lr=lr,
+                                                          momentum=0.9).read_text().splitlines()]
+        console = tmp_path / f"run_lr{lr}.log"
+        console.write_text(f"Config: model=mlp32 optimizer=SGD momentum=0.9 batch_size=32 lr={lr}\n"
+                           + "".join(f"step {r['step']} | loss {r['loss']:.5f}\n" for r in records))
+        paths.append(console)
+    run = read(paths[0])
+    assert "lr" not in run.series and run.facts.learning_rate == 0.03 and run.facts.optimizer == "SGD"
+    result = _compare(paths)
+    assert result.parameter == "lr" and "header" in result.evidence[0], result.evidence[0]
+    assert "run 3 (lr=0.7) is too high by its own diagnosis" in result.conclusion, result.conclusion

@@ -603,3 +603,33 @@ def test_a_per_batch_csv_with_its_own_step_column_is_checked_for_running_means(t
     assert "step" not in run.series
     run = read(write(tmp_path, "raw.csv", "\n".join(rows_raw) + "\n"))
     assert run.format != "keras_batch_csv" and np.allclose(run.loss.values, raw, rtol=1e-6)
+
+
+def test_interleaved_ranks_of_a_ddp_log_are_read_from_rank_0(tmp_path: Path) -> None:
+    """Two processes print into one file (`torchrun … > train.log`): each line is tagged with its rank and both
+    print the same step. The lines were taken for a run logged twice ('resumed run?') and the last value won,
+    a random rank each step (red-team 9a r07)."""
+    lines = ["[rank0]: Initializing process group: backend=gloo world_size=2",
+             "[rank1]: Initializing process group: backend=gloo world_size=2"]
+    for step in range(1, 6):
+        tags = ("[rank0]", "[rank1]") if step % 2 else ("[rank1]", "[rank0]")
+        for tag in tags:
+            value = step / 10 if tag == "[rank0]" else 5 + step
+            lines.append(f"{tag} epoch 0 | step {step} | loss {value} | lr 0.05")
+    run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert list(run.loss.steps) == [1, 2, 3, 4, 5] and np.allclose(run.loss.values, [0.1, 0.2, 0.3, 0.4, 0.5])
+    assert any("read rank 0's alone" in n for n in run.facts.notes) and not any("twice" in n for n in run.facts.notes)
+
+
+def test_an_it_column_is_a_step_not_a_per_epoch_log(tmp_path: Path) -> None:
+    """`it,loss,val_acc`: a loss and a val_ column without a known counter looked like a Keras/AUTOTRAINER
+    per-epoch log, which hides step-level causes (red-team 9a r08)."""
+    rows = ["it,loss,val_acc"] + [f"{i},{1 / i!r}," + ("0.5" if i % 5 == 0 else "") for i in range(1, 21)]
+    run = read(write(tmp_path, "log.csv", "\n".join(rows) + "\n"))
+    assert run.facts.step_unit == "step" and list(run.loss.steps) == list(range(1, 21))
+
+
+def test_a_gradnorm_column_is_the_gradient_norm(tmp_path: Path) -> None:
+    rows = ["iteration,loss,gradnorm"] + [f"{i},{1 / (i + 1)!r},{0.5 + i}" for i in range(10)]
+    run = read(write(tmp_path, "run.csv", "\n".join(rows) + "\n"))
+    assert list(run.series["grad_norm"].values) == [0.5 + i for i in range(10)]
