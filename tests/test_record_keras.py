@@ -134,3 +134,33 @@ def test_a_saved_keras_console_is_read_refresh_by_refresh(tmp_path) -> None:
     starts[steps == steps[steps >= 60].min()] = 60
     for a, b, v in zip(starts, steps, values, strict=True):
         assert v == pytest.approx(truth[a: b + 1].mean(), rel=0.02, abs=2e-3)
+
+
+def test_running_means_written_without_epochs_are_found_and_undone(tmp_path) -> None:
+    """The classic LossHistory callback (`self.losses.append(logs["loss"])` per batch), saved as `iter,loss`:
+    Keras hands it the running mean since the epoch began, and nothing in the file marks the epochs. The reader
+    finds them from the values (changes that shrink as 1/n and jump back every epoch) and undoes the means; the
+    per-batch values match the ones differenced with the true epoch starts (red-team 9b 06)."""
+    from lossdoctor.readers import read
+
+    keras.utils.set_random_seed(4)
+    x = np.random.default_rng(4).normal(size=(1600, 6)).astype("float32")
+    y = (np.sin(x[:, :1] * 2) + 0.3 * np.random.default_rng(5).normal(size=(1600, 1))).astype("float32")
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(32, activation="tanh"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    history: list[float] = []
+
+    class LossHistory(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            history.append(logs["loss"])
+
+    model.fit(x, y, batch_size=32, epochs=8, verbose=0, callbacks=[LossHistory()])
+    log = tmp_path / "losses.csv"
+    log.write_text("iter,loss\n" + "".join(f"{i},{v:.6f}\n" for i, v in enumerate(history)))
+    run = read(log)
+    assert run.facts.steps_per_epoch == 50 and "running means" in " ".join(run.facts.notes)
+    means = np.array([float(f"{v:.6f}") for v in history]).reshape(8, 50)
+    seen = np.arange(1, 51)
+    truth = np.diff(np.concatenate([np.zeros((8, 1)), means * seen], axis=1), axis=1).ravel()
+    assert np.allclose(run.loss.values, truth, atol=1e-3)
+    assert list(np.unique(run.series["epoch"].values)) == list(range(8))

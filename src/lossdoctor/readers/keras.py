@@ -121,7 +121,7 @@ def read_batches(path: str, table: Table, *, loss_key: str | None = None,
                 plain.append(name)  # a loop's own per-batch values: nothing to undo
             else:
                 cols.extend(f"{name}_running_mean", steps, vals)
-                vals = _difference(vals, counts, new_epoch)
+                vals = difference(vals, counts, new_epoch)
                 differenced.append(name)
         if keep.any():
             cols.extend(name, steps[keep], vals[keep])
@@ -159,7 +159,7 @@ def running_mean_verdict(values: np.ndarray, counts: np.ndarray, new_epoch: np.n
     return float(np.corrcoef(ranks_a, ranks_b)[0, 1]) >= RAW_CHANGE_CORRELATION
 
 
-def _difference(means: np.ndarray, counts: np.ndarray, new_epoch: np.ndarray) -> np.ndarray:
+def difference(means: np.ndarray, counts: np.ndarray, new_epoch: np.ndarray) -> np.ndarray:
     """Undo a running mean: (n_b·m_b − n_a·m_a)/(n_b − n_a), also when rows skip batches."""
     sums = means * counts
     prev_sums = np.concatenate([[0.0], sums[:-1]])
