@@ -633,3 +633,21 @@ def test_a_gradnorm_column_is_the_gradient_norm(tmp_path: Path) -> None:
     rows = ["iteration,loss,gradnorm"] + [f"{i},{1 / (i + 1)!r},{0.5 + i}" for i in range(10)]
     run = read(write(tmp_path, "run.csv", "\n".join(rows) + "\n"))
     assert list(run.series["grad_norm"].values) == [0.5 + i for i in range(10)]
+
+
+def test_curves_that_are_not_running_means_are_left_as_they_are() -> None:
+    """The running-mean finder must not undo raw losses: noisy batches with a ramp in every epoch, and a smooth
+    full-batch loss that decays after periodic bursts (Adam near convergence), whose changes also shrink
+    after each burst (red-team 8a 09 and 9b 10 were 'undone' into garbage before the positivity check)."""
+    from lossdoctor.readers.running_mean import epochs_of_running_means
+
+    rng = np.random.default_rng(0)
+    t = np.arange(1200)
+    ramped = np.exp(rng.normal(0, 0.3, len(t))) * np.linspace(2, 0.5, len(t)) * (1 + 0.3 * (t % 60) / 60)
+    bursts = 1e-4 * (1 + 50 * np.exp(-(t % 90) / 6.0)) * np.exp(-t / 3000)
+    noisy_bursts = bursts * np.exp(rng.normal(0, 0.05, len(t)))
+    for values in (ramped, bursts, noisy_bursts):
+        assert epochs_of_running_means(values) is None
+    running = np.array([ramped[i - i % 60: i + 1].mean() for i in range(len(t))])  # the same batches, averaged
+    found = epochs_of_running_means(running)
+    assert found is not None and list(np.flatnonzero(found[1])[:3]) == [0, 60, 120]

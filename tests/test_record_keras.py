@@ -164,3 +164,6 @@ def test_running_means_written_without_epochs_are_found_and_undone(tmp_path) -> 
     truth = np.diff(np.concatenate([np.zeros((8, 1)), means * seen], axis=1), axis=1).ravel()
     assert np.allclose(run.loss.values, truth, atol=1e-3)
     assert list(np.unique(run.series["epoch"].values)) == list(range(8))
+    as_jsonl = tmp_path / "losses.jsonl"  # any format: the values, not the writer, tell
+    as_jsonl.write_text("".join(f'{{"step": {i}, "loss": {v:.6f}}}\n' for i, v in enumerate(history)))
+    assert np.allclose(read(as_jsonl).loss.values, truth, atol=1e-3)

@@ -13,6 +13,7 @@ import numpy as np
 
 from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
+from lossdoctor.readers.running_mean import undo_hidden_running_means
 from lossdoctor.run import EPOCH, LOSS, LR, VAL_LOSS, Run, RunFacts, Series
 
 
@@ -178,4 +179,5 @@ def build_run(path: str, fmt: str, cols: Columns, facts: RunFacts | None = None,
         series[name] = Series(steps, values)
     if not len(series[LOSS]):
         raise LogReadError(path, "the loss series is empty")
+    undo_hidden_running_means(series, facts)
     return Run(series=series, facts=facts, path=path, format=fmt)

@@ -6,12 +6,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from lossdoctor import keys as K
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers import keras, lightning, wandb, yolo
 from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.readers.csv_table import Table, parse
-from lossdoctor.readers.running_mean import epochs_of_running_means
 from lossdoctor.run import Run, RunFacts
 
 FORMAT = "csv"
@@ -89,56 +87,14 @@ def read_generic(path: str, table: Table, *, loss_key: str | None = None) -> Run
         if step_name.lower().strip() in EPOCH_COLUMNS:
             facts.step_unit = "epoch"
     cols = Columns()
-    undone = _running_means_undone(table, steps, ok, loss_key, facts)
     for name in table.names:
         if name == step_name:
             continue
         values, present = table.column(name)
         keep = present & ok
-        if name in undone:
-            values = undone[name]
         if keep.any():
             cols.extend(name, steps[keep], values[keep])
-    for name, values in undone.items():
-        if name not in table.names:
-            keep = np.isfinite(values) & ok
-            cols.extend(name, steps[keep], values[keep])
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
-
-
-def _running_means_undone(table: Table, steps: np.ndarray, ok: np.ndarray, loss_key: str | None,
-                          facts: RunFacts) -> dict[str, np.ndarray]:
-    """When the loss column holds running means since the epoch began and nothing marks the epochs (Keras's
-    `logs["loss"]` written per batch by a callback of one's own): per-batch values, the running means kept
-    apart, and the epoch series; empty when the loss is what it says."""
-    lowered = {n.lower().strip() for n in table.names}
-    if lowered & EPOCH_COLUMNS or facts.step_unit == "epoch":
-        return {}
-    name = K.assign(table.names, loss_key=loss_key).get("loss") or K.fallback_loss_key(table.names)
-    if name is None:
-        return {}
-    values, present = table.column(name)
-    rows = np.flatnonzero(present & ok & np.isfinite(values))
-    if len(rows) < table.rows * 0.9 or np.any(np.diff(steps[rows]) <= 0):
-        return {}
-    found = epochs_of_running_means(values[rows])
-    if found is None:
-        return {}
-    counts, new_epoch = found
-    per_batch = np.full(table.rows, np.nan)
-    per_batch[rows] = keras.difference(values[rows], counts, new_epoch)
-    running = np.full(table.rows, np.nan)
-    running[rows] = values[rows]
-    epochs = np.full(table.rows, np.nan)
-    epochs[rows] = np.cumsum(new_epoch) - 1
-    period = int(np.max(counts))
-    facts.steps_per_epoch = float(period)
-    facts.framework = facts.framework or "keras"
-    facts.notes.append(
-        f"{name} holds running means since the epoch began (each change shrinks as 1/n and jumps back every"
-        f" {period} rows, as Keras hands logs['loss'] to on_train_batch_end): differenced back to per-batch"
-        f" values, the raw running means kept as {name}_running_mean, epochs marked where they restart")
-    return {name: per_batch, f"{name}_running_mean": running, "epoch": epochs}
 
 
 def _one_row_per_value(table: Table, name: str) -> bool:

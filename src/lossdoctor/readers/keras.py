@@ -14,6 +14,7 @@ import numpy as np
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers._build import Columns, build_run
 from lossdoctor.readers.csv_table import Table
+from lossdoctor.readers.running_mean import difference, running_mean_verdict
 from lossdoctor.run import Run, RunFacts
 
 FORMAT = "keras_csv"
@@ -136,36 +137,3 @@ def read_batches(path: str, table: Table, *, loss_key: str | None = None,
         facts.notes.append(f"per-batch {', '.join(plain)} read as each batch's own value: its consecutive changes "
                            "are anticorrelated, as raw values' are and a running mean's are not")
     return build_run(path, BATCH_FORMAT if differenced else "csv", cols, facts, loss_key=loss_key)
-
-
-#: Consecutive changes of values that are each batch's own are anticorrelated (white noise differenced:
-#: a lag-1 correlation of −0.5, −0.2 to −0.5 measured on real per-step logs); a running mean's changes,
-#: (x_n − m_(n−1))/n, are not (−0.05 to +0.9 measured on Keras per-batch logs). −0.15 splits them.
-RAW_CHANGE_CORRELATION = -0.15
-
-
-def running_mean_verdict(values: np.ndarray, counts: np.ndarray, new_epoch: np.ndarray) -> bool | None:
-    """Whether per-batch values are running means since the epoch start (True), each batch's own (False),
-    or too few to tell (None, read as Keras writes them: running means)."""
-    change = np.diff(values)
-    inside = ~new_epoch[1:]  # a change across an epoch start compares two different means
-    both = inside[:-1] & inside[1:] & np.isfinite(change[:-1]) & np.isfinite(change[1:])
-    first, second = change[:-1][both], change[1:][both]
-    if len(first) < 20:
-        return None
-    ranks_a, ranks_b = np.argsort(np.argsort(first)), np.argsort(np.argsort(second))
-    if np.std(ranks_a) == 0 or np.std(ranks_b) == 0:
-        return None
-    return float(np.corrcoef(ranks_a, ranks_b)[0, 1]) >= RAW_CHANGE_CORRELATION
-
-
-def difference(means: np.ndarray, counts: np.ndarray, new_epoch: np.ndarray) -> np.ndarray:
-    """Undo a running mean: (n_b·m_b − n_a·m_a)/(n_b − n_a), also when rows skip batches."""
-    sums = means * counts
-    prev_sums = np.concatenate([[0.0], sums[:-1]])
-    prev_counts = np.concatenate([[0], counts[:-1]])
-    prev_sums[new_epoch] = 0.0
-    prev_counts[new_epoch] = 0
-    width = np.maximum(counts - prev_counts, 1)
-    with np.errstate(invalid="ignore", over="ignore"):
-        return (sums - prev_sums) / width
