@@ -391,3 +391,12 @@ def test_small_bumps_under_the_trainers_clip_are_no_explosion() -> None:
     log = Path(__file__).parent / "data" / "bert_tagger_hf_restarts" / "trainer_state.json"
     d = diagnose(read(log))
     assert d.verdict == "healthy", [(f.id, f.evidence[0]) for f in d.findings]
+
+
+def test_a_loss_that_is_exactly_zero_on_half_its_batches_is_not_rounded_to_a_floor() -> None:
+    # Real JSONL (tests/data): a triplet loss is exactly 0 whenever a micro-batch clears the margin, one or two
+    # points at a time between values of 0.1 to 1. Taken for a loss rounded to 0, the zeros became a floor four
+    # decades down and every ordinary batch a 'burst' (adam_near_convergence at 0.8; red-team 10b h08).
+    log = Path(__file__).parent / "data" / "triplet_micro_batches_jsonl" / "micro_log.jsonl"
+    d = diagnose(read(log))
+    assert d.verdict == "healthy", [(f.id, f.evidence[0]) for f in d.findings]

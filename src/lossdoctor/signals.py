@@ -88,7 +88,8 @@ class RunSignals:
         #: decimals) writes a loss below its precision as 0, which is "tiny", not "exactly zero".
         self.zero_floor: float | None = None
         positive = self.values[self.values > 0]
-        if len(positive) and np.all(self.values >= 0) and len(positive) < len(self.values):
+        if len(positive) and np.all(self.values >= 0) and len(positive) < len(self.values) \
+                and _zeros_are_rounded(self.values, float(positive.min())):
             self.zero_floor = float(positive.min()) / 2
             self.values = np.where(self.values > 0, self.values, self.zero_floor)
 
@@ -394,6 +395,30 @@ def _nan_logged_as_zero(values: np.ndarray) -> np.ndarray:
 def _clip_range(y: np.ndarray, noise: float) -> tuple[float, float]:
     centre = float(np.median(y))
     return centre - 4 * noise - 1e-12, centre + 4 * noise + 1e-12
+
+
+#: Exact zeros are a loss that is truly 0 on some batches (a hinge, margin or triplet loss once a batch
+#: satisfies its margin) when they are common (this share of the points), come one or two at a time between
+#: ordinary values, and those values sit far (this factor) above the smallest positive one. Otherwise they
+#: are a tiny loss the log rounded to 0 (long stretches of a converged loss, or a rare low batch).
+TRUE_ZERO_SHARE = 0.1
+TRUE_ZERO_NEIGHBOURS = 100.0
+
+
+def _zeros_are_rounded(values: np.ndarray, smallest: float) -> bool:
+    """Whether the exact zeros of a loss stand for values below the log's precision."""
+    is_zero = values == 0
+    if is_zero.mean() < TRUE_ZERO_SHARE:
+        return True
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], is_zero.astype(np.int8), [0]])))
+    runs = edges[1::2] - edges[::2]  # lengths of the stretches of zeros
+    if float(np.median(runs)) > 2:
+        return True
+    zeros = np.flatnonzero(is_zero)
+    near = np.unique(np.clip(zeros[:, None] + np.arange(-3, 4)[None, :], 0, len(values) - 1))
+    around = values[near]
+    around = around[around > 0]
+    return not len(around) or float(np.median(around)) < TRUE_ZERO_NEIGHBOURS * smallest
 
 
 def fmt(x: float) -> str:
