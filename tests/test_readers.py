@@ -651,3 +651,26 @@ def test_curves_that_are_not_running_means_are_left_as_they_are() -> None:
     running = np.array([ramped[i - i % 60: i + 1].mean() for i in range(len(t))])  # the same batches, averaged
     found = epochs_of_running_means(running)
     assert found is not None and list(np.flatnonzero(found[1])[:3]) == [0, 60, 120]
+
+
+def test_fairseq_epoch_summaries_do_not_overwrite_the_updates(tmp_path: Path) -> None:
+    """fairseq prints `train_inner` lines per update and, at each epoch end, a `train` summary holding the epoch's
+    mean at the last update's num_updates: it overwrote that update's own loss (red-team 10a r03)."""
+    lines = []
+    for update in range(5, 101, 5):
+        lines.append(f"2026-11-22 13:31:28 | INFO | train_inner | epoch {1 + (update - 1) // 50:03d}:     {update} / 50"
+                     f" loss={1 + update / 100:.3f}, ppl=2.0, num_updates={update}, lr=0.7, gnorm=0.5, wall=0")
+        if update % 50 == 0:
+            lines.append(f"2026-11-22 13:31:33 | INFO | train | epoch {update // 50:03d} | loss 9.999 | ppl 11.43 |"
+                         f" num_updates {update} | lr 0.7 | gnorm 1.538 | wall 5")
+    run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert 9.999 not in run.loss.values and len(run.loss) == 20
+
+
+def test_a_printed_dict_with_epoch_and_step_counters_is_no_hf_trainer_log(tmp_path: Path) -> None:
+    """An accelerate script printing `{'epoch': 0, 'step': 5, 'loss': …}` with a step that restarts every epoch:
+    read as HF Trainer history, 332 of 334 points were dropped as 'logged twice' (red-team 10a r05)."""
+    lines = [str({"epoch": e, "step": s, "loss": round(1 / (1 + 10 * e + s / 5), 4), "lr": 0.001})
+             for e in range(3) for s in range(0, 50, 5)]
+    run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert len(run.loss) == 30 and run.facts.framework is None and np.all(np.diff(run.loss.steps) > 0)

@@ -51,6 +51,10 @@ _EPOCH_BRACKET = re.compile(r"(?<![\w])Epoch\s*[:#]?\s*(?P<epoch>\d+)(?:\s*/\s*\
 _EPOCH_COMMA_BATCH = re.compile(r"^\s*\[\s*(?P<epoch>\d+)\s*,\s*(?P<n>\d+)\s*\]")
 #: Per-batch lines of an evaluation pass (timm's `Test: [ 10/390] … Loss: …`): not training losses.
 _EVAL_PASS = re.compile(r"^\s*(?:Test|Eval|Evaluation|Validation|Valid|Val)\s*:\s*\[", re.IGNORECASE)
+#: fairseq's end-of-epoch summary (`| train | epoch 004 | loss 7.394 | … | num_updates 2000`): the epoch's mean,
+#: which would overwrite the last update's own loss at that step (`train_inner` lines are the per-update ones).
+_EPOCH_AGGREGATE = re.compile(r"\|\s*train\s*\|\s*epoch\s+\d+\s*\|")
+_DICT_STEP = re.compile(r"['\"](?:step|global_step|iteration|iter|num_updates)['\"]\s*:\s*\d")
 _PAIR_LINE = re.compile(r"\s*(?P<step>\d{1,15})\s*[,;\t ]\s*(?P<val>" + _NUM + r")\s*", re.IGNORECASE)
 #: An MLflow metric file (`mlruns/…/metrics/<name>`): `timestamp_ms value step` per line.
 _MLFLOW_LINE = re.compile(r"\s*\d{12,14}\s+(?P<val>" + _NUM + r")\s+(?P<step>\d{1,15})\s*", re.IGNORECASE)
@@ -159,7 +163,7 @@ def _feed(state: _State, line: str) -> None:
         state.records.append(state.frame, state.epoch, state.step, state.batch,
                              [("loss", float(pair.group("val")))])
         return
-    if _EVAL_PASS.match(line):
+    if _EVAL_PASS.match(line) or _EPOCH_AGGREGATE.search(line):
         return
     if _table_row(state, line):
         return
@@ -179,6 +183,8 @@ def _feed(state: _State, line: str) -> None:
         key, raw = m.group("key"), m.group("val")
         norm = K.normalise(key)
         if norm in _COUNTER_KEYS and re.fullmatch(r"[-+]?\d+", raw):
+            if line.lstrip().startswith("{") and not counters:  # a printed dict: `{'epoch': 0, 'step': 5, …}`
+                _set_dict_counter(state, norm, int(raw))
             continue
         if norm in {"logging_steps", "per_device_train_batch_size", "train_batch_size", "batch_size"}:
             continue
@@ -188,7 +194,8 @@ def _feed(state: _State, line: str) -> None:
     if _VAL_LINE.match(line):  # an evaluation's values, not the training loss
         pairs = [(k if K.is_val_like(k) else f"val_{k}", v) for k, v in pairs]
     keys = {k for k, _ in pairs}
-    hf_dict = line.lstrip().startswith("{'")
+    # the Trainer's console dicts carry no step; a printed dict with one is a loop's own (accelerate scripts)
+    hf_dict = line.lstrip().startswith("{'") and not _DICT_STEP.search(line)
     if hf_dict and "train_runtime" in keys:
         return  # the Trainer's final summary dict
     if keys and all(k.startswith("predict_") for k in keys):
@@ -274,6 +281,18 @@ def _update_context(state: _State, counters: dict[str, re.Match[str]]) -> None:
             state.batches_of = int(counters["batch"].group("of"))
     if (state.epoch, state.step, state.batch) != before or len(counters) > 0:
         state.frame += 1
+
+
+def _set_dict_counter(state: _State, key: str, value: int) -> None:
+    """A counter printed as a dict entry (quoted keys are not the prose counters `_COUNTER` reads)."""
+    key = _COUNTER_ALIASES.get(key, key)
+    if key in ("epoch", "epochs"):
+        state.epoch = value
+    elif key in ("step", "global_step", "iteration", "iter", "num_updates", "steps"):
+        state.step = value
+    elif key == "batch":
+        state.batch = value
+    state.frame += 1
 
 
 def _feed_progress_bar(state: _State, line: str, tqdm: re.Match[str]) -> None:
