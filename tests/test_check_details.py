@@ -400,3 +400,12 @@ def test_a_loss_that_is_exactly_zero_on_half_its_batches_is_not_rounded_to_a_flo
     log = Path(__file__).parent / "data" / "triplet_micro_batches_jsonl" / "micro_log.jsonl"
     d = diagnose(read(log))
     assert d.verdict == "healthy", [(f.id, f.evidence[0]) for f in d.findings]
+
+
+def test_a_leak_whose_square_wave_fools_the_autocorrelation_is_found_by_the_fold() -> None:
+    # Real TensorBoard log (tests/data), no epoch tag: the loss falls 25-35% in the second half of every 100-step
+    # epoch, a square wave the trend window cannot follow; the residual's autocorrelation was high at every small
+    # lag and its 'peak' at the shortest lag allowed (4) hid the period that the fold finds at 100 (red-team 10b p02).
+    pytest.importorskip("tensorboard")
+    d = diagnose(read(Path(__file__).parent / "data" / "mlp_eval_leak_tensorboard"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [(f.id, f.evidence[0]) for f in d.findings]

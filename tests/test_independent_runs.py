@@ -1254,4 +1254,3 @@ def test_a_gradient_blow_up_that_runs_the_loss_to_nan_is_exploding_gradients(tmp
     assert first == ("problem", "exploding_gradients"), [(f.id, f.evidence[0]) for f in d.findings]
     assert "the gradient norm jumped" in d.findings[0].evidence[0]
     assert "clip_grad_norm_" in d.findings[0].fix[0]
-

@@ -246,8 +246,10 @@ def _autocorrelation_period(sig: RunSignals) -> int | None:
     if high <= low + 2:
         return None
     lag = int(low + np.argmax(acf[low:high]))
-    # The peak must stand out from the noise floor of the autocorrelation (about 1/sqrt(n - lag)).
-    if acf[lag] < max(0.25, 4 / np.sqrt(n - lag)):
+    # The peak must stand out from the noise floor of the autocorrelation (about 1/sqrt(n - lag)), and be a peak:
+    # the autocorrelation must dip on the way to it. One still falling from lag 0 is slow wander (or a pattern
+    # too long for the window that separates trend from residual), not a period.
+    if acf[lag] < max(0.25, 4 / np.sqrt(n - lag)) or np.min(acf[1:lag]) > acf[lag] - 2 / np.sqrt(n - lag):
         return None
     # Prefer the fundamental: a peak at lag/k nearly as high means the period is lag/k (smallest first).
     # "Nearly": 80% of it, or within two noise levels of it (long lags rest on fewer pairs).
