@@ -674,3 +674,21 @@ def test_a_printed_dict_with_epoch_and_step_counters_is_no_hf_trainer_log(tmp_pa
              for e in range(3) for s in range(0, 50, 5)]
     run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
     assert len(run.loss) == 30 and run.facts.framework is None and np.all(np.diff(run.loss.steps) > 0)
+
+
+def test_a_yolo_console_table_whose_rows_end_in_progress_bars(tmp_path: Path) -> None:
+    """YOLOv5's console: a header per epoch, one row `3/29  0G  0.0246  0.00418  0.631  32  240: 100%|███| 50/50 […]`
+    and a validation table between them. The bar at the end of each row hid it from the table reader ('no loss
+    values found', red-team 10a r07); the loss is the sum of the box, objectness and class losses."""
+    blocks = []
+    for epoch, (box, obj, cls) in enumerate([(0.074, 0.0040, 1.082), (0.022, 0.0042, 1.011), (0.016, 0.0042, 0.882)]):
+        blocks += ["",
+                   "     Epoch   GPU_mem   box_loss   obj_loss   cls_loss  Instances       Size",
+                   f"      {epoch}/29        0G    {box}   {obj}      {cls}         32        240: 100%|██████████|"
+                   " 50/50 [00:00<00:00, 103.00it/s]",
+                   "                 Class     Images  Instances          P          R      mAP50   mAP50-95: 100%|"
+                   "██████████| 8/8 [00:00<00:00, 40.00it/s]",
+                   "                   all        256        256      0.324      0.324      0.308      0.185"]
+    run = read(write(tmp_path, "train.log", "\n".join(blocks) + "\n"))
+    assert np.allclose(run.loss.values, [1.16, 1.0372, 0.9022]) and list(run.loss.steps) == [0, 1, 2]
+    assert any("sum of the loss components box_loss, obj_loss, cls_loss" in n for n in run.facts.notes)

@@ -56,7 +56,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|evaluation|test|dev)(_|$)")
-_TRAIN_COMPONENT = re.compile(r"^(train|training)_\w+_loss$")
+#: `train/box_loss`, or bare `box_loss` beside `obj_loss` (a console table): the parts of a total loss.
+_TRAIN_COMPONENT = re.compile(r"^(?:(?:train|training)_)?\w+_loss$")
 _VAL_COMPONENT = re.compile(r"^(val|valid|validation)_\w+_loss$")
 
 
@@ -95,8 +96,9 @@ def find_key(keys: Iterable[str], wanted: str) -> str | None:
 
 def loss_components(keys: Iterable[str], *, val: bool = False) -> list[str]:
     """Keys that are parts of a total loss (`train/box_loss`…), whose sum is the loss."""
-    pattern = _VAL_COMPONENT if val else _TRAIN_COMPONENT
-    return [k for k in keys if pattern.match(normalise(k))]
+    if val:
+        return [k for k in keys if _VAL_COMPONENT.match(normalise(k))]
+    return [k for k in keys if _TRAIN_COMPONENT.match(normalise(k)) and not is_val_like(k)]
 
 
 #: Names of what a training loop minimises when it does not call it a loss (`mse`, `train_nll`, `cost`).

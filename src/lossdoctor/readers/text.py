@@ -131,6 +131,8 @@ def _feed(state: _State, line: str) -> None:
             return
         state.in_summary = False
     tqdm = _TQDM.search(line)
+    if tqdm and state.table is not None and _table_row(state, line):
+        return  # a row of a printed table that ends in its epoch's progress bar (YOLO)
     if tqdm:
         close = line.find("]", tqdm.end())
         close = len(line) if close < 0 else close
@@ -207,6 +209,7 @@ def _feed(state: _State, line: str) -> None:
 
 #: A header token of a printed table: a metric or counter name.
 _HEADER_TOKEN = re.compile(r"[A-Za-z_][\w/.\-]*")
+_ROW_PROGRESS_TAIL = re.compile(r"(?<=\d):\s+\d{1,3}%\|.*$")
 _TABLE_COUNTERS = {"epoch": "epoch", "step": "step", "iter": "step", "iteration": "step", "global_step": "step"}
 
 
@@ -221,6 +224,8 @@ def _table_row(state: _State, line: str) -> bool:
     piped = line.strip().startswith("|") and line.strip().endswith("|")
     if _TABLE_BORDER.fullmatch(line):
         return state.table is not None or piped
+    if not piped:
+        line = _ROW_PROGRESS_TAIL.sub("", line)  # YOLO's rows end in the epoch's progress bar: `240: 100%|███| 50/50`
     tokens = [c.strip() for c in line.strip().strip("|").split("|")] if piped else line.split()
     if len(tokens) >= 2 and all(_HEADER_TOKEN.fullmatch(t) for t in tokens) \
             and any("loss" in t.lower() or K.is_loss_like(t) for t in tokens):
@@ -230,7 +235,7 @@ def _table_row(state: _State, line: str) -> bool:
     header = state.table
     if header is None:
         return False
-    if len(tokens) != len(header) or not re.fullmatch(r"\d{1,15}", tokens[0]) or piped != state.piped:
+    if len(tokens) != len(header) or not re.fullmatch(r"\d{1,15}(?:/\d{1,15})?", tokens[0]) or piped != state.piped:
         if not state.piped:
             state.table = None  # the table ended (a drawn one goes on after lines printed between its rows)
         return False
@@ -238,9 +243,9 @@ def _table_row(state: _State, line: str) -> bool:
     for name, token in zip(header, tokens, strict=True):
         counter = _TABLE_COUNTERS.get(name.lower())
         if counter == "epoch":
-            state.epoch = int(token)
+            state.epoch = int(token.split("/")[0])  # `3/29`: epoch 3 of 30
         elif counter == "step":
-            state.step = int(token)
+            state.step = int(token.split("/")[0])
         elif re.fullmatch(_NUM, token, re.IGNORECASE):
             pairs.append((name, float(token)))
     state.frame += 1
