@@ -692,3 +692,11 @@ def test_a_yolo_console_table_whose_rows_end_in_progress_bars(tmp_path: Path) ->
     run = read(write(tmp_path, "train.log", "\n".join(blocks) + "\n"))
     assert np.allclose(run.loss.values, [1.16, 1.0372, 0.9022]) and list(run.loss.steps) == [0, 1, 2]
     assert any("sum of the loss components box_loss, obj_loss, cls_loss" in n for n in run.facts.notes)
+
+
+def test_the_validation_column_named_after_the_training_loss_is_the_validation_loss(tmp_path: Path) -> None:
+    """`step,total_loss,cls_loss,reg_loss,val_total`: `val_total` is the evaluated total loss (red-team 10b h10)."""
+    rows = ["step,total_loss,cls_loss,reg_loss,val_total"] + [
+        f"{s},{2 / s:.4f},{1 / s:.4f},{1 / s:.4f}," + (f"{2.2 / s:.4f}" if s % 10 == 0 else "") for s in range(1, 41)]
+    run = read(write(tmp_path, "multitask.csv", "\n".join(rows) + "\n"))
+    assert list(run.series["val_loss"].steps) == [10, 20, 30, 40]

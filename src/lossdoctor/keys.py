@@ -130,12 +130,14 @@ def fallback_val_loss_key(keys: Iterable[str], loss_key: str | None) -> str | No
     """A validation key that names the training loss's objective (`val_mse` beside `train_mse`), else one
     that names any objective: an evaluation of what the loop minimises."""
     candidates = []
+    own_parts = set(normalise(loss_key).split("_")) - {"loss", "train", "training"} if loss_key else set()
     for key in keys:
         norm = normalise(key)
         if not is_val_like(key):
             continue
         rest = _VAL_WORDS.sub("_", norm).strip("_")
-        if _OBJECTIVES.match(rest) or rest in ("loss", "objective"):
+        # `val_total` beside `total_loss`: the evaluated form of the training loss's own name
+        if _OBJECTIVES.match(rest) or rest in ("loss", "objective") or (rest and rest in own_parts):
             candidates.append((rest, key))
     if not candidates:
         return None
