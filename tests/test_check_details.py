@@ -409,3 +409,11 @@ def test_a_leak_whose_square_wave_fools_the_autocorrelation_is_found_by_the_fold
     pytest.importorskip("tensorboard")
     d = diagnose(read(Path(__file__).parent / "data" / "mlp_eval_leak_tensorboard"))
     assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [(f.id, f.evidence[0]) for f in d.findings]
+
+
+def test_an_adam_excursion_that_comes_back_down_is_adam_near_convergence() -> None:
+    # Real Keras console (tests/data), optimizer never named: 3e-14, then ×6e11 for ~80 of 400 epochs, then back to
+    # 4e-14. The rule wanted the run to end well above its minimum and read the excursion as lr_too_high
+    # (red-team 10a r08).
+    d = diagnose(read(Path(__file__).parent / "data" / "keras_console_adam" / "train.log"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]

@@ -49,8 +49,12 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     floored = sig.zero_floor is not None and low <= np.log10(sig.zero_floor) + 1e-9
     needed = np.log10(3.0) if floored else MIN_CLIMB_DECADES
     grad_climb = _grad_climb_at_floor(sig, low_idx) if floored else None
+    # Held: the run ends well above its minimum, or spends a tenth of the points after it that far up (an
+    # excursion of many epochs that Adam's shrunken steps then bring down again is no single spike).
+    up = int(np.sum(after >= low + needed / 2))
+    held = tail - low >= needed / 2 or up >= max(5, (sig.n - low_idx) // 10)
     bursts = None
-    if (climb < needed or tail - low < needed / 2) and grad_climb is None:
+    if (climb < needed or not held) and grad_climb is None:
         bursts = _bursts_near_zero(sig, start)
         if bursts is None:
             return None
