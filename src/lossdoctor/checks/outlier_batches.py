@@ -30,6 +30,8 @@ MIN_SPIKES = 4
 #: samples changes as the model trains and with the batch they land in (×70 to ×1,700 on a GRU), but it
 #: stays within about one and a half decades.
 MAX_SIZE_SPREAD = 30
+#: Share of the steps above which spikes are too many to be "a few" samples (said, with less confidence).
+MANY_SPIKES_SHARE = 0.05
 
 
 @check("outlier_batches", "problem", "spikes once per epoch at moving positions (a few bad samples)")
@@ -123,14 +125,28 @@ def _without_epochs(sig: RunSignals, spikes) -> Finding | None:
         f"{len(spikes.idx)} huge spikes (×{fmt(float(np.percentile(ratio, 10)))} to"
         f" ×{fmt(float(np.percentile(ratio, 90)))} the trend) that vanish on the very next step: the batch,"
         " not the model, is the problem — the same few samples, each time they come round",
-        "this log has no epoch marks: an epoch series would show one spike per bad sample per epoch",
+        _epoch_note(sig),
     ]
+    share = len(spikes.idx) / sig.n
+    if share > MANY_SPIKES_SHARE:
+        evidence.append(
+            f"but they hit {share:.0%} of the logged steps: as bad samples they would be many; a hard minority"
+            " that the model has not learnt yet (each batch holding one of them) looks the same")
     return Finding(
         id="outlier_batches",
         severity="problem",
-        confidence=0.55,
+        confidence=0.45 if share > MANY_SPIKES_SHARE else 0.55,
         title="A few bad samples: huge one-step loss spikes",
         evidence=evidence,
         fix=_fix(sig),
         steps=[int(s) for s in sig.steps[spikes.idx]],
     )
+
+
+def _epoch_note(sig: RunSignals) -> str:
+    """What would settle it: epoch marks, or more epochs where the log has too few to count spikes in."""
+    if sig.epochs is None:
+        return "this log has no epoch marks: an epoch series would show one spike per bad sample per epoch"
+    covered = (sig.steps[-1] - sig.steps[0] + 1) / sig.epochs.length
+    return (f"the log covers {fmt(covered)} epochs, too few to check that every epoch holds the same number of"
+            " spikes (one per bad sample): a longer run would show it")
