@@ -278,3 +278,48 @@ def test_an_lr_stated_only_in_a_console_header_is_the_swept_parameter(tmp_path: 
     result = _compare(paths)
     assert result.parameter == "lr" and "header" in result.evidence[0], result.evidence[0]
     assert "run 3 (lr=0.7) is too high by its own diagnosis" in result.conclusion, result.conclusion
+
+
+def _recorded_gru(run_dir: Path, lr: float) -> Path:
+    """A GRU classifying the sign of a sum over 20 steps, Adam at `lr`, recorded live by lossdoctor.watch."""
+    import torch
+
+    import lossdoctor
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(1)
+        x = torch.randn(1536, 20, 4)
+        y = (x[:, :, 0].sum(1) > 0).long()
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True,
+                                             drop_last=True)
+        gru, head = torch.nn.GRU(4, 48, batch_first=True), torch.nn.Linear(48, 2)
+        params = [*gru.parameters(), *head.parameters()]
+        opt = torch.optim.Adam(params, lr=lr)
+        rec = lossdoctor.watch(torch.nn.ModuleList([gru, head]), opt, run_dir=run_dir, loader=loader, warn=False)
+        for _ in range(8):
+            for xb, yb in loader:
+                loss = torch.nn.functional.cross_entropy(head(gru(xb)[0][:, -1]), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                rec.step(loss, batch_size=len(xb))
+        rec.close()
+    finally:
+        torch.set_num_threads(threads)
+    return run_dir
+
+
+def test_a_run_that_never_trains_is_not_read_as_the_smallest_fluctuation(tmp_path: Path) -> None:
+    """A recorded Adam GRU sweep, lr 3e-3, 3e-2, 0.3: at 0.3 the loss never falls below its start and its
+    scatter relative to that level is the smallest. The conclusion said "a small lr makes it larger", and the
+    run's own diagnosis put gradient blow-ups that left the loss untouched above lr_too_high (red-team 11a)."""
+    paths = [_recorded_gru(tmp_path / f"lr{lr}", lr) for lr in (3e-3, 3e-2, 0.3)]
+    runs = [read(p) for p in paths]
+    diagnoses = [diagnose(r) for r in runs]
+    assert diagnoses[2].findings[0].id == "lr_too_high", [(f.id, f.confidence) for f in diagnoses[2].findings]
+    result = compare(runs, diagnoses)
+    assert result.parameter == "lr", result.evidence[0]
+    assert "makes it larger" not in result.conclusion, result.conclusion
+    assert "run 3 (lr=0.3) is too high by its own diagnosis" in result.conclusion, result.conclusion

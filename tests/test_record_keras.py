@@ -62,6 +62,22 @@ def test_keras_callback_records_every_batch(tmp_path) -> None:
     assert lossdoctor.read(tmp_path / "run").format == "lossdoctor_store"
 
 
+def test_validation_after_a_flush_on_the_epochs_last_batch_is_kept_at_that_step(tmp_path) -> None:
+    """Keras reports val_loss at the epoch's end, after the last batch's step: when that step had just been
+    flushed, the value waited for a next step, and the last epoch's was lost (red-team 11a: 39 of 40)."""
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(100, 4)).astype("float32")
+    y = x.sum(1, keepdims=True).astype("float32")
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+    history = model.fit(x, y, batch_size=10, epochs=3, verbose=0, validation_data=(x[:20], y[:20]),
+                        callbacks=[LossdoctorCallback(tmp_path / "run", flush_every=10)])
+    steps, values = read_store(tmp_path / "run" / "lossdoctor.db").series["val_loss"]
+    assert steps.tolist() == [9, 19, 29]
+    np.testing.assert_allclose(values, history.history["val_loss"], rtol=1e-6)
+
+
 class _JsonlBatchLog(keras.callbacks.Callback):
     """A per-batch JSONL written the way people write one: Keras's `logs["loss"]`, with epoch and batch."""
 

@@ -110,3 +110,25 @@ def test_learning_rate_raised_too_high_warns(tmp_path, capsys) -> None:
     assert min(s for s, k in events if k == "lr_too_high") > 60
     run = lossdoctor.read(tmp_path)
     assert any("live warning" in note and "lr_too_high" in note for note in run.facts.notes)
+
+
+def test_a_climb_from_near_zero_under_adam_warns_of_adam_not_of_the_learning_rate(tmp_path, capsys) -> None:
+    """A linear net fitting exact targets under Adam reaches 1e-12, then climbs ×1e4: the live warning said
+    lr_too_high, citing an update/weight ratio of 2.5e-7 as if it were large (red-team 11a r09)."""
+    torch.manual_seed(9)
+    x = torch.randn(64, 32)
+    y = x @ torch.randn(32, 1)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.Linear(64, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path)
+    for _ in range(1400):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    rec.close()
+    kinds = [kind for _, kind, _ in read_store(tmp_path / "lossdoctor.db").events]
+    assert "adam_near_convergence" in kinds and "lr_too_high" not in kinds, kinds
+    line = next(x for x in _printed(capsys) if "adam_near_convergence" in x)
+    assert "raise eps" in line and "update/weight" not in line

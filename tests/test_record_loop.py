@@ -105,6 +105,35 @@ def test_per_layer_norms_and_adam_state_match_hand_computation(tmp_path) -> None
             assert v[list(s).index(step)] == pytest.approx(value, rel=1e-3, abs=1e-9), name
 
 
+def test_a_model_in_double_precision_is_recorded_like_any_other(tmp_path) -> None:
+    """`_foreach_norm(..., dtype=float32)` refuses float64 gradients: a double-precision model recorded no step
+    at all (red-team 11a, a linear net fitted to 1e-13 under Adam, where float64 is the point)."""
+    data = regression_data(64)
+    model = mlp().double()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rec = lossdoctor.watch(model, opt, run_dir=tmp_path, flush_every=4, detail_every=2, update_every=1)
+    x, y = (t.double() for t in data.tensors)
+    norms, ratios, losses = [], [], []
+    for _ in range(9):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        norms.append(torch.nn.utils.get_total_norm([p.grad for p in model.parameters()]).item())
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        opt.step()
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        ratios.append(((after - before).norm() / after.norm()).item())
+        losses.append(loss.item())
+        rec.step(loss, batch_size=len(x))
+    rec.close()
+    got = _series(tmp_path)
+    np.testing.assert_allclose(got["loss"][1], losses, rtol=1e-6)
+    np.testing.assert_allclose(got["grad_norm"][1], norms, rtol=1e-5)
+    np.testing.assert_allclose(got["update_ratio"][1], ratios, rtol=1e-4)
+    assert list(got["grad_norm/0.weight"][0]) == [0, 2, 4, 6, 8]
+    assert len(got["adam_effective_lr"][1]) >= 1
+
+
 def test_no_host_sync_between_flushes(tmp_path, monkeypatch) -> None:
     """Between flushes `rec.step` never reads a tensor's value on the host (.item, float, .cpu, .tolist)."""
     model = mlp()

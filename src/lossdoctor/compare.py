@@ -413,6 +413,7 @@ def compare(
         + f"; each run's own scatter of this estimate is ±{100 * scatter:.0f}% (z = {z:.1f})"
     )
     trend = _trend(numeric, rho, len(runs), ratio, z, abs_ratio, abs_z)
+    too_high_at_top = _too_high_at_the_top(diagnoses[hi_i], diagnoses[lo_i], labels[hi_i], name, hi_v, lo_v, hi, lo)
     hi_findings = [f for f in diagnoses[hi_i].findings if f.id in PARAM_FINDINGS]
     lo_ids = {f.id for f in diagnoses[lo_i].findings}
     if trend == "grows":
@@ -447,6 +448,12 @@ def compare(
             f"the fluctuation depends on {name}: ×{_times(ratio)} larger with {name}={hi_v} than with {name}={lo_v},"
             f" {z:.1f} standard errors beyond each run's own scatter"
         )
+    elif trend == "shrinks" and too_high_at_top:
+        # the run at the top failed: its scatter is small next to a loss that never came down
+        result.conclusion = (
+            f"relative to the loss the fluctuation shrinks as {name} grows (×{_times(ratio)} from {name}={lo_v} to"
+            f" {name}={hi_v}) and in loss units it is ×{_times(abs_ratio)}"
+        )
     elif trend == "shrinks":
         result.conclusion = (
             f"the fluctuation shrinks as {name} grows: ×{_times(ratio)} from {name}={lo_v} to {name}={hi_v}, in the"
@@ -467,8 +474,7 @@ def compare(
             f" agreement {rho:.2f}): these runs do not settle whether {name} is the cause"
         )
     if trend != "grows":
-        result.conclusion += _too_high_at_the_top(diagnoses[hi_i], diagnoses[lo_i], labels[hi_i], name, hi_v, lo_v,
-                                                  hi, lo)
+        result.conclusion += too_high_at_top
         if result.conclusion.endswith("whatever the scatter says") and numeric:
             safe = [v for v, d in zip(choice.values, diagnoses, strict=True) if not _too_high(d)]
             if safe:

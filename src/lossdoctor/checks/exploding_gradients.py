@@ -21,6 +21,7 @@ from ._spikes import (
     phase_concentration,
     steady_span,
 )
+from .lr_too_high import adam_lr_far_too_high
 from .numerical_instability import climb_before
 
 #: Share of loss spikes (or jumps) that must come with a gradient-norm spike when the log has grad norms.
@@ -330,6 +331,12 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
             " surface is a cliff there, and the oversized update lands on the steps after it"
         )
         confidence = 0.8
+        if sig.log_space and float(np.median(ratio)) < CLIPPED_MIN_SPIKE and adam_lr_far_too_high(sig) is not None:
+            # Adam at a learning rate far above its range, stuck: the blow-ups left the loss where it was (Adam
+            # bounds its step), so they are a symptom of that LR, not the cause of the stall
+            confidence = 0.65
+            evidence.append("the loss barely moves after them, and the run is Adam at a learning rate far above"
+                            " its usual range that stopped improving: the blow-ups follow from that LR")
     elif with_grad:
         _, gz = grad_z(sig)  # type: ignore[misc]
         evidence.append(

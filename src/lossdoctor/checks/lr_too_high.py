@@ -150,7 +150,7 @@ def _val_rise(sig: RunSignals) -> tuple[float, float] | None:
     return (best, last) if np.log10(last / best) >= 2 * scatter else None
 
 
-def _adam_lr_far_too_high(sig: RunSignals) -> tuple[float, str, float] | None:
+def adam_lr_far_too_high(sig: RunSignals) -> tuple[float, str, float] | None:
     """(learning rate, optimizer as known, improvement after the first tenth) when an Adam-family optimizer
     (named by the log, or the Hugging Face Trainer's default AdamW) runs at ADAM_LR_CEILING or more and the
     loss stops improving after its first tenth: its last three tenths (their median, since the lowest of a
@@ -287,7 +287,7 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             )
             steps.append(peak_step)
             confidence = max(confidence, 0.55 if recovered else 0.75)
-    adam_lr = _adam_lr_far_too_high(sig)
+    adam_lr = adam_lr_far_too_high(sig)
     if confidence == 0.0 and adam_lr is not None:
         evidence.append(
             f"the learning rate is {fmt(adam_lr[0])} for {adam_lr[1]}, whose steps are about the learning rate"

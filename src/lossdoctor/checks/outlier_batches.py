@@ -30,8 +30,8 @@ MIN_SPIKES = 4
 #: samples changes as the model trains and with the batch they land in (×70 to ×1,700 on a GRU), but it
 #: stays within about one and a half decades.
 MAX_SIZE_SPREAD = 30
-#: Share of the steps above which spikes are too many to be "a few" samples (said, with less confidence).
-MANY_SPIKES_SHARE = 0.05
+#: Spikes per epoch above which they are too many to be "a few" bad samples (said, with less confidence).
+MANY_PER_EPOCH = 10
 
 
 @check("outlier_batches", "problem", "spikes once per epoch at moving positions (a few bad samples)")
@@ -127,15 +127,18 @@ def _without_epochs(sig: RunSignals, spikes) -> Finding | None:
         " not the model, is the problem — the same few samples, each time they come round",
         _epoch_note(sig),
     ]
-    share = len(spikes.idx) / sig.n
-    if share > MANY_SPIKES_SHARE:
+    per_epoch = None
+    if sig.epochs is not None:
+        per_epoch = len(spikes.idx) * sig.epochs.length / (sig.steps[-1] - sig.steps[0] + 1)
+    many = per_epoch is not None and per_epoch > MANY_PER_EPOCH
+    if many:
         evidence.append(
-            f"but they hit {share:.0%} of the logged steps: as bad samples they would be many; a hard minority"
-            " that the model has not learnt yet (each batch holding one of them) looks the same")
+            f"but about {fmt(per_epoch)} per epoch: as bad samples they would be many; a hard minority that the"
+            " model has not learnt yet (each batch holding one of them) looks the same")
     return Finding(
         id="outlier_batches",
         severity="problem",
-        confidence=0.45 if share > MANY_SPIKES_SHARE else 0.55,
+        confidence=0.45 if many else 0.55,
         title="A few bad samples: huge one-step loss spikes",
         evidence=evidence,
         fix=_fix(sig),

@@ -13,12 +13,27 @@ import torch
 Params = Sequence[torch.Tensor]
 
 
+def foreach_norms32(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Per-tensor 2-norms as float32 device scalars, in one fused kernel per device and dtype.
+
+    `_foreach_norm(..., dtype=float32)` refuses float64 inputs (it will not narrow), so a model in double
+    precision takes their norms in float64 and casts each one: a kernel more per tensor, only there.
+    """
+    tensors = list(tensors)
+    try:
+        return list(torch._foreach_norm(tensors, 2, dtype=torch.float32))
+    except RuntimeError:
+        if not any(t.dtype in (torch.float64, torch.complex128) for t in tensors):
+            raise
+        return [norm.to(torch.float32) for norm in torch._foreach_norm(tensors, 2)]
+
+
 def _norms(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Per-tensor 2-norms as one float32 vector (one fused kernel per device and dtype)."""
     if any(t.requires_grad for t in tensors):  # gradients of create_graph=True: build no graph here
         with torch.no_grad():
-            return torch.stack(torch._foreach_norm(list(tensors), 2, dtype=torch.float32))
-    return torch.stack(torch._foreach_norm(list(tensors), 2, dtype=torch.float32))
+            return torch.stack(foreach_norms32(tensors))
+    return torch.stack(foreach_norms32(tensors))
 
 
 def grad_norms(params: Params) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -49,7 +64,7 @@ def grad_norm_list(params: Params) -> list[torch.Tensor] | torch.Tensor | None:
     else takes the general path of `grad_norms` and gives one vector.
     """
     try:
-        return torch._foreach_norm([p.grad for p in params], 2, dtype=torch.float32)
+        return foreach_norms32([p.grad for p in params])
     except Exception:  # an absent, sparse or graph-carrying gradient
         found = grad_norms(params)
         return None if found is None else found[1]
@@ -83,7 +98,7 @@ class UpdateMeter:
         with torch.no_grad():
             torch._foreach_sub_(self._before, live)  # the snapshot now holds before − after
             # both norms in one fused call: the differences first, then the weights
-            norms = torch.stack(torch._foreach_norm(self._before + live, 2, dtype=torch.float32))
+            norms = torch.stack(foreach_norms32(self._before + live))
             n = len(live)
             return torch.linalg.vector_norm(norms[:n]), torch.linalg.vector_norm(norms[n:])
 

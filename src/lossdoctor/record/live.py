@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Kinds of live warning; `mute` takes these ids (they match the diagnosis check ids).
-KINDS = ("numerical_instability", "loss_spike", "lr_too_high", "eval_mode_leak", "partial_last_batch")
+KINDS = ("numerical_instability", "loss_spike", "lr_too_high", "adam_near_convergence", "eval_mode_leak",
+         "partial_last_batch")
 
 #: Recent finite losses kept for the robust level and scale.
 _WINDOW = 200
@@ -24,6 +25,9 @@ _MIN_HISTORY = 30
 _SPIKE_Z = 8.0
 #: Update/weight ratio above which steps are too large to be healthy (typical runs sit near 1e-3).
 _UPDATE_RATIO_HIGH = 3e-2
+#: A best loss this far below the start is Adam's endgame: its steps stay near lr however small the gradient
+#: gets, so a climb from there is adam_near_convergence, not a learning rate too high for the task.
+_NEAR_ZERO = 1e-4
 
 
 @dataclass
@@ -46,6 +50,8 @@ class LiveChecks:
     """Incremental checks over successive blocks; `observe` returns the warnings that fire now."""
 
     mute: frozenset[str] = frozenset()
+    #: The optimizer divides by sqrt(v̂) + eps (Adam, AdamW, RMSprop-like)
+    adam: bool = False
     fired: set[str] = field(default_factory=set)
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
     _early: list[float] = field(default_factory=list)
@@ -126,8 +132,12 @@ class LiveChecks:
         where = " and above where it started" if tail > start else ""
         why = (f"the loss level {tail:.4g} is {tail / self._best_level:.2g}× its best {self._best_level:.4g}"
                if climbing else f"the loss level rose to {tail:.4g} from its best {self._best_level:.4g}")
+        if self.adam and self._best_level < _NEAR_ZERO * start:
+            return [("adam_near_convergence", f"step {step}: {why}, after reaching {self._best_level / start:.2g}× "
+                     "its start: near zero, Adam's steps stay about lr as the gradients vanish (decay the LR late"
+                     " in training, or raise eps)")]
         steps = (f"; the median update/weight ratio is {float(np.median(self._ratios)):.2g} "
-                 "(healthy runs sit near 1e-3)" if self._ratios else "")
+                 "(healthy runs sit near 1e-3)" if big_steps else "")
         return [("lr_too_high", f"step {step}: {why}{where}{steps}: "
                  "the learning rate is probably too high")]
 

@@ -119,10 +119,10 @@ class Recorder:
         self._dropped = 0
         self._closed = False
         self._last_flush = time.monotonic()
-        self.live = LiveChecks(mute=frozenset(mute))
+        self._adam_family = ds.is_adam_family(self._optimizer)
+        self.live = LiveChecks(mute=frozenset(mute), adam=self._adam_family)
         self.noise_scale = GradientNoiseScale()
         self._updates = ds.UpdateMeter()
-        self._adam_family = ds.is_adam_family(self._optimizer)
         # per-step state filled by the hooks
         self._step = 0
         self._epoch: float = math.nan
@@ -179,6 +179,10 @@ class Recorder:
         if self._rows:
             row = self._rows[-1]
             self._rows[-1] = (*row[:_EXTRA], {**(row[_EXTRA] or {}), **clean}, *row[_EXTRA + 1:])
+        elif self._step > 0:  # the last step is already flushed (often so after the last epoch): write them there
+            last = np.array([self._step - 1], dtype=np.int64)
+            chunk = {name: (last, np.array([value])) for name, value in clean.items()}
+            self._run(lambda: self._write([chunk]))
         else:
             self._pending_extra = {**(self._pending_extra or {}), **clean}
 
