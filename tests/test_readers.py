@@ -191,6 +191,21 @@ def test_short_counters_spaced_values_and_objective_names(tmp_path: Path) -> Non
     run = read(write(tmp_path, "ep.jsonl", "".join(json.dumps({"it": i, "ep": i // 2, "train_nll": 1 / (i + 1)})
                                                    + "\n" for i in range(6))))
     assert list(run.series["epoch"].values) == [0, 0, 1, 1, 2, 2]
+    run = read(write(tmp_path, "history.csv", "ep,train,valid\n0,0.71299,0.53521\n1,0.49381,0.44835\n"
+                                              "2,0.42726,0.39372\n"))  # red-team 11b r12: could not be read
+    assert list(run.loss.values) == [0.71299, 0.49381, 0.42726]
+    assert list(run.series["val_loss"].values) == [0.53521, 0.44835, 0.39372]
+
+
+def test_an_avg_loss_printed_every_n_steps_is_a_mean_over_them(tmp_path: Path) -> None:
+    """`>> it 50 | avg loss 1.0561` under a `config: … lr=0.2 … batch=64` header (red-team 11b r06): the loss
+    is a mean over the 50 steps between lines, and the header gives the learning rate and the batch size."""
+    lines = "".join(f">> it {50 * (i + 1):5d} | avg loss {1 / (1 + i):.4f}\n" for i in range(8))
+    run = read(write(tmp_path, "avg.log", "config: model=mlp lr=0.2 momentum=0.9 batch=64\n" + lines))
+    assert run.facts.loss_window == 50 and run.facts.batch_size == 64 and run.facts.learning_rate == 0.2
+    assert any("mean over them" in note for note in run.facts.notes)
+    run = read(write(tmp_path, "plain.log", lines.replace("avg loss", "loss")))
+    assert run.facts.loss_window == 1  # the value of that step alone, as far as the log says
 
 
 def test_evaluation_lines_and_records_are_not_training_losses(tmp_path: Path) -> None:

@@ -36,11 +36,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "loss", "train_loss", "loss_train", "training_loss", "train_loss_step", "loss_step",
         "trainer_loss", "train_total_loss", "total_loss", "train_loss_total", "loss_total",
         "train_epoch_loss_step", "train_loss_epoch", "loss_epoch", "training_loss_epoch",
+        "train", "training",  # a hand-written `epoch,train,valid` table of losses
     ),
     VAL_LOSS: (
         "val_loss", "eval_loss", "valid_loss", "validation_loss", "loss_val", "loss_valid",
         "loss_validation", "loss_eval", "val_total_loss", "eval_total_loss", "test_loss", "loss_test",
         "val_loss_step", "val_loss_epoch", "valid_loss_epoch", "validation_loss_epoch", "test_loss_epoch",
+        "valid", "val", "validation", "eval", "test", "dev",
     ),
     LR: (
         "lr", "learning_rate", "train_learning_rate", "train_lr", "trainer_lr", "optimizer_lr",

@@ -34,7 +34,8 @@ _COUNTER = re.compile(
 #: `loss 2.3456`, `train loss 2.3`, `train_loss 2.3`, `lr 0.2`, `gnorm 3.81`, with no `:` or `=` (nanoGPT:
 #: `iter 100: loss 2.3456, time 12ms`); only for these names, since `word number` in general matches too much prose.
 _SPACED_LOSS = re.compile(
-    r"(?<![\w./\-])(?P<key>(?:(?:train|training|val|valid|validation|eval|test)(?:\s+|[_/\-]))?(?:loss|mse|rmse|mae|nll|bce|"
+    r"(?<![\w./\-])(?:(?P<avg>avg|average|mean)\s+)?"
+    r"(?P<key>(?:(?:train|training|val|valid|validation|eval|test)(?:\s+|[_/\-]))?(?:loss|mse|rmse|mae|nll|bce|"
     r"xent)|lr|learning[ _]rate|gnorm|grad[ _]norm)\s+(?P<val>" + _NUM + ")", re.IGNORECASE)
 #: A line of an evaluation: `[val] loss: 0.13`, `valid | loss 0.2`, `Validation: loss=…`.
 _VAL_LINE = re.compile(r"^\s*(?:\[\s*(?:val|valid|validation|eval|evaluation|test)\s*\]|"
@@ -67,6 +68,7 @@ _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size
                    r"logging_nan_inf_filter)\s*[:=]\s*(?P<val>\d+|True|False)\b")
 #: A config or header line before any counter: `Config: optimizer=SGD momentum=0.9 lr=0.01`, `Namespace(lr=0.1, …)`.
 _CONFIG_LR = re.compile(r"(?<![\w.])(?:lr|learning_rate)\s*[:=]\s*(?P<val>" + _NUM + ")", re.IGNORECASE)
+_CONFIG_BATCH = re.compile(r"(?<![\w.])(?:batch|bs|batch_size)\s*[:=]\s*(?P<val>\d+)\b", re.IGNORECASE)
 _CONFIG_OPTIMIZER = re.compile(r"(?<![\w.])optim(?:izer)?\s*[:=]\s*['\"]?(?P<val>[A-Za-z][A-Za-z0-9_]*)")
 #: Short counter names: `ep 3 it 120 | loss 0.53`.
 _COUNTER_ALIASES = {"ep": "epoch", "it": "iter"}
@@ -151,7 +153,8 @@ def _feed(state: _State, line: str) -> None:
     for m in _FACT.finditer(line):
         state.facts.setdefault(m.group("key"), m.group("val"))
     if state.frame == 0 and not state.records.has_loss.any():  # a header: before the first counter or loss
-        for pattern, key in ((_CONFIG_LR, "learning_rate"), (_CONFIG_OPTIMIZER, "optimizer")):
+        for pattern, key in ((_CONFIG_LR, "learning_rate"), (_CONFIG_OPTIMIZER, "optimizer"),
+                             (_CONFIG_BATCH, "batch_size")):
             found = pattern.search(line)
             if found:
                 state.facts.setdefault(key, found.group("val"))
@@ -178,7 +181,11 @@ def _feed(state: _State, line: str) -> None:
         _update_epoch_batch(state, epoch_batch)
     if counters:
         _update_context(state, counters)
-    pairs = [(m.group("key"), float(m.group("val"))) for m in _SPACED_LOSS.finditer(line)]
+    pairs = []
+    for m in _SPACED_LOSS.finditer(line):
+        pairs.append((m.group("key"), float(m.group("val"))))
+        if m.group("avg") and not K.is_val_like(m.group("key")):
+            state.facts["loss_is_mean"] = m.group("avg")  # `avg loss 0.93` every N steps: a mean over them
     for m in _KV.finditer(line):
         if epoch_batch and m.start() < epoch_batch.end():
             continue  # `Train: 3` is the epoch, not a series
@@ -369,6 +376,11 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
         first = np.concatenate([[True], at[1:] != at[:-1]])  # once per step
         cols.extend("epoch", at[first], epochs[first].astype(np.float64))
     _set_facts(state, table, facts)
+    if "loss_is_mean" in state.facts and facts.loss_window == 1:
+        facts.loss_window = _mean_window(steps[table.has_loss])
+        if facts.loss_window > 1:
+            facts.notes.append(f"each loss is an '{state.facts['loss_is_mean']} loss' logged every"
+                               f" {facts.loss_window} steps: a mean over them (one-step spikes are diluted)")
     if keras_window is not None:
         facts.steps_per_epoch = float(state.batches_of or 0) or None
         facts.loss_window = max(1, round(keras_window))
@@ -528,6 +540,15 @@ def _place(epoch: float, epochs: list[float], steps: list[int]) -> int:
         return round(float(np.interp(epoch, epochs, steps)))
     slope = (steps[-1] - steps[0]) / max(epochs[-1] - epochs[0], 1e-9)
     return round(steps[-1] + (epoch - epochs[-1]) * slope)
+
+
+def _mean_window(loss_steps: np.ndarray) -> int:
+    """The steps each logged mean covers: the logging interval, when the log keeps one (else 1)."""
+    gaps = np.diff(np.unique(loss_steps))
+    if len(gaps) < 5:
+        return 1
+    interval = int(np.median(gaps))
+    return interval if interval > 1 and np.mean(gaps == interval) >= 0.8 else 1
 
 
 def _set_facts(state: _State, table: Table, facts: RunFacts) -> None:
