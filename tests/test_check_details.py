@@ -428,3 +428,15 @@ def test_fifty_spikes_per_epoch_in_a_two_epoch_log_are_not_called_a_few_bad_samp
     text = " ".join(outliers.evidence)
     assert "no epoch marks" not in text and "covers 2 epochs" in text, text
     assert "about 53 per epoch" in text and outliers.confidence < 0.5, text
+
+
+def test_one_burst_of_gradient_blow_ups_after_stable_training_is_exploding_gradients() -> None:
+    # Real fairseq-style console (tests/data): a tanh RNN LM under SGD 0.7 without clipping, stable for 1,450
+    # updates, then the gradient norm bursts ×14 and the loss jumps ×4, settling ×1.8 above where it was. One
+    # burst is too few for the sporadic-spike rule, and the loss ending above its start read as lr_too_high
+    # (red-team 10a r03).
+    d = diagnose(read(Path(__file__).parent / "data" / "rnn_lm_fairseq_console" / "train.log"))
+    first = d.findings[0]
+    assert (d.verdict, first.id) == ("problem", "exploding_gradients"), [(f.id, f.confidence) for f in d.findings]
+    assert "after 1560 steps of stable training" in first.evidence[0], first.evidence
+    assert next(f for f in d.findings if f.id == "lr_too_high").confidence < first.confidence

@@ -11,6 +11,7 @@ from ..prescribe import HF_DEFAULT_MAX_GRAD_NORM
 from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
+from ._gradient_burst import Burst, gradient_burst
 from ._spikes import (
     cliff_events,
     grad_blowup_share,
@@ -136,6 +137,45 @@ def _runaway_finding(sig: RunSignals, runaway: Runaway) -> Finding:
     )
 
 
+def _near_lr_jump(sig: RunSignals, step: int) -> bool:
+    """A blow-up within a few steps of an LR jump (a warm restart) is the schedule's doing."""
+    return any(abs(at - step) <= 3 for at, _, _ in sig.lr_jumps)
+
+
+def _burst_finding(sig: RunSignals, burst: Burst) -> Finding:
+    stable = sig.grad_norm.values[sig.grad_norm.steps < burst.step]  # type: ignore[union-attr]
+    max_norm = fmt(float(np.percentile(stable[np.isfinite(stable)], 90)))
+    after = ("" if burst.loss_after is None else
+             f"; once it was over the loss sat at {fmt(burst.loss_after)}, ×{fmt(burst.loss_after / burst.loss_before)}"
+             " where it was before")
+    return Finding(
+        id="exploding_gradients",
+        severity="problem",
+        confidence=0.8,
+        title="Exploding gradients: a burst of blow-ups after stable training threw the loss off",
+        evidence=[
+            f"at step {burst.step} the gradient norm blew up to ×{fmt(burst.ratio)} its level before"
+            f" ({fmt(burst.level)}), after {burst.step - int(sig.steps[0])} steps of stable training in which it"
+            " never came near that",
+            f"the loss jumped from {fmt(burst.loss_before)} to {fmt(burst.loss_peak)} right after it{after}",
+            "a sudden blow-up from a steady run, not a loss that never settles: the update crossed a cliff of the"
+            " loss surface (clipping bounds such a step; a learning rate too high would show from the start)",
+        ],
+        fix=for_framework(
+            sig,
+            cause="exploding_gradients",
+            torch=[
+                f"torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={max_norm})  # after backward()",
+                "# for RNNs: prefer GRU/LSTM over a plain tanh RNN, add LayerNorm, shorten truncated BPTT",
+            ],
+            hf=[f"TrainingArguments(..., max_grad_norm={max_norm})"],
+            lightning=[f"Trainer(..., gradient_clip_val={max_norm})"],
+            keras=[f"keras.optimizers.Adam(learning_rate=lr, clipnorm={max_norm})"],
+        ),
+        steps=[burst.step],
+    )
+
+
 #: Under a known clip, no update is larger than clip / (median gradient norm) times a typical one; below this
 #: the spikes of the (pre-clip) norm cannot have thrown the weights off.
 MIN_CLIP_HEADROOM = 3.0
@@ -254,6 +294,10 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         if len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes)):
             events, cliffs = found, sizes
     with_grad = len(events) >= 3 or cliffs is not None
+    if not with_grad:
+        burst = gradient_burst(sig)
+        if burst is not None and not _near_lr_jump(sig, burst.step):
+            return _burst_finding(sig, burst)
     if with_grad and sig.log_space and _clipped_near_typical(sig) \
             and np.median(10 ** sig.residual[events]) < CLIPPED_MIN_SPIKE:
         return None  # small bumps where the clip kept every update near a typical one: no blow-up

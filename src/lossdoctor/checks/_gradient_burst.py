@@ -1,0 +1,76 @@
+"""One burst of gradient blow-ups after a long stable phase, which threw the loss off (and it survived).
+
+A run that trains steadily and then, at one point, sees its gradient norm jump ten-fold with the loss
+jumping after it has met a cliff of the loss surface: the exploding gradient of a recurrent net without
+clipping. A learning rate too high shows from the start instead (the loss never settles, the norm grows),
+so the burst must come after a stable stretch of at least a quarter of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..signals import RunSignals
+
+#: The blow-up: the gradient norm at this many times its median over the points before.
+BURST_RATIO = 10.0
+#: ...which it never reached before (the stable phase stays below this multiple of the same level).
+STABLE_RATIO = 30.0
+#: The stable phase before the burst, as a share of the run's gradient-norm points.
+MIN_STABLE_SHARE = 0.25
+#: The loss must show the blow-up: its peak within PEAK_POINTS after it at this multiple of its level before.
+MIN_LOSS_JUMP = 3.0
+PEAK_POINTS = 10
+#: ...and stand out from the run's own step-to-step noise by this many robust stds (a heavy-tailed per-step
+#: loss, a DPO run's, jumps ×8 by chance)...
+MIN_JUMP_NOISE = 4.0
+#: ...and stay up: the median of those points at least this multiple of the level before (the weights were
+#: thrown off, not one batch).
+MIN_STAYS_UP = 2.0
+
+
+@dataclass
+class Burst:
+    step: int  # the step whose gradient norm blew up
+    ratio: float  # the gradient norm there, as a multiple of its level before
+    level: float  # that level (median of the points before)
+    loss_before: float  # the loss's median over the points before
+    loss_peak: float  # the largest loss within PEAK_POINTS after
+    loss_after: float | None  # the loss's median a window later, once the burst is over (None: run ended)
+
+
+def gradient_burst(sig: RunSignals) -> Burst | None:
+    """The first ten-fold blow-up of the gradient norm after a stable quarter of the run, when the loss jumps
+    at least ×3 right after it, beyond its own noise, and stays up (positive losses only: the jump is a ratio)."""
+    grad = sig.grad_norm
+    if grad is None or not sig.log_space or (sig.run.facts.loss_window or 1) > 1:
+        return None
+    keep = np.isfinite(grad.values) & (grad.values > 0)
+    steps, values = grad.steps[keep], np.log10(grad.values[keep])
+    n = len(values)
+    window = max(20, n // 10)
+    if n < 4 * window:
+        return None
+    levels = np.array([np.median(values[i - window:i]) for i in range(window, n)])
+    over = np.flatnonzero(values[window:] - levels > np.log10(BURST_RATIO))
+    if not len(over):
+        return None
+    b = int(over[0]) + window
+    level = float(levels[b - window])
+    if b < MIN_STABLE_SHARE * n or np.max(values[:b]) - level > np.log10(STABLE_RATIO):
+        return None
+    at = int(np.searchsorted(sig.steps, steps[b]))
+    if at < window or at >= sig.n:
+        return None
+    before = float(np.median(sig.y[at - window:at]))
+    peak = float(np.max(sig.y[at:at + PEAK_POINTS]))
+    if peak - before < max(np.log10(MIN_LOSS_JUMP), MIN_JUMP_NOISE * sig.step_noise):
+        return None
+    if np.median(sig.y[at:at + PEAK_POINTS]) - before < np.log10(MIN_STAYS_UP):
+        return None
+    later = sig.y[at + window: at + 3 * window]
+    after = float(10 ** np.median(later)) if len(later) >= window else None
+    return Burst(int(steps[b]), float(10 ** (values[b] - level)), float(10**level), float(10**before),
+                 float(10**peak), after)
