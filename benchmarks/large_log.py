@@ -53,7 +53,9 @@ def make_series(steps: int) -> dict[str, np.ndarray]:
     per_epoch = 1390
     loss = (2.0 * np.exp(-step / (steps / 5)) + 0.2) * np.exp(rng.normal(0, 0.08, steps))
     loss[step % per_epoch == per_epoch - 1] *= 3.0
-    return {"step": step, "loss": loss, "lr": np.full(steps, 3e-4), "epoch": step // per_epoch}
+    grad_norm = 1.5 * np.exp(rng.normal(0, 0.3, steps))
+    return {"step": step, "loss": loss, "lr": np.full(steps, 3e-4), "epoch": step // per_epoch,
+            "grad_norm": grad_norm}
 
 
 def write_jsonl(path: Path, s: dict[str, np.ndarray]) -> None:
@@ -67,6 +69,14 @@ def write_csv(path: Path, s: dict[str, np.ndarray]) -> None:
         f.write("step,loss,lr,epoch\n")
         for i, loss, lr, ep in zip(s["step"], s["loss"], s["lr"], s["epoch"], strict=True):
             f.write(f"{int(i)},{float(loss)!r},{float(lr)!r},{int(ep)}\n")
+
+
+def write_csv_with_grad_norm(path: Path, s: dict[str, np.ndarray]) -> None:
+    """The CSV with a gradient-norm column: the checks that read it (explosions, clipping) run too."""
+    with path.open("w") as f:
+        f.write("step,loss,lr,epoch,grad_norm\n")
+        for i, loss, lr, ep, g in zip(s["step"], s["loss"], s["lr"], s["epoch"], s["grad_norm"], strict=True):
+            f.write(f"{int(i)},{float(loss)!r},{float(lr)!r},{int(ep)},{float(g)!r}\n")
 
 
 def measure(body: str, path: Path) -> tuple[float, float, str]:
@@ -83,7 +93,8 @@ def main() -> None:
     args = parser.parse_args()
     series = make_series(args.steps)
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [("jsonl", write_jsonl, BASELINE_JSONL), ("csv", write_csv, BASELINE_CSV)]
+        cases = [("jsonl", write_jsonl, BASELINE_JSONL), ("csv", write_csv, BASELINE_CSV),
+                 ("csv+gn", write_csv_with_grad_norm, BASELINE_CSV)]
         print(f"{'log':6} {'steps':>9} {'ours s':>7} {'base s':>7} {'ratio':>6} {'ours MB':>8} {'base MB':>8}  verdict")
         for name, writer, baseline in cases:
             path = Path(tmp) / f"run.{name}"

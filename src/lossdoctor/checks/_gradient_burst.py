@@ -53,13 +53,19 @@ def gradient_burst(sig: RunSignals) -> Burst | None:
     window = max(20, n // 10)
     if n < 4 * window:
         return None
-    levels = np.array([np.median(values[i - window:i]) for i in range(window, n)])
-    over = np.flatnonzero(values[window:] - levels > np.log10(BURST_RATIO))
+    level_at = _trailing_level(values, window)
+    highest = np.maximum.accumulate(values)  # the largest norm up to each point
+    over = np.flatnonzero(values - level_at > np.log10(BURST_RATIO))
     if not len(over):
         return None
-    b = int(over[0]) + window
-    level = float(levels[b - window])
-    if b < MIN_STABLE_SHARE * n or np.max(values[:b]) - level > np.log10(STABLE_RATIO):
+    b = int(over[0])  # the first: a blow-up that recurs (every epoch, at random) is no single burst
+    return _burst_at(sig, steps, values, highest, b, float(level_at[b]), window)
+
+
+def _burst_at(sig: RunSignals, steps: np.ndarray, values: np.ndarray, highest: np.ndarray, b: int, level: float,
+              window: int) -> Burst | None:
+    """The blow-up at gradient point `b` as a Burst, if the run was stable before it and the loss shows it."""
+    if b < MIN_STABLE_SHARE * len(values) or highest[b - 1] - level > np.log10(STABLE_RATIO):
         return None
     at = int(np.searchsorted(sig.steps, steps[b]))
     if at < window or at >= sig.n:
@@ -74,3 +80,19 @@ def gradient_burst(sig: RunSignals) -> Burst | None:
     after = float(10 ** np.median(later)) if len(later) >= window else None
     return Burst(int(steps[b]), float(10 ** (values[b] - level)), float(10**level), float(10**before),
                  float(10**peak), after)
+
+
+#: Blocks the trailing window is cut into (their medians' median stands for the window's median).
+BLOCKS = 16
+
+
+def _trailing_level(values: np.ndarray, window: int) -> np.ndarray:
+    """The median of about the `window` points before each point, in O(n): medians of blocks of window/16
+    points, then the median of the 16 blocks before each one (+inf before there are 16)."""
+    size = max(1, window // BLOCKS)
+    blocks = len(values) // size
+    medians = np.median(values[: blocks * size].reshape(blocks, size), axis=1)
+    level = np.full(blocks + 1, np.inf)
+    if blocks >= BLOCKS:
+        level[BLOCKS:] = np.median(np.lib.stride_tricks.sliding_window_view(medians, BLOCKS), axis=1)
+    return level[np.minimum(np.arange(len(values)) // size, blocks)]

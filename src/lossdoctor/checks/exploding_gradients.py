@@ -294,7 +294,7 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         if len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes)):
             events, cliffs = found, sizes
     with_grad = len(events) >= 3 or cliffs is not None
-    if not with_grad:
+    if not with_grad and not _clipped_near_typical(sig):  # under such a clip no burst moves the weights further
         burst = gradient_burst(sig)
         if burst is not None and not _near_lr_jump(sig, burst.step):
             return _burst_finding(sig, burst)
