@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from lossdoctor.errors import LogReadError
-from lossdoctor.readers import csv_logs, hf, jsonl, lossdoctor_store, tensorboard, text
+from lossdoctor.readers import csv_logs, hf, json_lists, jsonl, lossdoctor_store, tensorboard, text
 from lossdoctor.readers._build import listing
 from lossdoctor.readers._io import HEAD_BYTES, MAX_JSON_BYTES, MAX_TEXT_BYTES, encoding_of, file_size, head, open_text
 from lossdoctor.readers.sniff import sniff
@@ -60,8 +61,9 @@ def read_all_file(name: str, path: Path, *, loss_key: str | None = None) -> list
             return [_read_json(name, path, stream, loss_key)]
         if kind == "jsonl":
             first = decoded.lstrip().splitlines()[0] if decoded.strip() else ""
-            if '"log_history"' in first:
-                return [_read_json(name, path, stream, loss_key)]
+            if '"log_history"' in first or (complete and len(decoded.strip().splitlines()) == 1
+                                             and re.search(r'"\s*:\s*\[', first)):
+                return [_read_json(name, path, stream, loss_key)]  # one JSON document on one line
             return [jsonl.read_blocks(name, blocks_of(stream), loss_key=loss_key)]
         if kind == "csv":
             return csv_logs.read_all(name, blocks_of(stream), loss_key=loss_key)
@@ -88,7 +90,11 @@ def _read_json(name: str, path: Path, stream: TextIO, loss_key: str | None) -> R
     if hf.looks_like(doc):
         return hf.read(name, doc, loss_key=loss_key)
     if isinstance(doc, list):
+        if json_lists.numbers(doc) is not None:
+            return json_lists.read_list(name, doc, loss_key=loss_key)
         return jsonl.read_records(name, doc, loss_key=loss_key)
+    if isinstance(doc, dict) and json_lists.is_series_dict(doc):
+        return json_lists.read_dict(name, doc, loss_key=loss_key)
     if isinstance(doc, dict):
         raise LogReadError(name, f"JSON document of an unknown layout (no log_history); top-level keys: "
                            f"{listing(list(doc), 15)}")
