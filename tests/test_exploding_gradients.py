@@ -67,3 +67,14 @@ def test_bad_batches_carried_over_by_momentum_are_not_explosions(tmp_path: Path)
 def test_small_level_shifts_at_evaluations_are_not_explosions(tmp_path: Path) -> None:
     d = diagnosed("eval_leak_batchnorm_cnn_sgd", "tune", 1, 1, "jsonl", tmp_path, loss_only=True)
     assert "exploding_gradients" not in ids(d)
+
+
+def test_blow_ups_that_leave_the_next_batches_worse_are_explosions() -> None:
+    """Real TensorBoard log (tests/data): a ReLU RNN without clipping blows its gradient norm up ×31, ×70 and ×10
+    in the first quarter; the blown-up batches' own loss was high too, so they are no cliffs on ordinary batches,
+    but the batches after each ran ×2–3 worse than before: the update threw the weights off (red-team 12b r06,
+    was healthy). The run then trains smoothly, which is why nothing else would name it."""
+    pytest.importorskip("tensorboard")
+    d = diagnose(read(Path(__file__).parent / "data" / "relu_rnn_blowups_tensorboard"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
+    assert "worse than those before" in d.findings[0].evidence[1]

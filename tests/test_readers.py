@@ -206,6 +206,10 @@ def test_an_avg_loss_printed_every_n_steps_is_a_mean_over_them(tmp_path: Path) -
     assert any("mean over them" in note for note in run.facts.notes)
     run = read(write(tmp_path, "plain.log", lines.replace("avg loss", "loss")))
     assert run.facts.loss_window == 1  # the value of that step alone, as far as the log says
+    evals = "".join(f">> it {50 * (i + 1):5d} | avg loss {1 / (1 + i):.4f}\n"
+                    + (f">> it {50 * i + 30:5d} | val loss 0.9\n" if i % 3 == 1 else "") for i in range(8))
+    run = read(write(tmp_path, "evals.log", evals))
+    assert run.facts.loss_window == 50  # evaluation lines between them are no training loss
 
 
 def test_loss_histories_saved_as_bare_json_lists(tmp_path: Path) -> None:

@@ -43,8 +43,10 @@ DEMOTED_BY_WITHOUT_EPOCHS: dict[str, set[str]] = {
 #: The same, only when the first finding is itself confirmed (confidence at least CONFIRMED): a leak whose
 #: evaluations sit at the level changes returns to train mode at each epoch start, which, once the trend
 #: catches up within a few steps, looks like a spike at the epoch boundary.
+#: Training with dropout off for part of every epoch drops that regularisation, so validation may well rise:
+#: the overfitting is the leak's consequence, and its falling training loss is the eval-mode part.
 DEMOTED_BY_CONFIRMED: dict[str, set[str]] = {
-    "eval_mode_leak": {"partial_last_batch"},
+    "eval_mode_leak": {"partial_last_batch", "overfitting"},
     # gradient blow-ups seen in the gradient norm itself throw the weights off, and the loss climbs after them
     "exploding_gradients": {"lr_too_high"},
 }

@@ -145,18 +145,23 @@ CLIFF_WINDOW = 51
 #: A batch whose loss is above this ratio to its trend was not ordinary: its own loss rose with its gradient
 #: (a bad sample), which a cliff's batch does not do.
 ORDINARY_LOSS_RATIO = 1.5
+#: ...unless the batches after it are this many times worse than those before (median of DAMAGE_POINTS on each
+#: side): then the update itself threw the weights off, whatever the batch's own loss was.
+DAMAGE_RATIO = 2.0
+DAMAGE_POINTS = 5
 
 
 def cliff_events(sig: RunSignals, ordinary: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
     """Steps whose gradient norm blows up to CLIFF_RATIO× its local level while the batch's own loss is not
-    high (robust z under `ordinary`).
+    high (robust z under `ordinary`), or the batches after it are far worse than those before.
 
     The classic exploding gradient: the loss surface is a cliff there, so the gradient explodes although
     the loss does not (a long sequence through an RNN). A bad sample instead raises its own loss with its
-    gradient. Returns the loss indices of the steps after the blow-ups, where the oversized update lands,
-    and each blow-up's size (times its local level).
+    gradient, and the batches after it are no worse. Returns the loss indices of the steps after the blow-ups,
+    where the oversized update lands, each blow-up's size (times its local level), and whether its batch's
+    own loss was ordinary.
     """
-    none = (np.array([], dtype=int), np.array([]))
+    none = (np.array([], dtype=int), np.array([]), np.array([], dtype=bool))
     grad = sig.grad_norm
     if grad is None or len(grad) < 20 or np.any(grad.values <= 0) or (sig.run.facts.loss_window or 1) > 1:
         return none
@@ -173,10 +178,14 @@ def cliff_events(sig: RunSignals, ordinary: float = 2.5) -> tuple[np.ndarray, np
     lift = np.where(aligned, above[at], 0.0)
     events: list[int] = []
     sizes: list[float] = []
+    on_ordinary: list[bool] = []
     # "not high" both against the scatter and in size: with very noisy small batches a bad sample's loss ×3
     # its trend is still inside 2.5 robust stds, while a cliff's batch sits near its trend (×0.8–×1.4)
     ordinary_size = sig.residual < np.log10(ORDINARY_LOSS_RATIO) if sig.log_space else True
-    for i in np.flatnonzero((lift >= np.log10(CLIFF_RATIO)) & (sig.z < ordinary) & ordinary_size):
+    ordinary_batch = (sig.z < ordinary) & ordinary_size
+    for i in np.flatnonzero(lift >= np.log10(CLIFF_RATIO)):
+        if not (ordinary_batch[i] or _damaged_after(sig, int(i))):
+            continue
         j = int(at[i])
         # a blow-up, not a divergence: within a few steps the norm is back near its level (a too-high LR
         # keeps it up while the loss climbs)
@@ -184,7 +193,23 @@ def cliff_events(sig: RunSignals, ordinary: float = 2.5) -> tuple[np.ndarray, np
         if back and level[j] - early <= 1.0 and i + 1 < sig.n and (not events or i + 1 > events[-1] + 2):
             events.append(int(i + 1))
             sizes.append(float(10 ** lift[i]))
-    return np.array(events, dtype=int), np.array(sizes)
+            on_ordinary.append(bool(ordinary_batch[i]))
+    return np.array(events, dtype=int), np.array(sizes), np.array(on_ordinary, dtype=bool)
+
+
+def damage_after(sig: RunSignals, i: int) -> float:
+    """How many times worse (log10) the DAMAGE_POINTS batches after point i run than those before it; 0 when
+    the log cannot say (linear loss, too near an end)."""
+    if not sig.log_space or i < DAMAGE_POINTS or i + 1 + DAMAGE_POINTS > sig.n:
+        return 0.0
+    before = float(np.median(sig.y[i - DAMAGE_POINTS: i]))
+    return float(np.median(sig.y[i + 1: i + 1 + DAMAGE_POINTS])) - before
+
+
+def _damaged_after(sig: RunSignals, i: int) -> bool:
+    """Whether the batches after point i are DAMAGE_RATIO times worse than those before it (and beyond the
+    step noise): an update that blew up with its batch's loss still threw the weights off."""
+    return damage_after(sig, i) >= max(np.log10(DAMAGE_RATIO), 2 * sig.step_noise)
 
 
 def _windowed_grad_events(sig: RunSignals, g: np.ndarray, grad_threshold: float) -> np.ndarray:

@@ -37,7 +37,7 @@ def _FIX(sig: RunSignals) -> list[str]:
             "        ...",
             "    model.train()  # back to training mode before the next training step",
         ],
-        hf=["# a custom callback or compute_metrics that calls model.eval() must call model.train() after"],
+        hf=["# the Trainer calls model.train() at every step: a training_step you override must do the same"],
         lightning=["# in a custom hook that calls self.eval(), call self.train() when done"],
     )
 
@@ -273,6 +273,8 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     mode = sig.run.get(TRAIN_MODE)
     if mode is not None:
         return _from_recorded_mode(sig, mode)  # the recorder saw model.training: no need to infer it
+    if sig.run.facts.framework == "huggingface":
+        return None  # the HF Trainer calls model.train() at every training step: a leak cannot last there
     folded = sig.folded
     val = sig.val
     if folded is None:

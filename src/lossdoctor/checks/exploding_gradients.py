@@ -14,6 +14,7 @@ from ._fix import for_framework
 from ._gradient_burst import Burst, gradient_burst
 from ._spikes import (
     cliff_events,
+    damage_after,
     grad_blowup_share,
     grad_led_events,
     grad_z,
@@ -290,7 +291,7 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     # The HF Trainer logs the norm before clipping and clips at max_grad_norm (1.0 unless changed): there a
     # blow-up of the norm alone moved the weights no further than any other step, so it is no evidence.
     if len(events) < 3 and (sig.run.facts.framework or "") != "huggingface":
-        found, sizes = cliff_events(sig)
+        found, sizes, on_ordinary = cliff_events(sig)
         if len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes)):
             events, cliffs = found, sizes
     with_grad = len(events) >= 3 or cliffs is not None
@@ -369,11 +370,15 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
                 if cliffs is None else
                 f"on the step after each blow-up the loss sits {size}, at irregular steps, not tied to the epoch"]
     if cliffs is not None:
-        evidence.append(
-            f"{len(cliffs)} times the gradient norm blew up to ×{fmt(float(np.median(cliffs)))} its local level"
-            f" (median; largest ×{fmt(float(np.max(cliffs)))}) on a batch whose own loss was not high: the loss"
-            " surface is a cliff there, and the oversized update lands on the steps after it"
-        )
+        blown = (f"{len(cliffs)} times the gradient norm blew up to ×{fmt(float(np.median(cliffs)))} its local level"
+                 f" (median; largest ×{fmt(float(np.max(cliffs)))})")
+        if on_ordinary.all():
+            evidence.append(f"{blown} on a batch whose own loss was not high: the loss surface is a cliff there, and"
+                            " the oversized update lands on the steps after it")
+        else:
+            worse = 10 ** float(np.median([damage_after(sig, int(i) - 1) for i in idx]))
+            evidence.append(f"{blown}, and the batches after each ran ×{fmt(worse)} worse than those before (median):"
+                            " the oversized update threw the weights off, where a bad sample raises only its own loss")
         confidence = 0.8
         if sig.log_space and float(np.median(ratio)) < CLIPPED_MIN_SPIKE and adam_lr_far_too_high(sig) is not None:
             # Adam at a learning rate far above its range, stuck: the blow-ups left the loss where it was (Adam

@@ -377,7 +377,8 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
         cols.extend("epoch", at[first], epochs[first].astype(np.float64))
     _set_facts(state, table, facts)
     if "loss_is_mean" in state.facts and facts.loss_window == 1:
-        facts.loss_window = _mean_window(steps[table.has_loss])
+        train_ids = [i for i, k in enumerate(table.keys) if K.is_loss_like(k) and not K.is_val_like(k)]
+        facts.loss_window = _mean_window(steps[table.pair_record[np.isin(table.pair_key, train_ids)]])
         if facts.loss_window > 1:
             facts.notes.append(f"each loss is an '{state.facts['loss_is_mean']} loss' logged every"
                                f" {facts.loss_window} steps: a mean over them (one-step spikes are diluted)")

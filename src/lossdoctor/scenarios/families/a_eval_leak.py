@@ -64,6 +64,10 @@ def batchnorm_cnn_sgd(seed: int, params: Params) -> TrainLog:
     )
 
 
+#: The Hugging Face Trainer calls model.train() at the start of every training step, so a trainer_state.json
+#: (which only the Trainer writes) cannot hold this leak: the loop that leaks writes its own log.
+NO_LEAK_FORMATS = frozenset({"hf"})
+
 register(
     Family(
         "eval_leak_dropout_mlp_adam",
@@ -80,6 +84,7 @@ register(
             {"n_train": 2048, "batch": 64, "width": 128, "dropout": 0.5, "lr": 2e-3, "epochs": 8, "evals_per_epoch": 4},
             {"n_train": 640, "batch": 16, "width": 64, "dropout": 0.3, "lr": 1e-3, "epochs": 6, "evals_per_epoch": 2},
         ),
+        hidden_in=NO_LEAK_FORMATS,
     )
 )
 
@@ -99,5 +104,6 @@ register(
             {"n_train": 640, "batch": 16, "width": 10, "dropout": 0.5, "lr": 0.01, "epochs": 5, "evals_per_epoch": 2},
             {"n_train": 1536, "batch": 64, "width": 8, "dropout": 0.3, "lr": 0.05, "epochs": 6, "evals_per_epoch": 4},
         ),
+        hidden_in=NO_LEAK_FORMATS,
     )
 )
