@@ -462,3 +462,13 @@ def test_one_burst_of_gradient_blow_ups_after_stable_training_is_exploding_gradi
     assert (d.verdict, first.id) == ("problem", "exploding_gradients"), [(f.id, f.confidence) for f in d.findings]
     assert "after 1560 steps of stable training" in first.evidence[0], first.evidence
     assert next(f for f in d.findings if f.id == "lr_too_high").confidence < first.confidence
+
+
+def test_a_drop_at_the_evaluation_in_every_epoch_needs_fewer_standard_errors(tmp_path: Path) -> None:
+    """Dropout 0.4 left off after the first of three evaluations per epoch, JSONL every step: the loss drops
+    ×0.85 in all 5 epochs, 3.6 standard errors. A drop in every epoch of five is a 1-in-16 chance by its sign
+    alone, so 3 standard errors do (4 otherwise); no run without a leak in the catalogue reaches that."""
+    d = catalogue_run("eval_leak_dropout_mlp_adam/batch=32,dropout=0.4,epochs=5,evals_per_epoch=3,lr=0.001,"
+                      "n_train=1280,width=192/seed101/jsonl", "report", tmp_path)
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
+    assert "in 5 of 5 epochs the training loss drops" in d.findings[0].evidence[0]

@@ -23,6 +23,10 @@ LARGE_FALL = 1.25
 #: Standard errors a drop fitted to window means must reach. One-sided (only a drop counts there) and with
 #: the sign also required in most epochs, 3 is a false-alarm level near 1e-3 per run.
 WINDOWED_T = 3.0
+#: Standard errors a shift between whole logged points must reach; a drop seen in every one of at least
+#: UNANIMOUS_EPOCHS epochs needs only WINDOWED_T (its sign alone is a 1-in-16 chance, and only a drop counts).
+STEP_T = 4.0
+UNANIMOUS_EPOCHS = 5
 #: The recorder's series: 1.0 while model.training was on at the step, 0.0 in eval mode.
 TRAIN_MODE = "train_mode"
 
@@ -294,7 +298,9 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     se = 1.25 * folded.noise * np.sqrt(2 / max(3.0, folded.points_per_epoch / 2)) / np.sqrt(len(shifts))
     abrupt = float(np.median(jumps) / typical) if typical else 0.0
     visible = np.log10(MIN_VISIBLE) if sig.log_space else 0.0
-    if consistency < MIN_CONSISTENCY or abs(typical) < max(4 * se, visible) or abrupt < MIN_ABRUPTNESS:
+    unanimous_drop = typical < 0 and consistency == 1.0 and len(shifts) >= UNANIMOUS_EPOCHS
+    needed = WINDOWED_T if unanimous_drop else STEP_T
+    if consistency < MIN_CONSISTENCY or abs(typical) < max(needed * se, visible) or abrupt < MIN_ABRUPTNESS:
         return None
     ratio = 10**typical if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {typical:+.3g}"
