@@ -28,6 +28,10 @@ from lossdoctor.readers import read
 from lossdoctor.scenarios.catalog import FAMILIES, _load_families, train_variant, variants, write_variant
 from lossdoctor.scenarios.logwriters import write_logs
 
+#: Logs of single catalogue runs a test pins down (written by tests/data/catalogue_runs/make_logs.py): a run
+#: retrained on a CPU with other kernels drifts apart from the one the test describes.
+CATALOGUE_RUNS = Path(__file__).parent / "data" / "catalogue_runs"
+
 
 def diagnosed(family: str, split: str, index: int, seed: int, fmt: str, tmp_path: Path) -> Diagnosis:
     _load_families()
@@ -146,10 +150,13 @@ def test_a_loss_rising_while_the_gradient_shrinks_before_nan_is_numerical(tmp_pa
 
 
 def test_a_stalled_loss_with_validation_rising_is_lr_too_high(tmp_path: Path) -> None:
-    # A fresh seed: Adam at 0.2 on a GRU; the training loss ends 6% below its start, validation rises 16%.
+    # A fresh seed: Adam at 0.2 on a GRU; the training loss ends near or above its start while validation rises
+    # (how far depends on the CPU's kernels: 6% below its start on one machine, 15% above on another).
     d = diagnosed("lrhigh_gru_adam", "report", 0, 201, "text", tmp_path)
     assert first_of(d) == ("problem", "lr_too_high"), [f.id for f in d.findings]
-    assert any("makes no progress" in e for e in d.findings[0].evidence)
+    no_progress = ("makes no progress", "ends above where it started",
+                   "no tenth of the run gets below where it started")
+    assert any(phrase in e for e in d.findings[0].evidence for phrase in no_progress), d.findings[0].evidence
 
 
 def test_a_few_gradient_led_spikes_among_many_bad_samples_are_outliers(tmp_path: Path) -> None:
@@ -269,11 +276,10 @@ def test_bad_samples_of_varying_loss_in_a_log_without_epochs_are_outliers(tmp_pa
     assert (d.verdict, d.findings[0].id) == ("problem", "outlier_batches"), [f.id for f in d.findings]
 
 
-def test_gradient_blow_ups_in_a_log_of_window_means_are_exploding(tmp_path: Path) -> None:
+def test_gradient_blow_ups_in_a_log_of_window_means_are_exploding() -> None:
     """An IRNN logged by HF every 5 steps: the loss is a 5-step mean that dilutes each blow-up, but the
     gradient norm (the last step's) spikes, and the loss is above its trend there or one window later."""
-    d = catalogue_run("explode_rnn_cosine/batch=32,decay=0.95,epochs=16,hidden=40,length=40,lr=0.0055,n=1024/"
-                      "seed1/hf[logging_steps=5]", "tune", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "explode_sgd_hf_window_means"))
     assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
 
 
@@ -378,11 +384,11 @@ def test_every_restart_of_an_established_schedule_is_credited(tmp_path: Path) ->
     assert "4 of 4 LR jumps move the loss; between them it follows its trend" in d.findings[0].evidence
 
 
-def test_a_climb_after_gradient_blow_ups_ranks_after_them(tmp_path: Path) -> None:
-    # A fresh seed: an RNN whose gradient norm blows up now and then, and whose loss ends higher than its best
-    # after them. With the blow-ups in the gradient norm itself, the climb is their consequence: exploding
+def test_a_climb_after_gradient_blow_ups_ranks_after_them() -> None:
+    # A stored catalogue run: an RNN whose gradient norm blows up now and then, and whose loss ends higher than its
+    # best after them. With the blow-ups in the gradient norm itself, the climb is their consequence: exploding
     # gradients first, lr_too_high after it (red-team round 7a r06, a pointer network without clipping).
-    d = diagnosed("explode_rnn_cosine", "report", 1, 200, "jsonl", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "explode_sgd_climb_jsonl"))
     assert first_of(d) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
     assert "lr_too_high" in [f.id for f in d.findings]
 

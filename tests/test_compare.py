@@ -4,6 +4,7 @@ the seed-001 LR sweep (batch noise, the LR is not the cause) and the seed-000 GR
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,7 @@ from lossdoctor.compare import compare, parse_param, spearman
 from lossdoctor.diagnose import diagnose
 from lossdoctor.readers import read
 from lossdoctor.report.json import render as render_json
-from lossdoctor.scenarios import run_scenario, train_scenario, write_logs
-from lossdoctor.scenarios.catalog import strip_to_loss
+from lossdoctor.scenarios import run_scenario
 
 SMALL_BATCH = ["seed001_small_batch_lr1e-2", "seed001_small_batch_lr3e-3", "seed001_small_batch_lr1e-3"]
 GRU = ["seed000_gru_lr1e-3", "seed000_gru_lr1e-2", "seed000_gru_lr5e-2"]
@@ -27,17 +27,30 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lossdoctor", *args], capture_output=True, text=True, timeout=180)
 
 
+#: The GRU sweeps as their real runs wrote them (tests/data/gru_lr_sweep/make_logs.py): how far apart a sweep's
+#: runs land depends on the CPU's kernels, and these tests are about one such sweep.
+GRU_SWEEP = Path(__file__).parent / "data" / "gru_lr_sweep"
+
+
+def _stored(folder: str, root: Path) -> Path:
+    """A copy of a stored sweep under `root`, so that nothing a test writes lands in tests/data."""
+    shutil.copytree(GRU_SWEEP / folder, root / folder)
+    return root / folder
+
+
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sweeps")
-    return {name: run_scenario(name, root / name, formats=("hf",)).files["hf"] for name in SMALL_BATCH + GRU}
+    trained = {name: run_scenario(name, root / name, formats=("hf",)).files["hf"] for name in SMALL_BATCH}
+    hf = _stored("hf", root)
+    return trained | {name: hf / name / "trainer_state.json" for name in GRU}
 
 
 @pytest.fixture(scope="module")
 def loss_only(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """The GRU sweep as logs that kept only the training loss: no lr series to read the LR from."""
-    root = tmp_path_factory.mktemp("loss_only")
-    return [write_logs(strip_to_loss(train_scenario(n)), root / n, ("jsonl",))["jsonl"] for n in GRU]
+    folder = _stored("loss_only", tmp_path_factory.mktemp("loss_only"))
+    return [folder / n / "metrics.jsonl" for n in GRU]
 
 
 def _compare(paths: list[Path]):
@@ -280,42 +293,12 @@ def test_an_lr_stated_only_in_a_console_header_is_the_swept_parameter(tmp_path: 
     assert "run 3 (lr=0.7) is too high by its own diagnosis" in result.conclusion, result.conclusion
 
 
-def _recorded_gru(run_dir: Path, lr: float) -> Path:
-    """A GRU classifying the sign of a sum over 20 steps, Adam at `lr`, recorded live by lossdoctor.watch."""
-    import torch
-
-    import lossdoctor
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(1)
-        x = torch.randn(1536, 20, 4)
-        y = (x[:, :, 0].sum(1) > 0).long()
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True,
-                                             drop_last=True)
-        gru, head = torch.nn.GRU(4, 48, batch_first=True), torch.nn.Linear(48, 2)
-        params = [*gru.parameters(), *head.parameters()]
-        opt = torch.optim.Adam(params, lr=lr)
-        rec = lossdoctor.watch(torch.nn.ModuleList([gru, head]), opt, run_dir=run_dir, loader=loader, warn=False)
-        for _ in range(8):
-            for xb, yb in loader:
-                loss = torch.nn.functional.cross_entropy(head(gru(xb)[0][:, -1]), yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                rec.step(loss, batch_size=len(xb))
-        rec.close()
-    finally:
-        torch.set_num_threads(threads)
-    return run_dir
-
-
 def test_a_run_that_never_trains_is_not_read_as_the_smallest_fluctuation(tmp_path: Path) -> None:
     """A recorded Adam GRU sweep, lr 3e-3, 3e-2, 0.3: at 0.3 the loss never falls below its start and its
     scatter relative to that level is the smallest. The conclusion said "a small lr makes it larger", and the
     run's own diagnosis put gradient blow-ups that left the loss untouched above lr_too_high (red-team 11a)."""
-    paths = [_recorded_gru(tmp_path / f"lr{lr}", lr) for lr in (3e-3, 3e-2, 0.3)]
+    recorded = _stored("recorded", tmp_path)
+    paths = [recorded / name for name in ("lr3e-3", "lr3e-2", "lr0.3")]
     runs = [read(p) for p in paths]
     diagnoses = [diagnose(r) for r in runs]
     assert diagnoses[2].findings[0].id == "lr_too_high", [(f.id, f.confidence) for f in diagnoses[2].findings]

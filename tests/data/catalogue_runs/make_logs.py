@@ -1,0 +1,52 @@
+"""Write the catalogue runs that single tests pin down, each as the log view its test reads.
+
+A training run depends on the CPU's instruction set as well as on its seeds: the same seed trained with AVX-512
+and with AVX2 kernels drifts apart within a few hundred steps (an RNN near its stability edge explodes at other
+steps, or not at all). A test about one particular run therefore reads that run's log from here instead of
+training it again. These were written with torch 2.13.0 on one thread on an AVX-512 Xeon (`python
+tests/data/catalogue_runs/make_logs.py`); on another CPU the script writes runs of the same families that may
+differ in detail.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from lossdoctor.scenarios.catalog import DEFAULT_VIEWS, FAMILIES, Variant, _freeze, _load_families, write_variant
+
+HERE = Path(__file__).parent
+
+#: folder -> (family, index of its report parameter set, seed, view label)
+RUNS: dict[str, tuple[str, int, int, str]] = {
+    # gradient blow-ups in an HF log of 5-step means (the norm is the last step's)
+    "explode_sgd_hf_window_means": ("explode_rnn_sgd", 2, 203, "hf[logging_steps=5]"),
+    # blow-ups of the gradient norm, after which the loss ends above its best
+    "explode_sgd_climb_jsonl": ("explode_rnn_sgd", 1, 201, "jsonl"),
+    # Keras per-batch CSV, no gradient norm
+    "explode_sgd_keras_batch": ("explode_rnn_sgd", 2, 202, "keras_batch"),
+}
+
+
+def main() -> None:
+    _load_families()
+    for folder, (family, index, seed, label) in RUNS.items():
+        fam = FAMILIES[family]
+        (view,) = [v for v in DEFAULT_VIEWS if v.label == label]
+        variant = Variant(family, fam.cause, _freeze(fam.report[index]), seed, view, "report", folder)
+        with tempfile.TemporaryDirectory() as tmp:
+            written = write_variant(variant, Path(tmp))
+            target = HERE / folder
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            for file in [written] if written.is_file() else written.rglob("*"):
+                if file.is_file():
+                    dest = target / (file.name if written.is_file() else file.relative_to(written))
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(file, dest)
+        print(folder, "->", sorted(p.name for p in target.rglob("*") if p.is_file()))
+
+
+if __name__ == "__main__":
+    main()
