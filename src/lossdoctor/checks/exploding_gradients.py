@@ -290,9 +290,12 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     cliffs: np.ndarray | None = None  # blow-ups of the gradient on batches whose loss was not high
     # The HF Trainer logs the norm before clipping and clips at max_grad_norm (1.0 unless changed): there a
     # blow-up of the norm alone moved the weights no further than any other step, so it is no evidence.
-    if len(events) < 3 and (sig.run.facts.framework or "") != "huggingface":
+    # Blow-ups of the norm are looked at even when three gradient-led spikes were found: when there are more of
+    # them, they are the fuller evidence (three spikes can share a place in the epoch by chance; seven cannot).
+    if (sig.run.facts.framework or "") != "huggingface":
         found, sizes, on_ordinary = cliff_events(sig)
-        if len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes)):
+        enough = len(found) >= 3 or (len(found) == 2 and _lasting_damage(sig, found, sizes))
+        if enough and len(found) > len(events):
             events, cliffs = found, sizes
     with_grad = len(events) >= 3 or cliffs is not None
     if not with_grad and not _clipped_near_typical(sig):  # under such a clip no burst moves the weights further

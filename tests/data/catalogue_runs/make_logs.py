@@ -26,6 +26,8 @@ RUNS: dict[str, tuple[str, int, int, str]] = {
     "explode_sgd_climb_jsonl": ("explode_rnn_sgd", 1, 201, "jsonl"),
     # Keras per-batch CSV, no gradient norm
     "explode_sgd_keras_batch": ("explode_rnn_sgd", 2, 202, "keras_batch"),
+    # W&B export: 3 gradient-led loss spikes by chance at one place in the epoch, 7 blow-ups of the norm in all
+    "explode_sgd_wandb_shared_phase": ("explode_rnn_sgd", 2, 100, "wandb"),
 }
 
 
