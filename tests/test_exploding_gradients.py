@@ -68,6 +68,27 @@ def test_blow_ups_of_the_norm_outweigh_three_spikes_that_share_a_place_in_the_ep
     assert len(d.findings[0].steps) >= 5
 
 
+def test_explosions_from_the_loss_alone_when_its_scatter_has_memory() -> None:
+    """A stored Lightning CSV (loss, lr, validation; no gradient norm): blow-ups of ×2-×12 that relax back over
+    several steps, too small on the median to pass for blow-ups in white noise; the loss's scatter carries over
+    from step to step (lag-1 autocorrelation 0.23), which independent batches never give."""
+    d = diagnose(read(Path(__file__).parent / "data" / "catalogue_runs" / "explode_cosine_lightning_memory"))
+    first = d.findings[0]
+    assert (d.verdict, first.id) == ("problem", "exploding_gradients"), ids(d)
+    assert any("carries over from step to step" in e for e in first.evidence), first.evidence
+    assert first.confidence < 0.75  # from the loss alone
+    noise = [f for f in d.findings if f.id == "small_batch_noise"]
+    assert not noise or "partly carried over" in noise[0].evidence[0]  # it no longer claims independent batches
+
+
+def test_blow_ups_about_once_per_epoch_by_chance_are_not_a_bad_sample() -> None:
+    """A stored Lightning CSV: 13 damaging jumps over 14 epochs, at scattered places in the epoch (so about one
+    per epoch, as a bad sample would come back); each stays up for steps, in a loss with memory."""
+    d = diagnose(read(Path(__file__).parent / "data" / "catalogue_runs" / "explode_sgd_lightning_once_per_epoch"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), ids(d)
+    assert "outlier_batches" not in ids(d)
+
+
 def test_bad_batches_carried_over_by_momentum_are_not_explosions(tmp_path: Path) -> None:
     d = diagnosed("outlier_mlp_sgd", "tune", 0, 1, "tensorboard", tmp_path, loss_only=True)
     assert d.findings[0].id == "outlier_batches", ids(d)

@@ -64,6 +64,12 @@ class EpochInfo:
     source: str  # "epoch series", "run facts" or "inferred"
 
 
+#: A residual whose lag-1 autocorrelation is at least this, and at least MEMORY_SE standard errors of a white
+#: series (1/sqrt(n)), has memory. Detrending biases white noise low (around -0.1), so this is a clear margin.
+MEMORY_AUTOCORR = 0.12
+MEMORY_SE = 3.0
+
+
 class RunSignals:
     """Signals of one run's loss (and the other series checks consult)."""
 
@@ -354,6 +360,12 @@ class RunSignals:
         if len(r) < 3 or np.std(r) == 0:
             return 0.0
         return float(np.corrcoef(r[:-1], r[1:])[0, 1])
+
+    @cached_property
+    def has_memory(self) -> bool:
+        """Whether the scatter carries over from step to step (see MEMORY_AUTOCORR): batch sampling noise
+        has none, while weights that are knocked off and relax back over several steps give it."""
+        return self.n >= 20 and self.lag1_autocorr >= max(MEMORY_AUTOCORR, MEMORY_SE / np.sqrt(self.n))
 
 
 def _share_of_multiples(gaps: np.ndarray, period: int) -> float:

@@ -52,6 +52,10 @@ RECOVERED = 1.5
 #: an oversized update threw off keep the next batches a good part of the way up, while a bad batch
 #: that momentum carries over leaves only a faint echo of its spike.
 MIN_AFTERMATH_SHARE = 0.25
+#: From the loss alone, when its scatter has memory (`RunSignals.has_memory`), a blow-up is worth the name from
+#: this size: weights that oversized updates knock off and that relax back over several steps give that memory,
+#: batch sampling noise does not, so the guards against white noise (a jump from a run of low draws, ×3) can ease.
+MIN_BLIND_RATIO_MEMORY = 2.0
 
 
 #: A runaway to NaN/inf starts where the gradient norm jumps this many times its median over the points before.
@@ -321,9 +325,10 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
             return None  # a faint echo of a huge spike: a bad batch carried over by momentum (outlier_batches)
         # With a tiny, skewed batch the few points before a jump can all be low draws, and ordinary points after
         # it then look "still up": over all the jumps, the points after them must sit above the level of the
-        # last SETTLED points beyond what noise gives (a median of AFTER points, a median over the jumps).
+        # last SETTLED points beyond what noise gives (a median of AFTER points, a median over the jumps). White
+        # noise has no memory: where the loss's scatter has it, the jumps are no such draws.
         settled_se = 1.25 * 1.25 * sig.step_noise / np.sqrt(AFTER * len(idx))
-        if np.median(jumps.above_settled[jumps.damaging]) < SETTLED_T * settled_se:
+        if not sig.has_memory and np.median(jumps.above_settled[jumps.damaging]) < SETTLED_T * settled_se:
             return None
     # Spikes at an LR jump (a warm restart) are the schedule's doing (lr_schedule_jumps).
     lr_jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
@@ -332,6 +337,8 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         idx = idx[near > 3 * max(1.0, float(np.median(np.diff(sig.steps))))]
         if len(idx) < 3:
             return None
+    # Damaging jumps in a loss whose scatter has memory: the weights were knocked off and relaxed back (see below).
+    memory = not with_grad and sig.has_memory
     share = None if with_grad else grad_blowup_share(sig, idx, AFTER)
     if share is not None and share[0] < MIN_GRAD_SHARE:
         return None  # the gradient norm was logged and stayed calm: not an oversized update
@@ -347,7 +354,7 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         peak = np.array([max(float(sig.y[i]), float(np.max(rolling_median(sig.y[i : i + BUILD + 1], 3))))
                          for i in idx])
         ratio = 10 ** (peak - before) if sig.log_space else (peak - before) / sig.step_noise
-        if sig.log_space and np.median(ratio) < MIN_BLIND_RATIO:
+        if sig.log_space and np.median(ratio) < (MIN_BLIND_RATIO_MEMORY if memory else MIN_BLIND_RATIO):
             return None  # with nothing but the loss, only a blow-up is worth the name
     periodic = sig.infer_period(idx)
     own_cycle = with_grad and len(idx) >= 5 and periodic is not None and _off_epoch(sig, periodic[0])
@@ -359,8 +366,10 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         counts = steady_span(counts)
         mean = float(counts.mean())
         # Bad samples come back once per epoch, but they raise their own batch's loss: blow-ups of the gradient
-        # on batches whose loss was not high (cliffs) are no such samples, however evenly they fall.
-        regular = cliffs is None and mean > 0 and counts.var() / mean <= 0.5 and np.mean(counts > 0) >= 0.7
+        # on batches whose loss was not high (cliffs) are no such samples, however evenly they fall; nor are
+        # damaging jumps in a loss with memory (about one per epoch by chance when the blow-ups are that frequent).
+        regular = (cliffs is None and not memory and mean > 0 and counts.var() / mean <= 0.5
+                   and np.mean(counts > 0) >= 0.7)
         if regular or phase_concentration(pos) > 0.8:
             return None  # once per epoch: outlier_batches / partial_last_batch
     against = "the trend" if with_grad else "the level before them"
@@ -401,6 +410,11 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
             "after each jump the loss stays up for several steps before it recovers: the update itself"
             " damaged the weights (a bad batch raises only its own loss)"
         )
+        if memory:
+            evidence.append(
+                f"the loss's scatter carries over from step to step (lag-1 autocorrelation {sig.lag1_autocorr:.2f}"
+                " of its residual, where independent batches give none): weights knocked off and relaxing back"
+            )
         if share is not None:
             evidence.append(
                 f"in {share[0]:.0%} of them the gradient norm blows up while the loss rises (to ×{fmt(share[1])}"

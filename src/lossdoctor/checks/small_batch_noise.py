@@ -38,10 +38,13 @@ def small_batch_noise(sig: RunSignals) -> Finding | None:
         return None  # a rising trend is not benign noise
     start, end = float(10 ** medians[0]), float(10 ** medians[-1])
     pct = 100 * (10**scatter - 1)
+    correlation = (f"partly carried over between steps (lag-1 autocorrelation {sig.lag1_autocorr:.2f}): more than"
+                   " independent batches, which give none" if sig.has_memory else
+                   f"uncorrelated between steps (lag-1 autocorrelation {sig.lag1_autocorr:.2f}) — independent"
+                   " batches, no pattern")
     evidence = [
         f"the loss scatters ±{pct:.0f}% around its trend from one step to the next (robust std of the"
-        f" log residual {scatter:.3f} decades), uncorrelated between steps (lag-1 autocorrelation"
-        f" {sig.lag1_autocorr:.2f}) — independent batches, no pattern",
+        f" log residual {scatter:.3f} decades), {correlation}",
         f"the trend {'falls' if end < start * 0.95 else 'holds'} from {fmt(start)} to {fmt(end)}",
     ]
     confidence = 0.75
@@ -82,6 +85,8 @@ def small_batch_noise(sig: RunSignals) -> Finding | None:
             + " would settle it"
         )
         confidence -= 0.1
+    if sig.has_memory:
+        confidence -= 0.1  # some of the scatter is not sampling noise
     k = max(2, min(32, math.ceil((scatter / MIN_SCATTER_DECADES) ** 2)))
     spikes = np.flatnonzero(np.abs(sig.z) > 4)
     return Finding(

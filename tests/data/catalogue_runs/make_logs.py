@@ -28,6 +28,10 @@ RUNS: dict[str, tuple[str, int, int, str]] = {
     "explode_sgd_keras_batch": ("explode_rnn_sgd", 2, 202, "keras_batch"),
     # W&B export: 3 gradient-led loss spikes by chance at one place in the epoch, 7 blow-ups of the norm in all
     "explode_sgd_wandb_shared_phase": ("explode_rnn_sgd", 2, 100, "wandb"),
+    # Lightning CSV, loss only: blow-ups of x2-x12 whose scatter carries over from step to step
+    "explode_cosine_lightning_memory": ("explode_rnn_cosine", 2, 100, "lightning"),
+    # Lightning CSV, loss only: 13 damaging jumps, about one per epoch by chance
+    "explode_sgd_lightning_once_per_epoch": ("explode_rnn_sgd", 0, 203, "lightning"),
 }
 
 
