@@ -478,3 +478,11 @@ def test_a_drop_at_the_evaluation_in_every_epoch_needs_fewer_standard_errors(tmp
                       "n_train=1280,width=192/seed101/jsonl", "report", tmp_path)
     assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
     assert "in 5 of 5 epochs the training loss drops" in d.findings[0].evidence[0]
+
+
+def test_a_run_that_never_improves_and_ends_a_little_up_is_not_healthy() -> None:
+    """A stored TensorBoard log (loss only) of a GRU under Adam at lr 0.15: no tenth gets far below the start and
+    it ends 9% above it, less than the climb lr_too_high names. It once fell between the two checks and read
+    as healthy batch noise; a run that learned nothing is a problem whatever its scatter."""
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_stuck_tensorboard"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "no_progress"), [f.id for f in d.findings]

@@ -34,7 +34,8 @@ def chance_level(loss: float) -> int | None:
 
 
 def stalled(sig: RunSignals) -> bool:
-    """Whether the loss never gets more than MAX_IMPROVEMENT below its first values and ends there."""
+    """Whether the loss never gets more than MAX_IMPROVEMENT below its first values and ends there (or a little
+    above)."""
     if sig.n < (10 if sig.run.facts.step_unit == "epoch" else 24) or not sig.log_space:
         return False
     medians, se = sig.segments(10)
@@ -42,7 +43,9 @@ def stalled(sig: RunSignals) -> bool:
     best = float(np.min(medians))
     end = float(medians[-1])
     margin = np.log10(1 + MAX_IMPROVEMENT)
-    return head - best <= max(margin, 3 * se) and abs(end - head) <= margin
+    # It ends where it started, or above by no more than the tenths scatter: a run that never improved and ends a
+    # little up learned nothing either (a clear climb is lr_too_high's), and must not read as healthy noise.
+    return head - best <= max(margin, 3 * se) and -margin <= end - head <= max(margin, 3 * se)
 
 
 def first_update_jump(sig: RunSignals) -> tuple[float, float, int] | None:

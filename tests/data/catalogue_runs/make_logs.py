@@ -18,8 +18,8 @@ from lossdoctor.scenarios.catalog import DEFAULT_VIEWS, FAMILIES, Variant, _free
 
 HERE = Path(__file__).parent
 
-#: folder -> (family, index of its report parameter set, seed, view label)
-RUNS: dict[str, tuple[str, int, int, str]] = {
+#: folder -> (family, index of its parameter set, seed, view label[, split: "report" unless given])
+RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     # gradient blow-ups in an HF log of 5-step means (the norm is the last step's)
     "explode_sgd_hf_window_means": ("explode_rnn_sgd", 2, 203, "hf[logging_steps=5]"),
     # blow-ups of the gradient norm, after which the loss ends above its best
@@ -32,15 +32,19 @@ RUNS: dict[str, tuple[str, int, int, str]] = {
     "explode_cosine_lightning_memory": ("explode_rnn_cosine", 2, 100, "lightning"),
     # Lightning CSV, loss only: 13 damaging jumps, about one per epoch by chance
     "explode_sgd_lightning_once_per_epoch": ("explode_rnn_sgd", 0, 203, "lightning"),
+    # TensorBoard, loss only: a GRU under Adam at lr 0.15 that never improves and ends a little above its start
+    "lrhigh_gru_stuck_tensorboard": ("lrhigh_gru_adam", 0, 0, "tensorboard+loss-only", "tune"),
 }
 
 
 def main() -> None:
     _load_families()
-    for folder, (family, index, seed, label) in RUNS.items():
+    for folder, (family, index, seed, label, *split) in RUNS.items():
         fam = FAMILIES[family]
         (view,) = [v for v in DEFAULT_VIEWS if v.label == label]
-        variant = Variant(family, fam.cause, _freeze(fam.report[index]), seed, view, "report", folder)
+        tune = split == ["tune"]
+        params = _freeze((fam.tune if tune else fam.report)[index])
+        variant = Variant(family, fam.cause, params, seed, view, "tune" if tune else "report", folder)
         with tempfile.TemporaryDirectory() as tmp:
             written = write_variant(variant, Path(tmp))
             target = HERE / folder
