@@ -18,6 +18,9 @@ MIN_ABRUPTNESS = 0.5
 #: Smallest level change (as a ratio) worth the name: switching dropout or BatchNorm statistics moves the
 #: loss by tens of percent; a few percent is the drift of the re-exposure sawtooth around an evaluation.
 MIN_VISIBLE = 1.1
+#: Share of the shift still there in the later half of the steps after the evaluation: eval mode lasts until
+#: the next epoch start, while an LR restart's kick (which an evaluation may happen to precede) fades.
+MIN_PERSISTENCE = 2 / 3
 #: A fall inside the epoch at least this large (as a ratio) needs no clear two-level shape (see _two_levels).
 LARGE_FALL = 1.25
 #: Standard errors a drop fitted to window means must reach. One-sided (only a drop counts there) and with
@@ -173,10 +176,11 @@ def _switches_at_evaluations(sig: RunSignals, switches: list[int], length: float
     return hits / len(switches)
 
 
-def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Per epoch: (level after − before the first mid-epoch eval, jump right at it, eval steps)."""
+def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Per epoch: (level after − before the first mid-epoch eval, jump right at it, level of the later half
+    of the steps after it − before, eval steps)."""
     sig, r = folded.sig, folded.residual
-    shifts, jumps, steps = [], [], []
+    shifts, jumps, lates, steps = [], [], [], []
     near = max(3, int(folded.points_per_epoch // 6))
     # A loss logged as a mean over a window of steps: a point belongs after the evaluation only when its
     # whole window does; the one that straddles it is left out. Such logs have few points per epoch.
@@ -190,8 +194,30 @@ def _shifts(folded: EpochFold, firsts: dict[int, int]) -> tuple[np.ndarray, np.n
             continue
         shifts.append(float(np.median(after) - np.median(before)))
         jumps.append(float(np.median(after[:near]) - np.median(before[-near:])))
+        lates.append(float(np.median(after[len(after) // 2 :]) - np.median(before)))
         steps.append(eval_step)
-    return np.array(shifts), np.array(jumps), steps
+    return np.array(shifts), np.array(jumps), np.array(lates), steps
+
+
+def _step_fits_better_than_ramp(folded: EpochFold, firsts: dict[int, int]) -> bool:
+    """Whether a step at each epoch's first evaluation fits the pooled within-epoch residual better than a
+    straight ramp through the epoch (both by least squares, two parameters each).
+
+    The jump measured from a few points on each side of the evaluation is noisy at high batch noise; the
+    pooled fit weighs every point of every epoch, and a ramp (an LR cycle per epoch, the re-exposure sawtooth)
+    fits a profile that changes gradually better than a step does.
+    """
+    sig, clip = folded.sig, 4 * folded.noise
+    mine = np.isin(folded.epoch, list(firsts))
+    if mine.sum() < 8:
+        return False
+    r = np.clip(folded.residual[mine], -clip, clip)
+    eval_of = np.array([firsts[int(k)] for k in folded.epoch[mine]])
+    def sse(x: np.ndarray) -> float:
+        design = np.column_stack([np.ones_like(r), x])
+        coef, *_ = np.linalg.lstsq(design, r, rcond=None)
+        return float(np.sum((r - design @ coef) ** 2))
+    return sse((sig.steps[mine] > eval_of).astype(float)) < sse(folded.position[mine])
 
 
 def _windowed_shift(folded: EpochFold, firsts: dict[int, int]) -> tuple[float, float, float, int] | None:
@@ -265,7 +291,9 @@ def _from_windowed_means(sig: RunSignals, folded: EpochFold, firsts: dict[int, i
 @check("eval_mode_leak", "problem", "train loss shifts at mid-epoch evaluations (model left in eval mode)")
 def eval_mode_leak(sig: RunSignals) -> Finding | None:
     """Fires when, in most epochs, the training loss changes level abruptly at the first evaluation
-    inside the epoch and returns at the next epoch start.
+    inside the epoch, keeps the new level through the later half of the epoch, and returns at the next
+    epoch start. Abrupt means: most of the change within a few steps of the evaluation, or a step at the
+    evaluation fitting all epochs pooled better than a gradual change through the epoch.
 
     An evaluation that calls `model.eval()` and never `model.train()` leaves dropout off and
     BatchNorm on running statistics until the loop calls `model.train()` at the next epoch.
@@ -290,17 +318,23 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
         return _from_two_levels(sig, folded)
     if (sig.run.facts.loss_window or 1) > 1:
         return _from_windowed_means(sig, folded, firsts)
-    shifts, jumps, steps = _shifts(folded, firsts)
+    shifts, jumps, lates, steps = _shifts(folded, firsts)
     if len(shifts) < 3:
         return None
     typical = float(np.median(shifts))
+    if typical and float(np.median(lates)) / typical < MIN_PERSISTENCE:
+        return None  # a bump that fades before the epoch ends (an LR restart's kick), not a mode that stays
     consistency = float(np.mean(np.sign(shifts) == np.sign(typical)))
     se = 1.25 * folded.noise * np.sqrt(2 / max(3.0, folded.points_per_epoch / 2)) / np.sqrt(len(shifts))
     abrupt = float(np.median(jumps) / typical) if typical else 0.0
+    # the few points next to the evaluation are noisy; all points of all epochs together can still say: a step
+    pooled_step = abrupt < MIN_ABRUPTNESS and _step_fits_better_than_ramp(folded, firsts)
     visible = np.log10(MIN_VISIBLE) if sig.log_space else 0.0
     unanimous_drop = typical < 0 and consistency == 1.0 and len(shifts) >= UNANIMOUS_EPOCHS
     needed = WINDOWED_T if unanimous_drop else STEP_T
-    if consistency < MIN_CONSISTENCY or abs(typical) < max(needed * se, visible) or abrupt < MIN_ABRUPTNESS:
+    if consistency < MIN_CONSISTENCY or abs(typical) < max(needed * se, visible) or (
+        abrupt < MIN_ABRUPTNESS and not pooled_step
+    ):
         return None
     ratio = 10**typical if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {typical:+.3g}"
@@ -308,8 +342,10 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     evidence = [
         f"in {round(consistency * len(shifts))} of {len(shifts)} epochs the training loss {direction} {size}"
         " right at the first mid-epoch evaluation and stays there until the epoch ends",
-        f"the change happens at once ({abrupt:.0%} of it within a few steps of the evaluation), and the level"
-        " is back at the next epoch start, where the loop calls model.train()",
+        (f"the change happens at once ({abrupt:.0%} of it within a few steps of the evaluation)" if not pooled_step
+         else "over all epochs together, a step at the evaluation fits the loss better than a gradual change"
+         " through the epoch")
+        + ", and the level is back at the next epoch start, where the loop calls model.train()",
         "after eval(), dropout is off and BatchNorm uses running statistics: the model trains in eval mode"
         + (" (lower loss: dropout off)" if typical < 0 else ""),
     ]

@@ -34,6 +34,12 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     "explode_sgd_lightning_once_per_epoch": ("explode_rnn_sgd", 0, 203, "lightning"),
     # TensorBoard, loss only: a GRU under Adam at lr 0.15 that never improves and ends a little above its start
     "lrhigh_gru_stuck_tensorboard": ("lrhigh_gru_adam", 0, 0, "tensorboard+loss-only", "tune"),
+    # JSONL: BatchNorm CNN left in eval mode after the first of 4 evaluations per epoch; the loss drops ×0.55 there,
+    # but the few points on each side of the evaluation scatter too much to show the step by themselves
+    "leak_batchnorm_noisy_step_jsonl": ("eval_leak_batchnorm_cnn_sgd", 2, 200, "jsonl"),
+    # Lightning CSV: an exploding RNN validated twice per epoch; the loss sits lower after the evaluation in most
+    # epochs, but the shift has half faded by the second half of the steps after it
+    "explode_cosine_lightning_fading_shift": ("explode_rnn_cosine", 2, 200, "lightning"),
 }
 
 
