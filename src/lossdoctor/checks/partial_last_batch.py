@@ -25,6 +25,11 @@ MAX_CHANCE_DILUTED = 1e-5
 FAINT_MIN_EPOCHS = 8
 FAINT_SAME_SIGN = 0.9
 FAINT_T = 3.5
+#: In a log of window means (HF `logging_steps`), the window holding the short batch departs by its share of
+#: the window only; there the side it departs to in nearly every epoch (a sign test at this two-sided level)
+#: with FAINT_T_WINDOWED standard errors is enough.
+FAINT_SIGN_P_WINDOWED = 1e-3
+FAINT_T_WINDOWED = 2.0
 
 
 def binomial_tail(n: int, k: int, p: float) -> float:
@@ -150,7 +155,12 @@ def _faint_last_step(sig: RunSignals, epochs) -> BoundaryAnomaly | None:
     candidate = boundary_anomaly(sig, epochs.starts, offsets=(-1,))
     if candidate is None or candidate.epochs < FAINT_MIN_EPOCHS:
         return None
-    if candidate.same_sign < FAINT_SAME_SIGN or candidate.t < FAINT_T or not alone_at_its_step(sig, candidate):
+    agree = round(candidate.same_sign * candidate.epochs)
+    windowed = (sig.run.facts.loss_window or 1) > 1
+    by_sign = windowed and candidate.t >= FAINT_T_WINDOWED and \
+        2 * binomial_tail(candidate.epochs, agree, 0.5) <= FAINT_SIGN_P_WINDOWED
+    if candidate.same_sign < FAINT_SAME_SIGN or not (candidate.t >= FAINT_T or by_sign) \
+            or not alone_at_its_step(sig, candidate):
         return None
     folded = sig.folded
     if folded is not None and folded.fine_correlation() >= 0.4:

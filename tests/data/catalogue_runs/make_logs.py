@@ -40,6 +40,9 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     # Lightning CSV: an exploding RNN validated twice per epoch; the loss sits lower after the evaluation in most
     # epochs, but the shift has half faded by the second half of the steps after it
     "explode_cosine_lightning_fading_shift": ("explode_rnn_cosine", 2, 200, "lightning"),
+    # HF 5-step means: a loss summed over the batch, 12 batches of 128 and one of 8 per epoch; the window holding
+    # the short batch sits ×0.9 of the trend, lower in all 13 epochs
+    "plb_sum_hf_window_means": ("plb_sum_mlp", 0, 202, "hf[logging_steps=5]"),
 }
 
 
