@@ -486,3 +486,12 @@ def test_a_run_that_never_improves_and_ends_a_little_up_is_not_healthy() -> None
     as healthy batch noise; a run that learned nothing is a problem whatever its scatter."""
     d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_stuck_tensorboard"))
     assert (d.verdict, d.findings[0].id) == ("problem", "no_progress"), [f.id for f in d.findings]
+
+
+def test_a_zero_loss_beside_a_nan_gradient_norm_in_an_hf_log_is_a_hidden_nan() -> None:
+    """HF Trainer, one step per log: log(sigmoid(x)) reaches log 0 after the loss had come down to 0.0004. The
+    NaN filter logs that step's loss as 0.0, which alone could be a rounded tiny loss; the gradient norm logged
+    beside it is NaN (an fp16 scaler's overflow would leave the loss finite)."""
+    d = diagnose(read(Path(__file__).parent / "data" / "catalogue_runs" / "numinst_hf_zero_with_nan_gradient"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    assert "with a NaN/inf gradient norm at that step" in d.findings[0].evidence[0]

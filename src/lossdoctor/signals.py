@@ -81,7 +81,7 @@ class RunSignals:
         self.hidden_nan_steps = np.array([], dtype=np.int64)
         values = loss.values
         if run.facts.nan_filtered:
-            hidden = _nan_logged_as_zero(values)
+            hidden = _nan_logged_as_zero(values) | _zero_with_nonfinite_gradient(loss, run.get("grad_norm"))
             if hidden.any():
                 self.hidden_nan_steps = loss.steps[hidden]
                 values = np.where(hidden, np.nan, values)
@@ -402,6 +402,16 @@ def _nan_logged_as_zero(values: np.ndarray) -> np.ndarray:
         around = around[np.isfinite(around) & (around > 0)]
         out[i] = len(around) >= 3 and float(np.median(around)) >= 500 * resolution
     return out
+
+
+def _zero_with_nonfinite_gradient(loss: Series, grad: Series | None) -> np.ndarray:
+    """Exact zeros logged at a step whose gradient norm is NaN/inf: the NaN filter's 0.0 for a NaN loss, even
+    where the loss had come close to 0 (an fp16 scaler's overflow leaves the loss finite, not 0)."""
+    out = np.zeros(len(loss.values), dtype=bool)
+    if grad is None or not len(grad):
+        return out
+    bad_steps = grad.steps[~np.isfinite(grad.values)]
+    return (loss.values == 0) & np.isin(loss.steps, bad_steps)
 
 
 def _clip_range(y: np.ndarray, noise: float) -> tuple[float, float]:

@@ -134,10 +134,15 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
         + (f", the last at step {int(bad[-1])}" if len(bad) > 1 else "")
     ]
     if hidden:
+        grad = sig.run.get("grad_norm")
+        bad_grad_steps = grad.steps[~np.isfinite(grad.values)] if grad is not None else np.array([])
+        with_bad_grad = int(np.isin(sig.hidden_nan_steps, bad_grad_steps).sum())
+        why = (f"with a NaN/inf gradient norm at {'that step' if hidden == 1 else f'{with_bad_grad} of those steps'}"
+               if with_bad_grad else "between losses hundreds of times larger")
         evidence[0] = (
-            f"{hidden} logged losses are exactly 0.0 between losses hundreds of times larger (first at step"
-            f" {int(sig.hidden_nan_steps[0])}): Hugging Face's NaN filter logs 0.0 for a NaN/inf step"
-            " (set logging_nan_inf_filter=False to see them)"
+            f"{hidden} logged loss{'' if hidden == 1 else 'es'} {'is' if hidden == 1 else 'are'} exactly 0.0 {why}"
+            f" (first at step {int(sig.hidden_nan_steps[0])}): Hugging Face's NaN filter logs 0.0 for a NaN/inf"
+            " step (set logging_nan_inf_filter=False to see them)"
         ) + (f"; {len(bad) - hidden} more are {'/'.join(kinds)}" if len(bad) > hidden else "")
     rise = climb_before(sig, first)
     confidence = 0.9
