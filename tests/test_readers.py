@@ -564,6 +564,27 @@ def test_a_real_tqdm_bar_with_set_postfix_every_step_and_tqdm_write_lines(tmp_pa
     assert list(run.series["val_loss"].steps) == [24, 49, 74, 99]
 
 
+def test_a_bar_refreshed_after_each_batch_counts_one_to_its_total(tmp_path: Path) -> None:
+    """A bar that shows n = batches done after each batch (1/78 … 78/78, no 0/78 with a loss) has a batch on every
+    line, the last one included: nothing is a closing redraw (red-team round 13a r06: 8 last batches were lost)."""
+    lines = [f"Epoch {e}: {100 * n // 6:3d}%|####| {n}/6 [00:00<00:00, 900.1it/s, loss={1 / (e * 6 + n):.4f}]"
+             for e in range(3) for n in range(1, 7)]
+    run = read(write(tmp_path, "bar.log", "\n".join(lines) + "\n"))
+    assert list(run.loss.steps) == list(range(18)) and run.facts.steps_per_epoch == 6
+    assert run.loss.values[5] == pytest.approx(1 / 6, abs=1e-4)
+
+
+def test_an_iteration_counter_that_runs_on_across_epochs_is_the_step(tmp_path: Path) -> None:
+    """`[ep 02/08] it 126/1000`: the `it` counter goes on from the last epoch instead of starting over, so it
+    numbers the run's steps, not the batches of a 1000-batch epoch (red-team round 13a r11)."""
+    lines = [f"[ep {1 + (i - 1) // 125:02d}/08] it {i:5d}/1000 | lr 1.0e-03 | train_loss={1 / i:.5f}"
+             for i in range(1, 1001)]
+    run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert list(run.loss.steps) == list(range(1, 1001)) and run.facts.steps_per_epoch == 125
+    epoch = dict(zip(run.series["epoch"].steps.tolist(), run.series["epoch"].values.tolist(), strict=True))
+    assert (epoch[125], epoch[126], epoch[1000]) == (1, 2, 8)
+
+
 def test_pytorch_tutorial_lines_open_with_a_bracket_and_are_not_json(tmp_path: Path) -> None:
     lines = "".join(f"[{e},{b:6d}] loss: {1 / (e + b):.3f}\n" for e in (1, 2) for b in range(1, 5))
     run = read(write(tmp_path, "train.log", lines))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..epochs import EpochFold
@@ -74,7 +76,9 @@ def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray
     prof = folded.profile(bins)
     if not np.isfinite(prof).all(axis=0).any():
         return None
-    shape = np.nanmedian(prof, axis=0)
+    with warnings.catch_warnings():  # a bin no epoch reached is NaN in the shape, and numpy would say so aloud
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shape = np.nanmedian(prof, axis=0)
     best: tuple[int, float, float] | None = None
     for j in range(3, bins - 3):  # each level spans several bins: a one-step spike is not a level
         change = float(np.mean(shape[j:]) - np.mean(shape[:j]))

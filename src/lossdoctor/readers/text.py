@@ -93,6 +93,7 @@ class _State:
     table: list[str] | None = None  # the header of a printed table whose rows follow (fastai)
     piped: bool = False  # whether that table is drawn with `|` between its cells
     bar: tuple[int | None, int] | None = None  # (epoch, batch) the last progress-bar refresh showed
+    bar_from_zero: bool = False  # whether a refresh with values showed the counter at 0 (see _feed_progress_bar)
     keras_bars: KerasBars = field(default_factory=KerasBars)  # every refresh of Keras progress bars
 
 
@@ -316,9 +317,12 @@ def _feed_progress_bar(state: _State, line: str, tqdm: re.Match[str]) -> None:
     if pairs:
         n, of = int(tqdm.group("n")), int(tqdm.group("of"))
         state.batches_of = state.batches_of or of
-        # the bar's closing refresh (n = of) shows the epoch's last batch, not the next epoch's first
-        state.progress.append(state.frame + 1, epoch, None, min(n, of - 1), pairs)
-        state.bar = (epoch, min(n, of - 1))
+        # `for b in tqdm(loader)` shows n = batches done before this one (0 on the first); its closing refresh
+        # (n = of) then shows the last batch again, and is clamped once the whole log is read. A bar updated after
+        # each batch shows 1 to of, each a batch of its own.
+        state.bar_from_zero = state.bar_from_zero or n == 0
+        state.progress.append(state.frame + 1, epoch, None, n, pairs)
+        state.bar = (epoch, n)
 
 
 def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) -> Run:
@@ -326,6 +330,8 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
     for line in lines:
         _feed(state, line)
     keras_window = None
+    if state.bar_from_zero and state.batches_of:
+        state.progress.clamp_batches(state.batches_of - 1)
     if state.keras_bars.worth_reading:  # every refresh of the Keras bars was kept: read them all
         state.records, per_epoch, keras_window = state.keras_bars.records()
         state.batches_of = per_epoch
@@ -497,8 +503,24 @@ def _restarts_each_epoch(table: Table) -> bool:
     return bool(back.any()) and not (back & ~new_epoch).any() and back.sum() >= 0.8 * new_epoch.sum()
 
 
+def _runs_on_across_epochs(table: Table) -> bool:
+    """Whether an `n/N` counter read as the batch of the epoch never starts over when the epoch changes: then
+    it counts the run's steps (`[ep 02/08] it 126/1000`), not the batches of each epoch."""
+    both = (table.batch != NONE) & (table.epoch != NONE)
+    batch, epoch = table.batch[both], table.epoch[both]
+    new_epoch = np.diff(epoch) != 0
+    return bool(new_epoch.any()) and bool(np.all(np.diff(batch) >= 0)) and bool(np.all(np.diff(batch)[new_epoch] > 0))
+
+
 def _batch_steps(table: Table, state: _State, facts: RunFacts) -> np.ndarray:
     """Global step from (epoch, batch): batches per epoch from `batch n/N` or the largest batch seen."""
+    if _runs_on_across_epochs(table):
+        both = (table.batch != NONE) & (table.epoch != NONE)
+        starts = table.batch[both][np.flatnonzero(np.diff(table.epoch[both]) != 0) + 1]
+        if len(starts) >= 2:
+            facts.steps_per_epoch = float(np.median(np.diff(starts)))
+        facts.notes.append("the step counter runs on across epochs: it is the run's step, not the batch of the epoch")
+        return np.where(table.batch == NONE, 0, table.batch)
     batches = table.batch[table.batch != NONE]
     zero_based = int(batches.min()) == 0
     size = state.batches_of or (int(batches.max()) + (1 if zero_based else 0))

@@ -58,6 +58,12 @@ class Records:
             self._pair_value.append(value)
         self._has_loss.append(has_loss)
 
+    def clamp_batches(self, largest: int) -> None:
+        """Counters above `largest` set to it (a progress bar's closing refresh names the batch it closed on)."""
+        for i, batch in enumerate(self._batch):
+            if batch != NONE and batch > largest:
+                self._batch[i] = largest
+
     @property
     def has_training_loss(self) -> bool:
         """Whether any record holds a training loss (a printed `val_loss` alone is not one)."""
