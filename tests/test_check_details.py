@@ -495,3 +495,20 @@ def test_a_zero_loss_beside_a_nan_gradient_norm_in_an_hf_log_is_a_hidden_nan() -
     d = diagnose(read(Path(__file__).parent / "data" / "catalogue_runs" / "numinst_hf_zero_with_nan_gradient"))
     assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     assert "with a NaN/inf gradient norm at that step" in d.findings[0].evidence[0]
+
+
+def test_a_ringing_of_momentum_every_few_steps_is_no_unshuffled_epoch() -> None:
+    """A tanh RNN under SGD with momentum 0.9 on shuffled data (red-team round 13a r10), TensorBoard without an
+    epoch tag: the loss rings with a period of about 5 steps. A period that short, inferred from the loss, is the
+    optimizer's oscillation, not an epoch whose batch order repeats."""
+    d = diagnose(read(Path(__file__).parent / "data" / "rnn_momentum_ringing_tensorboard"))
+    assert "unshuffled_data" not in [f.id for f in d.findings], [f.id for f in d.findings]
+
+
+def test_warm_restarts_logged_every_five_steps_are_one_jump_each() -> None:
+    """HF Trainer, cosine_with_restarts, logging_steps=5 (red-team round 13b r06): the LR logged last in a cycle
+    (1e-5 → 2e-6, a large ratio of tiny rates) and at the restart (→ 8e-3) are one event; read as two jumps one
+    point apart, neither had room for the loss to show its step up of ×1.07 to ×1.23."""
+    d = diagnose(read(Path(__file__).parent / "data" / "hf_gpt2_cosine_restarts"))
+    assert (d.verdict, d.findings[0].id) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
+    assert "3 of 4 LR jumps move the loss" in d.findings[0].evidence[-1]

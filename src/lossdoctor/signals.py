@@ -298,11 +298,20 @@ class RunSignals:
         if lr is None or len(lr) < 5 or np.any(lr.values <= 0):
             return []
         d = np.abs(np.diff(np.log10(lr.values)))
-        jumps = []
+        found = []
         for i in np.flatnonzero(d >= np.log10(1.5)):
             around = np.concatenate([d[max(0, i - 5) : i], d[i + 1 : i + 6]])
             if not len(around) or d[i] > 5 * float(np.median(around)):
-                jumps.append((int(lr.steps[i + 1]), float(lr.values[i]), float(lr.values[i + 1])))
+                found.append(int(i))
+        # Changes on neighbouring logged points are one event seen through the logging interval: the last step
+        # of a cosine cycle (1e-5 → 2e-6, a large ratio of tiny rates) right before its restart (→ 8e-3).
+        jumps: list[tuple[int, float, float]] = []
+        for group in np.split(np.array(found, dtype=int), np.flatnonzero(np.diff(found) > 1) + 1) if found else []:
+            first, last = int(group[0]), int(group[-1])
+            main = int(group[np.argmax(d[group])])
+            before, after = float(lr.values[first]), float(lr.values[last + 1])
+            if abs(np.log10(after / before)) >= np.log10(1.5):
+                jumps.append((int(lr.steps[main + 1]), before, after))
         return jumps
 
     def level_shift(self, i: int, before: int, after: int) -> tuple[float, float] | None:

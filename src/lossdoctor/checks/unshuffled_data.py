@@ -20,6 +20,10 @@ MIN_CORRELATION = 0.4
 MIN_COARSE_CORRELATION = 0.6
 #: Bins of the coarse profile.
 COARSE_BINS = 12
+#: Logged points an epoch must span when its length was inferred from the loss: a period of a few steps is as
+#: likely the optimizer ringing (momentum overshooting back and forth) as an epoch, and a batch order worth
+#: the name has more positions than a ringing has phases.
+MIN_INFERRED_POINTS = 8
 #: Rank correlation with position above which the profile is a rising ramp (the re-exposure sawtooth).
 RAMP = 0.5
 
@@ -38,6 +42,8 @@ def unshuffled_data(sig: RunSignals) -> Finding | None:
     """
     folded = sig.folded
     if folded is None:
+        return None
+    if folded.info.source == "inferred" and folded.points_per_epoch < MIN_INFERRED_POINTS:
         return None
     corr = folded.fine_correlation()
     if corr < MIN_CORRELATION:
