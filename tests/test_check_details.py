@@ -494,7 +494,7 @@ def test_a_zero_loss_beside_a_nan_gradient_norm_in_an_hf_log_is_a_hidden_nan() -
     beside it is NaN (an fp16 scaler's overflow would leave the loss finite)."""
     d = diagnose(read(Path(__file__).parent / "data" / "catalogue_runs" / "numinst_hf_zero_with_nan_gradient"))
     assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
-    assert "with a NaN/inf gradient norm at that step" in d.findings[0].evidence[0]
+    assert "where the gradient norm is NaN/inf (at that step)" in d.findings[0].evidence[0]
 
 
 def test_a_ringing_of_momentum_every_few_steps_is_no_unshuffled_epoch() -> None:

@@ -331,8 +331,10 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     consistency = float(np.mean(np.sign(shifts) == np.sign(typical)))
     se = 1.25 * folded.noise * np.sqrt(2 / max(3.0, folded.points_per_epoch / 2)) / np.sqrt(len(shifts))
     abrupt = float(np.median(jumps) / typical) if typical else 0.0
-    # the few points next to the evaluation are noisy; all points of all epochs together can still say: a step
-    pooled_step = abrupt < MIN_ABRUPTNESS and _step_fits_better_than_ramp(folded, firsts)
+    # the few points next to the evaluation are noisy; all points of all epochs together can still say: a step.
+    # Only for a drop: the re-exposure sawtooth rises fast after the epoch starts and then flattens, which a step
+    # a quarter into the epoch fits better than a straight ramp, while nothing benign lowers the loss there.
+    pooled_step = typical < 0 and abrupt < MIN_ABRUPTNESS and _step_fits_better_than_ramp(folded, firsts)
     visible = np.log10(MIN_VISIBLE) if sig.log_space else 0.0
     unanimous_drop = typical < 0 and consistency == 1.0 and len(shifts) >= UNANIMOUS_EPOCHS
     needed = WINDOWED_T if unanimous_drop else STEP_T

@@ -137,7 +137,7 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
         grad = sig.run.get("grad_norm")
         bad_grad_steps = grad.steps[~np.isfinite(grad.values)] if grad is not None else np.array([])
         with_bad_grad = int(np.isin(sig.hidden_nan_steps, bad_grad_steps).sum())
-        why = (f"with a NaN/inf gradient norm at {'that step' if hidden == 1 else f'{with_bad_grad} of those steps'}"
+        why = (f"where the gradient norm is NaN/inf ({'at that step' if hidden == 1 else f'{with_bad_grad} of them'})"
                if with_bad_grad else "between losses hundreds of times larger")
         evidence[0] = (
             f"{hidden} logged loss{'' if hidden == 1 else 'es'} {'is' if hidden == 1 else 'are'} exactly 0.0 {why}"
