@@ -109,3 +109,14 @@ def test_blow_ups_that_leave_the_next_batches_worse_are_explosions() -> None:
     d = diagnose(read(Path(__file__).parent / "data" / "relu_rnn_blowups_tensorboard"))
     assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
     assert "worse than those before" in d.findings[0].evidence[1]
+
+
+def test_very_heavy_tailed_batch_noise_is_no_explosion() -> None:
+    """Two loss-only runs of red-team round 13b (tests/data): a 1-D CNN on batches of 4 under SGD with momentum
+    (step noise 0.31 decades), and a wide MLP on noisy labels near a loss of 0.007 under AdamW with a sawtooth
+    (0.37 decades). Their jumps are followed by points that sit above the settled level by more than the
+    standard error of many jumps allows, but by less than one noise level: an echo, not thrown-off weights."""
+    d = diagnose(read(Path(__file__).parent / "data" / "conv1d_batch4_noise_jsonl"))
+    assert (d.verdict, d.findings[0].id) == ("healthy", "small_batch_noise"), ids(d)
+    d = diagnose(read(Path(__file__).parent / "data" / "mlp_noisy_labels_sawtooth_jsonl"))
+    assert (d.verdict, d.findings[0].id) == ("healthy", "epoch_sawtooth"), ids(d)

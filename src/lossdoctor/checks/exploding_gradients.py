@@ -327,8 +327,11 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         # it then look "still up": over all the jumps, the points after them must sit above the level of the
         # last SETTLED points beyond what noise gives (a median of AFTER points, a median over the jumps). White
         # noise has no memory: where the loss's scatter has it, the jumps are no such draws.
+        # The same size as against the points just before (AFTERMATH noise levels) is asked here too: many jumps in
+        # a long run shrink the standard error until a faint echo of very heavy-tailed batches passes.
         settled_se = 1.25 * 1.25 * sig.step_noise / np.sqrt(AFTER * len(idx))
-        if not sig.has_memory and np.median(jumps.above_settled[jumps.damaging]) < SETTLED_T * settled_se:
+        above = float(np.median(jumps.above_settled[jumps.damaging]))
+        if not sig.has_memory and above < max(SETTLED_T * settled_se, AFTERMATH * sig.step_noise):
             return None
     # Spikes at an LR jump (a warm restart) are the schedule's doing (lr_schedule_jumps).
     lr_jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
