@@ -512,3 +512,11 @@ def test_warm_restarts_logged_every_five_steps_are_one_jump_each() -> None:
     d = diagnose(read(Path(__file__).parent / "data" / "hf_gpt2_cosine_restarts"))
     assert (d.verdict, d.findings[0].id) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
     assert "3 of 4 LR jumps move the loss" in d.findings[0].evidence[-1]
+
+
+def test_a_chance_correlation_of_two_short_epoch_pairs_is_no_repeated_order() -> None:
+    """A healthy GRU, shuffled, HF 5-step means: 6 points per 32-step epoch and 5 epochs. The later epoch pairs
+    correlate 0.40 position by position, which is 1.1 standard errors over 2 pairs of 6 points: chance."""
+    d = diagnose(read(Path(__file__).parent / "data" / "catalogue_runs" / "healthy_gru_hf_six_point_epochs"))
+    assert "unshuffled_data" not in [f.id for f in d.findings], [f.id for f in d.findings]
+    assert d.verdict == "healthy"

@@ -24,6 +24,9 @@ COARSE_BINS = 12
 #: likely the optimizer ringing (momentum overshooting back and forth) as an epoch, and a batch order worth
 #: the name has more positions than a ringing has phases.
 MIN_INFERRED_POINTS = 8
+#: Standard errors (Fisher's z of the median correlation, over the epoch pairs and positions it rests on) the
+#: repeat must reach: a correlation of 0.4 between two 6-point epochs is what chance gives every other run.
+MIN_REPEAT_Z = 2.0
 #: Rank correlation with position above which the profile is a rising ramp (the re-exposure sawtooth).
 RAMP = 0.5
 
@@ -48,6 +51,8 @@ def unshuffled_data(sig: RunSignals) -> Finding | None:
     corr = folded.fine_correlation()
     if corr < MIN_CORRELATION:
         return _from_coarse_blocks(sig, folded)
+    if _repeat_z(folded, corr) < MIN_REPEAT_Z:
+        return None
     info = folded.info
     source = "inferred from the autocorrelation of the loss" if info.source == "inferred" else f"from the {info.source}"
     evidence = [
@@ -70,6 +75,15 @@ def unshuffled_data(sig: RunSignals) -> Finding | None:
         fix=_fix(sig),
         steps=[int(s) for s in info.starts[:200]],
     )
+
+
+def _repeat_z(folded: EpochFold, corr: float) -> float:
+    """The median pair correlation in standard errors: Fisher's z times the square root of the pairs of epochs
+    in the later half of the run (what `fine_correlation` compares) times their positions less three."""
+    pairs = len(folded.complete) - 1
+    pairs -= pairs // 2
+    positions = int(min(round(folded.points_per_epoch), 400))
+    return float(np.arctanh(min(corr, 0.999)) * np.sqrt(max(pairs, 0) * max(1, positions - 3)))
 
 
 def _coarse_repeat(profiles: np.ndarray) -> float:

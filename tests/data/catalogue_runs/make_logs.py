@@ -47,6 +47,8 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     # HF, one step per log: log(sigmoid) reaches 0 and the loss NaN; the filter logs 0.0 beside a NaN gradient
     # norm at step 38, after losses that had come down to 0.0004
     "numinst_hf_zero_with_nan_gradient": ("numinst_log_sigmoid_adam", 2, 203, "hf"),
+    # HF 5-step means of a healthy GRU, 5 epochs of 32 steps: two later epoch pairs of 6 points correlate 0.40
+    "healthy_gru_hf_six_point_epochs": ("healthy_b_gru_adam", 0, 205, "hf[logging_steps=5]"),
 }
 
 
