@@ -520,3 +520,13 @@ def test_a_chance_correlation_of_two_short_epoch_pairs_is_no_repeated_order() ->
     d = diagnose(read(Path(__file__).parent / "data" / "catalogue_runs" / "healthy_gru_hf_six_point_epochs"))
     assert "unshuffled_data" not in [f.id for f in d.findings], [f.id for f in d.findings]
     assert d.verdict == "healthy"
+
+
+def test_a_loss_that_climbs_until_the_lr_decays_and_falls_after_it_is_the_schedule() -> None:
+    # A stored tune run: a CNN under SGD at lr 0.03 climbs through the epoch before MultiStepLR's first decay and
+    # falls after it. The two straight lines meet at the decay, so neither the level test nor the course test sees
+    # it; before the slope test this read as plain batch noise.
+    d = diagnose(read(CATALOGUE_RUNS / "schedule_turn_lightning"))
+    assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
+    turn = d.findings[0].evidence[0]
+    assert turn.startswith("at step 144 the LR went 0.03 → 0.003 and the loss turned down"), turn

@@ -336,6 +336,34 @@ class RunSignals:
         (a0, s0), (a1, s1) = fits
         return float(a1 - a0), float(np.hypot(s0, s1))
 
+    def slope_change(self, i: int, width: int) -> tuple[float, float, float] | None:
+        """The loss's slope over `width` points before i and over `width` points from i (straight-line fits,
+        points clipped at four noise levels), with the standard error of their difference; per logged point.
+
+        Catches a turn: a loss that climbed or stalled at a high LR and falls once it drops, which leaves
+        no step in the level where the two lines meet. None when a side has fewer than 8 points.
+        """
+        lo, hi = i - width, i + width
+        if width < 8 or lo < 0 or hi > self.n:
+            return None
+        y = np.clip(self.y[lo:hi], *_clip_range(self.y[lo:hi], self.step_noise))
+        t = np.arange(width, dtype=float)
+        fits, pairs = [], []
+        for part in (y[:width], y[width:]):
+            slope, intercept = np.polyfit(t, part, 1)
+            resid = part - (slope * t + intercept)
+            sigma = max(robust_std(resid), 1e-12)
+            fits.append((float(slope), sigma / np.sqrt(float(np.sum((t - t.mean()) ** 2)))))
+            pairs.append(np.stack([resid[:-1], resid[1:]]))
+        (s0, e0), (s1, e1) = fits
+        # Wander that carries over from step to step (slower than the run's trend window sees) makes neighbouring
+        # points less than independent: the usual AR(1) widening of a slope's standard error, from the lag-1
+        # autocorrelation of the two fits' residuals.
+        lagged = np.concatenate(pairs, axis=1)
+        rho = float(np.corrcoef(lagged)[0, 1]) if np.std(lagged[0]) and np.std(lagged[1]) else 0.0
+        rho = min(max(rho, 0.0), 0.9)
+        return s0, s1, float(np.hypot(e0, e1) * np.sqrt((1 + rho) / (1 - rho)))
+
     def course_change(self, i: int, before: int, after: int) -> tuple[float, float] | None:
         """Does the loss leave its course at point i? Rank test of the detrended points after vs before.
 

@@ -14,6 +14,11 @@ MIN_SE = 3.0
 MAX_WINDOW = 100
 #: A loss that leaves its course at a jump must do so by this many standard deviations of the rank test.
 MIN_COURSE_Z = 3.0
+#: Logged points on each side of an LR drop over which the loss's slope before and after are compared:
+#: enough for a slope to stand out of batch noise, short enough to stay with the drop.
+TURN_WINDOW = 20
+#: Standard errors by which the loss's slope must fall at an LR drop (and fall below zero) to count.
+MIN_TURN_T = 3.0
 #: Once one jump of the schedule clearly moves the loss, another jump in the same direction counts at this
 #: many standard errors: the schedule is established, and a jump while the loss still falls fast has wider ones.
 MIN_SE_ONCE_ESTABLISHED = 2.0
@@ -40,11 +45,39 @@ def _course_change(sig: RunSignals, i: int, left: int, right: int, up: bool) -> 
     return shift if abs(shift) >= visible else None
 
 
+def _turn(sig: RunSignals, i: int, left: int, right: int) -> tuple[float, float, int] | None:
+    """(change before, change after, points) when the loss turns down at an LR drop at point i; each change is
+    the median of the second half of its window against that of the first, for the evidence.
+
+    At a high LR the loss can stall or climb; a lower LR lets it fall again. Where the two straight lines
+    meet there is no step, so only the slopes tell. Drops only: the fast early fall of a run flattens by
+    itself, which would read as a turn up at a warm restart.
+    """
+    width = min(TURN_WINDOW, left, right)
+    found = sig.slope_change(i, width)
+    if found is None:
+        return None
+    before, after, se = found
+    if after >= 0 or after - before > -MIN_TURN_T * se:
+        return None
+    half = width // 2
+
+    def halves(part: np.ndarray) -> float:
+        return float(np.median(part[-half:]) - np.median(part[:half]))
+
+    return halves(sig.y[i - width : i]), halves(sig.y[i : i + width]), width
+
+
+def _size(sig: RunSignals, delta: float) -> str:
+    return f"×{fmt(10**delta)}" if sig.log_space else f"{delta:+.3g}"
+
+
 @check("lr_schedule_jumps", "benign", "loss jumps where the LR schedule jumps (expected)")
 def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     """Fires when the logged LR jumps (step decay, warm restarts) and the loss level changes at the
-    same steps by more than three standard errors (local line fits on each side), or leaves the
-    course it was on in the direction the LR change predicts (a robust rank test, three sigmas).
+    same steps by more than three standard errors (local line fits on each side), leaves the
+    course it was on in the direction the LR change predicts (a robust rank test, three sigmas), or,
+    at a drop, turns down: its slope falls below zero and by three standard errors.
 
     A drop of the LR lets the loss settle lower at once; a warm restart kicks it up. Both are the
     schedule doing its job. False positives: a loss change that coincides with an LR jump by chance
@@ -56,6 +89,7 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     idx = [int(np.searchsorted(sig.steps, s)) for s, _, _ in jumps]
     bounds = [0, *idx, sig.n]
     followed, shifts = [], []
+    turns: dict[int, str] = {}  # jumps found by the loss turning down: how, in words
     for k, (step, before, after) in enumerate(jumps):
         i = idx[k]
         # Each side runs up to the neighbouring jump: the loss between two jumps answers to the LR there.
@@ -69,6 +103,16 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
         course = _course_change(sig, i, left, right, up=after > before)
         if course is not None:
             followed.append((step, before, after, course))
+            continue
+        turn = _turn(sig, i, left, right) if after < before else None
+        if turn is not None:
+            change_before, change_after, width = turn
+            turns[step] = (
+                f"the loss turned down: it went {_size(sig, change_before)} over the {width} logged points"
+                f" before the drop and {_size(sig, change_after)} over the {width} after"
+                " (median of each window's second half against its first)"
+            )
+            followed.append((step, before, after, change_after - change_before))
     if not followed:
         return None
     for k, (step, before, after) in enumerate(jumps):
@@ -81,11 +125,8 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     followed.sort()
     evidence = []
     for step, before, after, delta in followed[:6]:
-        ratio = 10**delta if sig.log_space else None
-        size = f"×{fmt(ratio)}" if ratio is not None else f"{delta:+.3g}"
-        evidence.append(
-            f"at step {step} the LR went {fmt(before)} → {fmt(after)} and the loss level changed {size}"
-        )
+        how = turns.get(step) or f"the loss level changed {_size(sig, delta)}"
+        evidence.append(f"at step {step} the LR went {fmt(before)} → {fmt(after)} and {how}")
     if len(followed) > 6:
         evidence.append(f"… and {len(followed) - 6} more jumps")
     evidence.append(f"{len(followed)} of {len(jumps)} LR jumps move the loss; between them it follows its trend")

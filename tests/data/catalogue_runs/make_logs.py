@@ -49,6 +49,9 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     "numinst_hf_zero_with_nan_gradient": ("numinst_log_sigmoid_adam", 2, 203, "hf"),
     # HF 5-step means of a healthy GRU, 5 epochs of 32 steps: two later epoch pairs of 6 points correlate 0.40
     "healthy_gru_hf_six_point_epochs": ("healthy_b_gru_adam", 0, 205, "hf[logging_steps=5]"),
+    # Lightning CSV: a CNN under SGD at lr 0.03 climbs through the epoch before MultiStepLR's first decay (x0.1)
+    # and falls after it; the two lines meet at the decay, so the level does not step
+    "schedule_turn_lightning": ("schedule_multistep_cnn_sgd", 1, 1, "lightning", "tune"),
 }
 
 
