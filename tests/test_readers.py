@@ -564,6 +564,25 @@ def test_a_real_tqdm_bar_with_set_postfix_every_step_and_tqdm_write_lines(tmp_pa
     assert list(run.series["val_loss"].steps) == [24, 49, 74, 99]
 
 
+def test_a_run_of_nan_losses_on_a_tqdm_bar_keeps_every_nan_step(tmp_path: Path) -> None:
+    """Once the loss is NaN, every refresh shows `loss=nan`: the redraw when the counter moves repeats the last
+    step's postfix, but `set_postfix` at that counter is the next step's NaN. Before, only the first NaN of a
+    run of them was kept."""
+    tqdm = pytest.importorskip("tqdm")
+    losses = [round(1 / (1 + 0.1 * i), 4) for i in range(30)]
+    losses[10:15] = [math.nan] * 5
+    log = tmp_path / "console.log"
+    with log.open("w") as out:
+        for epoch in range(2):
+            bar = tqdm.tqdm(range(15), desc=f"epoch {epoch}", file=out, mininterval=0)
+            for i in bar:
+                bar.set_postfix(loss=f"{losses[epoch * 15 + i]:.4f}")
+    run = read(log)
+    assert list(run.loss.steps) == list(range(30))
+    assert [i for i, v in enumerate(run.loss.values) if math.isnan(v)] == [10, 11, 12, 13, 14]
+    assert run.loss.values[15] == losses[15]
+
+
 def test_a_bar_refreshed_after_each_batch_counts_one_to_its_total(tmp_path: Path) -> None:
     """A bar that shows n = batches done after each batch (1/78 … 78/78, no 0/78 with a loss) has a batch on every
     line, the last one included: nothing is a closing redraw (red-team round 13a r06: 8 last batches were lost)."""

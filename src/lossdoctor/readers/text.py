@@ -416,15 +416,24 @@ def _training_rows(table: Table) -> np.ndarray:
 
 def _sync_repeats(table: Table) -> np.ndarray:
     """Bar refreshes that show exactly the values of the refresh before: tqdm redraws the postfix it already
-    showed when it moves its counter and after a `tqdm.write`, and neither is a new step."""
+    showed when it moves its counter and after a `tqdm.write`, and neither is a new step.
+
+    A NaN repeated at the same counter is the exception: once the loss is NaN every step shows `loss=nan`,
+    and `set_postfix` at the counter the redraw just moved to is the next step's NaN, not a redraw.
+    """
     train = np.flatnonzero(_training_rows(table) & (table.batch != NONE))
     out = np.zeros(len(table), dtype=bool)
     if len(train) < 2:
         return out
     keys = [table.keys[k] for k in np.unique(table.pair_key)]
     values = np.stack([table.value_of(k)[train] for k in keys])
-    same = np.all((values[:, 1:] == values[:, :-1]) | (np.isnan(values[:, 1:]) & np.isnan(values[:, :-1])), axis=0)
-    out[train[1:][same]] = True
+    both_nan = np.isnan(values[:, 1:]) & np.isnan(values[:, :-1])
+    same = np.all((values[:, 1:] == values[:, :-1]) | both_nan, axis=0)
+    loss_rows = [i for i, key in enumerate(keys) if K.is_loss_like(key) and not K.is_val_like(key)]
+    nan_loss = both_nan[loss_rows].any(axis=0)
+    batch, epoch = table.batch[train], table.epoch[train]
+    same_counter = (batch[1:] == batch[:-1]) & (epoch[1:] == epoch[:-1])
+    out[train[1:][same & ~(nan_loss & same_counter)]] = True
     return out
 
 
