@@ -447,6 +447,15 @@ def test_an_adam_excursion_that_comes_back_down_is_adam_near_convergence() -> No
     assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
 
 
+def test_smooth_adam_climbs_after_an_exact_fit_count_as_bursts() -> None:
+    # Real JSONL of 10-step means (tests/data): a GRU at 3e-6 climbs to 1e-4 over 2-5 logged points and comes back,
+    # again and again. Climbs that wide lifted the rolling median they were measured from, and the run read as
+    # healthy (red-team 13b r11); measured from a lower envelope they are bursts.
+    d = diagnose(read(Path(__file__).parent / "data" / "gru_adamw_exact_fit_bursts_jsonl"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
+    assert "burst 6 times" in d.findings[0].evidence[1], d.findings[0].evidence
+
+
 def test_fifty_spikes_per_epoch_in_a_two_epoch_log_are_not_called_a_few_bad_samples_unqualified() -> None:
     # Real HF trainer_state.json (tests/data): a tiny RoBERTa on batches of 4, 2 epochs. Once the loss is near 0.01,
     # every batch holding one still-misclassified sample costs ×10-×150: 106 spikes. The evidence said "this log has

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import Finding
-from ..signals import RunSignals, fmt, rolling_median
+from ..signals import RunSignals, fmt, rolling_median, rolling_quantile, trend_window
 from . import check
 from ._fix import for_framework
 
@@ -15,6 +15,10 @@ MIN_DROP_DECADES = 4.0
 MIN_CLIMB_DECADES = 2.0
 #: Or, once that deep, it bursts at least this many times to ten times its level and falls back.
 MIN_BURSTS = 3
+
+#: The lower envelope bursts are measured from: this quantile over this many trend windows.
+ENVELOPE_QUANTILE = 0.2
+ENVELOPE_WIDTH = 4
 
 _NON_ADAPTIVE = ("sgd", "lbfgs", "momentum")
 
@@ -128,6 +132,14 @@ def _bursts_near_zero(sig: RunSignals, start: float) -> tuple[int, float, float,
     if not len(deep):
         return None
     lift = sig.y - sig.trend
+    # Climbs that last a few logged points (a 10-step mean rising over 20-50 steps) lift a rolling median with
+    # them, not a low quantile: measured from that lower envelope, a point counts when it is part of a climb (a
+    # neighbour at least half as high), which single heavy-tailed batches seldom are.
+    envelope = rolling_quantile(sig.y, ENVELOPE_WIDTH * trend_window(sig.n) | 1, ENVELOPE_QUANTILE)
+    above = sig.y - envelope
+    half = np.concatenate([above >= 0.5, [False]])
+    in_climb = half[:-1] & (np.roll(half, 1)[:-1] | half[1:])  # a neighbour on either side half as high
+    lift = np.where(in_climb & (above >= 1.0), np.maximum(lift, above), lift)
     up = np.flatnonzero(lift[deep[0]:] >= 1.0) + deep[0]
     if not len(up):
         return None
