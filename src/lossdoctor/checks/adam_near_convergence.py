@@ -16,6 +16,8 @@ MIN_CLIMB_DECADES = 2.0
 #: Or, once that deep, it bursts at least this many times to ten times its level and falls back.
 MIN_BURSTS = 3
 
+#: ...and outnumber this many times the dips as deep below the trend (plus one).
+MIRROR_FACTOR = 3
 #: The lower envelope bursts are measured from: this quantile over this many trend windows.
 ENVELOPE_QUANTILE = 0.2
 ENVELOPE_WIDTH = 4
@@ -144,7 +146,12 @@ def _bursts_near_zero(sig: RunSignals, start: float) -> tuple[int, float, float,
     if not len(up):
         return None
     firsts = up[np.concatenate([[True], np.diff(up) > 3])]  # a burst: points up, less than 3 apart
-    if len(firsts) < MIN_BURSTS:
+    # Heavy-tailed scatter throws points a decade below the trend about as often as above it; Adam's bursts go
+    # one way. The dips (grouped alike) stand for what the scatter alone would give, and the bursts must
+    # outnumber them several times over.
+    down = np.flatnonzero(sig.y[deep[0]:] - sig.trend[deep[0]:] <= -1.0)
+    dips = int(np.sum(np.diff(down) > 3)) + 1 if len(down) else 0
+    if len(firsts) < max(MIN_BURSTS, MIRROR_FACTOR * (dips + 1)):
         return None
     peaks = np.array([lift[i: i + 4].max() for i in firsts])
     return (len(firsts), float(10 ** np.median(peaks)), float(10 ** peaks.max()), int(sig.steps[firsts[0]]),
