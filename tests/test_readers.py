@@ -583,6 +583,21 @@ def test_a_run_of_nan_losses_on_a_tqdm_bar_keeps_every_nan_step(tmp_path: Path) 
     assert run.loss.values[15] == losses[15]
 
 
+def test_a_hyphenated_loss_name_without_a_separator_and_a_held_out_loss(tmp_path: Path) -> None:
+    """`<<ep 00 | it 0000>> lr:5.000e-03 ~ trn-loss 0.73643` each step and `== end of ep 00 :: held-out loss 0.9`
+    each epoch: the held-out loss was read as the training loss and the 1,280 step lines were ignored (red-team
+    round 14b r03)."""
+    lines = []
+    for epoch in range(3):
+        lines += [f"<<ep {epoch:02d} | it {i:04d}>> lr:5.000e-03 ~ trn-loss {1 / (2 + epoch * 8 + i):.5f}"
+                  for i in range(8)]
+        lines.append(f"== end of ep {epoch:02d} :: held-out loss {0.9 - 0.1 * epoch:.5f}")
+    run = read(write(tmp_path, "console.txt", "\n".join(lines) + "\n"))
+    assert len(run.loss) == 24 and run.loss.values[0] == pytest.approx(0.5)
+    assert list(run.series["val_loss"].values) == pytest.approx([0.9, 0.8, 0.7])
+    assert list(run.series["lr"].values[:2]) == [5e-3, 5e-3]
+
+
 def test_a_bar_refreshed_after_each_batch_counts_one_to_its_total(tmp_path: Path) -> None:
     """A bar that shows n = batches done after each batch (1/78 … 78/78, no 0/78 with a loss) has a batch on every
     line, the last one included: nothing is a closing redraw (red-team round 13a r06: 8 last batches were lost)."""

@@ -57,7 +57,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     EPOCH: ("epoch", "train_epoch", "trainer_epoch", "epochs", "ep"),
 }
 
-_VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|evaluation|test|dev)(_|$)")
+_VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|evaluation|test|tst|dev|held_out|heldout|holdout)(_|$)")
 #: `train/box_loss`, or bare `box_loss` beside `obj_loss` (a console table): the parts of a total loss.
 _TRAIN_COMPONENT = re.compile(r"^(?:(?:train|training)_)?\w+_loss$")
 _VAL_COMPONENT = re.compile(r"^(val|valid|validation)_\w+_loss$")

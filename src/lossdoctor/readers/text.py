@@ -31,12 +31,14 @@ _KV = re.compile(
 _COUNTER = re.compile(
     r"(?<![\w/'\"])(?P<name>epoch|global_step|num_updates|step|iteration|iter|batch|ep|it)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*"
     r"\[?\s*(?P<n>\d{1,15})(?:\s*/\s*(?P<of>\d{1,15}))?(?![\d.])", re.IGNORECASE)
-#: `loss 2.3456`, `train loss 2.3`, `train_loss 2.3`, `lr 0.2`, `gnorm 3.81`, with no `:` or `=` (nanoGPT:
-#: `iter 100: loss 2.3456, time 12ms`); only for these names, since `word number` in general matches too much prose.
+#: `loss 2.3456`, `train loss 2.3`, `train_loss 2.3`, `trn-loss 2.3`, `held-out loss 0.9`, `lr 0.2`, `gnorm 3.81`,
+#: with no `:` or `=` (nanoGPT: `iter 100: loss 2.3456, time 12ms`); only for these names (any word joined to
+#: them by `_`, `/` or `-`, a few split from them by a space), since `word number` in general matches too much prose.
 _SPACED_LOSS = re.compile(
     r"(?<![\w./\-])(?:(?P<avg>avg|average|mean)\s+)?"
-    r"(?P<key>(?:(?:train|training|val|valid|validation|eval|test)(?:\s+|[_/\-]))?(?:loss|mse|rmse|mae|nll|bce|"
-    r"xent)|lr|learning[ _]rate|gnorm|grad[ _]norm)\s+(?P<val>" + _NUM + ")", re.IGNORECASE)
+    r"(?P<key>(?:(?:train|training|val|valid|validation|eval|test|held[ -]?out|hold[ -]?out)\s+|[A-Za-z]+[_/\-])?"
+    r"(?:loss|mse|rmse|mae|nll|bce|xent)|lr|learning[ _]rate|gnorm|grad[ _]norm)\s+(?P<val>" + _NUM + ")",
+    re.IGNORECASE)
 #: A line of an evaluation: `[val] loss: 0.13`, `valid | loss 0.2`, `Validation: loss=…`.
 _VAL_LINE = re.compile(r"^\s*(?:\[\s*(?:val|valid|validation|eval|evaluation|test)\s*\]|"
                        r"(?:val|valid|validation|eval|evaluation)\s*[:|])", re.IGNORECASE)
