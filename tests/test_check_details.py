@@ -20,53 +20,35 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-
 from lossdoctor.diagnose import diagnose
 from lossdoctor.findings import Diagnosis
 from lossdoctor.readers import read
-from lossdoctor.scenarios.catalog import FAMILIES, _load_families, train_variant, variants, write_variant
-from lossdoctor.scenarios.logwriters import write_logs
 
 #: Logs of single catalogue runs a test pins down (written by tests/data/catalogue_runs/make_logs.py): a run
 #: retrained on a CPU with other kernels drifts apart from the one the test describes.
 CATALOGUE_RUNS = Path(__file__).parent / "data" / "catalogue_runs"
 
 
-def diagnosed(family: str, split: str, index: int, seed: int, fmt: str, tmp_path: Path) -> Diagnosis:
-    _load_families()
-    fam = FAMILIES[family]
-    params = tuple(sorted((fam.tune if split == "tune" else fam.report)[index].items()))
-    log = train_variant(family, params, seed)
-    return diagnose(read(write_logs(log, tmp_path, (fmt,))[fmt]))
-
-
-def catalogue_run(name: str, split: str, tmp_path: Path) -> Diagnosis:
-    """Diagnose the catalogue variant of that exact name (family/params/seed/view), as the benchmark does."""
-    (variant,) = [v for v in variants(split) if v.name == name]  # type: ignore[arg-type]
-    return diagnose(read(write_variant(variant, tmp_path)))
-
-
-def test_nan_written_as_zero_by_hf_filter_is_numerical(tmp_path: Path) -> None:
-    d = diagnosed("numinst_log_sigmoid_adam", "report", 1, 101, "hf", tmp_path)
+def test_nan_written_as_zero_by_hf_filter_is_numerical() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "numinst_hf_nan_written_as_zero"))
     first = d.findings[0]
     assert (d.verdict, first.id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     assert "exactly 0.0" in first.evidence[0]
 
 
-def test_noisy_loss_before_nan_is_not_a_divergence(tmp_path: Path) -> None:
-    d = diagnosed("numinst_half_log_softmax", "report", 2, 101, "text", tmp_path)
+def test_noisy_loss_before_nan_is_not_a_divergence() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "numinst_half_noisy_before_nan_text"))
     assert d.findings[0].id == "numerical_instability", [f.id for f in d.findings]
     assert "lr_too_high" not in [f.id for f in d.findings]
 
 
-def test_lr_decay_staircase_is_the_schedule(tmp_path: Path) -> None:
-    d = diagnosed("schedule_multistep_cnn_sgd", "tune", 0, 1, "jsonl", tmp_path)
+def test_lr_decay_staircase_is_the_schedule() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "schedule_staircase_jsonl"))
     assert (d.verdict, d.findings[0].id) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
 
 
-def test_rnn_explosion_cycle_is_exploding_gradients(tmp_path: Path) -> None:
-    d = diagnosed("explode_rnn_sgd", "report", 1, 101, "text", tmp_path)
+def test_rnn_explosion_cycle_is_exploding_gradients() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "explode_sgd_cycle_text"))
     first = d.findings[0]
     assert (d.verdict, first.id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
     assert any("gradient-norm spike" in e for e in first.evidence)
@@ -77,121 +59,109 @@ def first_of(d: Diagnosis) -> tuple[str, str]:
     return d.verdict, d.findings[0].id if d.findings else "none"
 
 
-def test_partial_last_batch_diluted_in_five_step_means(tmp_path: Path) -> None:
-    name = ("plb_double_mean_mlp_sgd/batch=64,epochs=15,full_batches=20,last=8,lr=0.004,width=96/seed101/"
-            "hf[logging_steps=5]")
-    d = catalogue_run(name, "report", tmp_path)
+def test_partial_last_batch_diluted_in_five_step_means() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "plb_double_mean_hf_window_means"))
     assert first_of(d) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
 
 
-def test_adam_climb_hidden_by_rounding_shows_in_the_gradient_norm(tmp_path: Path) -> None:
-    d = catalogue_run("anc_linear_adam/d=800,lr=0.001,n=48,steps=4000/seed101/hf", "report", tmp_path)
+def test_adam_climb_hidden_by_rounding_shows_in_the_gradient_norm() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "anc_linear_rounded_hf"))
     assert first_of(d) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
     assert any("gradient norm climbs" in e for e in d.findings[0].evidence)
 
 
-def test_outlier_spikes_near_epoch_edges_by_chance_are_outliers(tmp_path: Path) -> None:
-    d = catalogue_run("outlier_gru_adam/bad=4,batch=32,epochs=4,length=24,lr=0.003,n=1280,width=32/seed101/hf",
-                      "report", tmp_path)
+def test_outlier_spikes_near_epoch_edges_by_chance_are_outliers() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "outlier_gru_near_epoch_edges_hf"))
     assert first_of(d) == ("problem", "outlier_batches"), [f.id for f in d.findings]
 
 
-def test_sawtooth_leaves_out_the_initial_fall(tmp_path: Path) -> None:
-    name = "sawtooth_mlp_adam/batch=32,beta2=0.9,epochs=8,lr=0.012,n_train=2048,wd=1.0,width=256/seed101/text"
-    d = catalogue_run(name, "report", tmp_path)
+def test_sawtooth_leaves_out_the_initial_fall() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "sawtooth_mlp_initial_fall_text"))
     assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
 
 
-def test_sawtooth_in_a_loss_only_log_without_epochs_is_found_by_its_period(tmp_path: Path) -> None:
+def test_sawtooth_in_a_loss_only_log_without_epochs_is_found_by_its_period() -> None:
     # TensorBoard with the loss alone: the ×1.1 ramp hardly moves the autocorrelation at one lag, but
     # folding at the true 32-step epoch stands out from folding at every other length.
-    name = ("sawtooth_gru_adam/batch=64,beta2=0.9,epochs=10,lr=0.03,n_train=2048,wd=0.3,width=64"
-            "/seed1/tensorboard+loss-only")
-    d = catalogue_run(name, "tune", tmp_path)
+    pytest.importorskip("tensorboard")
+    d = diagnose(read(CATALOGUE_RUNS / "sawtooth_gru_period_tensorboard"))
     assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
     assert any("a period of 32 steps was inferred" in e for e in d.findings[0].evidence), d.findings[0].evidence
 
 
-def test_weak_period_with_a_consistent_ramp_is_the_sawtooth(tmp_path: Path) -> None:
+def test_weak_period_with_a_consistent_ramp_is_the_sawtooth() -> None:
     # Loss-only TensorBoard: folding at the true 32-step epoch stands out by only ~4.5 robust spreads, below
     # the bar every check shares, and a few spikes drag the mean profile off phase; the median profile finds
     # the drop, and 10 of 11 epochs then ramp up.
-    name = "sawtooth_gru_adam/batch=32,epochs=12,lr=0.02,n_train=1024,wd=1.0,width=64/seed101/tensorboard+loss-only"
-    d = catalogue_run(name, "report", tmp_path)
+    pytest.importorskip("tensorboard")
+    d = diagnose(read(CATALOGUE_RUNS / "sawtooth_gru_weak_period_tensorboard"))
     assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
     assert any("a period of 32 steps was inferred" in e for e in d.findings[0].evidence), d.findings[0].evidence
 
 
-def test_unshuffled_order_that_settles_late_is_found(tmp_path: Path) -> None:
-    name = "unshuffled_sorted_mlp_sgd/batch=32,epochs=10,lr=0.03,n_train=800,width=96/seed101/text"
-    d = catalogue_run(name, "report", tmp_path)
+def test_unshuffled_order_that_settles_late_is_found() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "unshuffled_sorted_settles_late_text"))
     assert first_of(d) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
 
 
-def test_partial_last_batch_diluted_by_keras_running_mean(tmp_path: Path) -> None:
-    name = "plb_double_mean_mlp_sgd/batch=32,epochs=12,full_batches=30,last=16,lr=0.008,width=48/seed101/keras_batch"
-    d = catalogue_run(name, "report", tmp_path)
+def test_partial_last_batch_diluted_by_keras_running_mean() -> None:
+    d = diagnose(read(CATALOGUE_RUNS / "plb_double_mean_keras_running_mean"))
     assert first_of(d) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
     assert any("dilutes a short batch" in e for e in d.findings[0].evidence)
 
 
-def test_a_few_percent_around_an_evaluation_is_the_sawtooth_not_a_mode_leak(tmp_path: Path) -> None:
+def test_a_few_percent_around_an_evaluation_is_the_sawtooth_not_a_mode_leak() -> None:
     # A fresh seed (no split uses 200): the run ramps ×1.07 within each epoch, evaluations every epoch.
-    d = diagnosed("sawtooth_gru_adam", "report", 1, 200, "lightning", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "sawtooth_gru_eval_ramp_lightning"))
     assert "eval_mode_leak" not in [f.id for f in d.findings]
     assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
 
 
-def test_a_loss_rising_while_the_gradient_shrinks_before_nan_is_numerical(tmp_path: Path) -> None:
+def test_a_loss_rising_while_the_gradient_shrinks_before_nan_is_numerical() -> None:
     # A fresh seed: the log-sigmoid model saturates (loss ×3.5 up, gradient norm falling) into inf.
-    d = diagnosed("numinst_log_sigmoid_adam", "report", 0, 200, "wandb", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "numinst_sigmoid_saturates_wandb"))
     assert first_of(d) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     assert not any("divergence" in e for e in d.findings[0].evidence)
 
 
-def test_a_stalled_loss_with_validation_rising_is_lr_too_high(tmp_path: Path) -> None:
+def test_a_stalled_loss_with_validation_rising_is_lr_too_high() -> None:
     # A fresh seed: Adam at 0.2 on a GRU; the training loss ends near or above its start while validation rises
     # (how far depends on the CPU's kernels: 6% below its start on one machine, 15% above on another).
-    d = diagnosed("lrhigh_gru_adam", "report", 0, 201, "text", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_stalled_val_rising_text"))
     assert first_of(d) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     no_progress = ("makes no progress", "ends above where it started",
                    "no tenth of the run gets below where it started")
     assert any(phrase in e for e in d.findings[0].evidence for phrase in no_progress), d.findings[0].evidence
 
 
-def test_a_few_gradient_led_spikes_among_many_bad_samples_are_outliers(tmp_path: Path) -> None:
+def test_a_few_gradient_led_spikes_among_many_bad_samples_are_outliers() -> None:
     # A fresh seed: 5 bad samples spike every epoch; 3 of ~20 spikes happen to follow a large gradient.
-    d = diagnosed("outlier_gru_adam", "report", 2, 201, "wandb", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "outlier_gru_few_gradient_led_wandb"))
     assert first_of(d) == ("problem", "outlier_batches"), [f.id for f in d.findings]
     assert "exploding_gradients" not in [f.id for f in d.findings]
 
 
-def test_three_single_spikes_in_four_epochs_are_not_bad_samples(tmp_path: Path) -> None:
+def test_three_single_spikes_in_four_epochs_are_not_bad_samples() -> None:
     # A fresh seed: warm restarts every epoch; three chance spikes (1, 1, 1, 0 per epoch) are no steady count.
-    d = diagnosed("schedule_restarts_mlp_adamw", "report", 0, 203, "jsonl", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "schedule_restarts_chance_spikes_jsonl"))
     assert "outlier_batches" not in [f.id for f in d.findings]
     assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
 
 
-HALF_SKIPPED = ("numinst_half_log_softmax/batch=32,classes=4,d=8,epochs=10,flip=0.02,lr=0.02,n=1280,opt=adamw,"
-                "skip=True,spread=12.0,width=64/seed100/hf[logging_steps=5]")
-
-
-def test_nan_gradients_that_the_log_averages_away_are_numerical(tmp_path: Path) -> None:
+def test_nan_gradients_that_the_log_averages_away_are_numerical() -> None:
     """An fp16 loss in a loop that skips non-finite steps, logged by HF as 5-step means: every logged loss is
     finite, but HF writes the NaN gradient norms (as `clip_grad_norm_` returned them)."""
-    d = catalogue_run(HALF_SKIPPED, "report", tmp_path)
-    state = (tmp_path / "trainer_state.json").read_text()
+    log = CATALOGUE_RUNS / "numinst_half_skipped_hf_window_means"
+    d = diagnose(read(log))
+    state = (log / "trainer_state.json").read_text()
     assert '"grad_norm": NaN' in state
     assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     assert "gradient norm is NaN/inf" in d.findings[0].evidence[0]
 
 
-def test_nan_validation_after_the_log_stops_is_numerical(tmp_path: Path) -> None:
+def test_nan_validation_after_the_log_stops_is_numerical() -> None:
     """A run that died of NaN within its first epoch logged 4 finite window means, then a NaN eval loss."""
-    d = catalogue_run(
-        "numinst_log_sigmoid_adam/batch=32,d=12,epochs=15,flip=0.0,lr=0.005,n=768,spread=4.5,width=96/seed101/"
-        "hf[logging_steps=5]", "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "numinst_sigmoid_nan_validation_hf_window_means"))
     assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     assert any("validation loss is NaN/inf" in e for e in d.findings[0].evidence)
 
@@ -199,6 +169,10 @@ def test_nan_validation_after_the_log_stops_is_numerical(tmp_path: Path) -> None
 def test_a_loss_scaler_calibrating_is_not_numerical_instability(tmp_path: Path) -> None:
     """fp16 training: a few overflowing (inf) gradient norms while the scaler calibrates, one per 2000 steps
     later. A healthy run with such norms written into its log stays healthy."""
+    pytest.importorskip("torch")
+    from lossdoctor.scenarios.catalog import FAMILIES, _load_families, train_variant
+    from lossdoctor.scenarios.logwriters import write_logs
+
     _load_families()
     fam = FAMILIES["healthy_b_mlp_adamw"]
     log = train_variant("healthy_b_mlp_adamw", tuple(sorted(fam.report[0].items())), 100)
@@ -209,70 +183,64 @@ def test_a_loss_scaler_calibrating_is_not_numerical_instability(tmp_path: Path) 
     assert d.verdict == "healthy"
 
 
-def test_an_overshoot_on_the_very_first_update_is_lr_too_high(tmp_path: Path) -> None:
+def test_an_overshoot_on_the_very_first_update_is_lr_too_high() -> None:
     """A transformer at LR 0.2 without warmup jumps ×1.38 on its first update (Lightning CSV): the median of
     the first two points already holds the jump, the first point alone does not."""
-    d = catalogue_run("lrhigh_transformer_adam/batch=48,epochs=4,lr=0.2,n=1536,width=24/seed101/lightning",
-                      "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_transformer_first_update_lightning"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "in the first steps the loss jumped" in " ".join(d.findings[0].evidence)
 
 
-def test_a_lucky_first_batch_of_a_noisy_run_is_no_overshoot(tmp_path: Path) -> None:
+def test_a_lucky_first_batch_of_a_noisy_run_is_no_overshoot() -> None:
     """Batch 8 with label noise: the first batch's loss is 0.86 where the next ones are 3–8; one point that
     low is noise, not the level at initialisation."""
-    d = catalogue_run("sbn_mlp_sgd/batch=8,epochs=3,lr=0.01,n=1024,noise=1.0,width=32/seed0/jsonl+loss-only",
-                      "tune", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "sbn_mlp_lucky_first_batch_jsonl"))
     assert "lr_too_high" not in [f.id for f in d.findings], [f.id for f in d.findings]
 
 
-def test_validation_noise_is_no_rise_for_lr_too_high(tmp_path: Path) -> None:
+def test_validation_noise_is_no_rise_for_lr_too_high() -> None:
     """24 evaluations that swing 0.03–0.2 (BatchNorm in eval mode): the lowest single evaluation is low by luck,
     so the last ones sitting above it are no rise."""
-    d = catalogue_run("eval_leak_batchnorm_cnn_sgd/batch=64,dropout=0.3,epochs=6,evals_per_epoch=4,lr=0.05,"
-                      "n_train=1536,width=8/seed100/jsonl", "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "leak_batchnorm_noisy_validation_jsonl"))
     assert "lr_too_high" not in [f.id for f in d.findings], [f.id for f in d.findings]
 
 
-def test_a_loss_that_never_gets_below_its_start_is_lr_too_high(tmp_path: Path) -> None:
+def test_a_loss_that_never_gets_below_its_start_is_lr_too_high() -> None:
     """A GRU at LR 0.2: the loss climbs from 3.9 to 4.9 in its first tenth and drifts back to 4.3, never below
     where it started. It also shifts ×1.11 at the first evaluation of each epoch, which is no eval leak."""
-    d = catalogue_run("lrhigh_gru_adam/batch=64,epochs=8,evals_per_epoch=4,items=50,lr=0.2,n=2560,width=64/"
-                      "seed101/text", "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_never_below_start_text"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "no tenth of the run gets below where it started" in " ".join(d.findings[0].evidence)
 
 
-def test_validation_that_rises_from_a_single_good_first_evaluation_counts(tmp_path: Path) -> None:
+def test_validation_that_rises_from_a_single_good_first_evaluation_counts() -> None:
     """The same family on a fresh seed: validation 4.1 at its first evaluation, 4.7 and above after it, with
     little scatter between evaluations. The rise is real although the best is one point."""
-    d = diagnosed("lrhigh_gru_adam", "report", 0, 201, "text", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_stalled_val_rising_text"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
 
 
-def test_sorted_data_lowering_the_last_batches_together_is_no_partial_batch(tmp_path: Path) -> None:
+def test_sorted_data_lowering_the_last_batches_together_is_no_partial_batch() -> None:
     """1600 samples in batches of 64 (no short batch), sorted by class: the last two batches of every epoch
     hold the easiest class and sit low together. A short batch moves one step alone."""
-    d = catalogue_run("unshuffled_sorted_mlp_sgd/batch=64,epochs=14,lr=0.05,n_train=1600,width=128/seed100/"
-                      "jsonl+loss-only", "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "unshuffled_sorted_low_last_batches_jsonl"))
     assert "partial_last_batch" not in [f.id for f in d.findings], [f.id for f in d.findings]
 
 
-def test_a_level_drop_inside_every_epoch_of_a_loss_only_log_is_an_eval_leak(tmp_path: Path) -> None:
+def test_a_level_drop_inside_every_epoch_of_a_loss_only_log_is_an_eval_leak() -> None:
     """BatchNorm left in eval mode after the mid-epoch evaluation, logged without validation: the loss falls
     ×0.35 halfway through every epoch and is back up at the next start. On so noisy a profile two levels fit
     only about as well as a straight line; a within-epoch fall has no benign reading (re-exposure rises)."""
-    d = catalogue_run("eval_leak_batchnorm_cnn_sgd/batch=16,dropout=0.5,epochs=5,evals_per_epoch=2,lr=0.01,"
-                      "n_train=640,width=10/seed101/jsonl+loss-only", "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "leak_batchnorm_loss_only_jsonl"))
     assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
     assert "no validation series" in " ".join(d.findings[0].evidence)
 
 
-def test_bad_samples_of_varying_loss_in_a_log_without_epochs_are_outliers(tmp_path: Path) -> None:
+def test_bad_samples_of_varying_loss_in_a_log_without_epochs_are_outliers() -> None:
     """Three mislabelled sequences, a GRU, loss-only TensorBoard (no epoch marks): 13 one-step spikes from ×70
     to ×1,700 the trend, each gone on the next step."""
-    d = catalogue_run("outlier_gru_adam/bad=3,batch=64,epochs=6,length=20,lr=0.005,n=1536,width=48/seed101/"
-                      "tensorboard+loss-only", "report", tmp_path)
+    pytest.importorskip("tensorboard")
+    d = diagnose(read(CATALOGUE_RUNS / "outlier_gru_no_epochs_tensorboard"))
     assert (d.verdict, d.findings[0].id) == ("problem", "outlier_batches"), [f.id for f in d.findings]
 
 
@@ -283,39 +251,35 @@ def test_gradient_blow_ups_in_a_log_of_window_means_are_exploding() -> None:
     assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
 
 
-def test_a_repeated_order_with_under_five_logged_points_per_epoch_is_found(tmp_path: Path) -> None:
+def test_a_repeated_order_with_under_five_logged_points_per_epoch_is_found() -> None:
     """24-step epochs logged by HF every 5 steps (4.8 points per epoch): data from fixed sources in a fixed
     order still repeat their profile epoch after epoch."""
-    d = catalogue_run("unshuffled_sources_transformer_adamw/batch=16,epochs=10,lr=0.001,n_train=384,width=16/"
-                      "seed101/hf[logging_steps=5]", "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "unshuffled_sources_hf_window_means"))
     assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
 
 
-def test_a_first_step_overshoot_too_short_for_a_rolling_median_is_lr_too_high(tmp_path: Path) -> None:
+def test_a_first_step_overshoot_too_short_for_a_rolling_median_is_lr_too_high() -> None:
     """A tiny transformer with Adam at lr 0.1, loss only: the loss goes 3.65 → 5.41 at step 2 (×1.48, over
     twenty noise levels), is still ×1.2 up at step 3, then sits at the unigram plateau for good. A rolling
     median of three points halves such a jump; the raw points show it."""
-    d = catalogue_run("lrhigh_transformer_adam/batch=64,epochs=4,lr=0.1,n=1536,width=32/seed1/jsonl+loss-only",
-                      "tune", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_transformer_short_overshoot_jsonl"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "first updates overshoot" in d.findings[0].evidence[0]
 
 
-def test_a_stall_at_an_adam_learning_rate_far_above_its_range_is_lr_too_high(tmp_path: Path) -> None:
+def test_a_stall_at_an_adam_learning_rate_far_above_its_range_is_lr_too_high() -> None:
     """HF Trainer, 5-step windows, a tiny transformer at lr 0.15 (AdamW, the Trainer's default): the first window
     already holds the overshoot, then the loss sits at its unigram plateau. Nothing in the shape alone tells a
     plateau from convergence; an Adam-family rate fifty times its usual range does."""
-    d = catalogue_run("lrhigh_transformer_adam/batch=32,epochs=4,lr=0.15,n=1024,width=32/seed100/hf[logging_steps=5]",
-                      "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_transformer_plateau_hf_window_means"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "AdamW (the Hugging Face Trainer's default" in " ".join(d.findings[0].evidence)
 
 
-def test_one_odd_position_among_a_handful_is_no_repeated_order(tmp_path: Path) -> None:
+def test_one_odd_position_among_a_handful_is_no_repeated_order() -> None:
     """4 logged points per epoch (HF 5-step means): a short last batch at one fixed position repeats every
     epoch, but that one position is not a repeated order of the data."""
-    name = "plb_sum_mlp/batch=64,epochs=10,full_batches=20,last=4,lr=0.005,opt=sgd,width=64/seed0/hf[logging_steps=5]"
-    d = catalogue_run(name, "tune", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "plb_sum_odd_position_hf_window_means"))
     assert "unshuffled_data" not in [f.id for f in d.findings], [f.id for f in d.findings]
 
 
@@ -324,6 +288,9 @@ def test_an_eval_leak_in_five_step_means_is_fitted_to_each_window_share(tmp_path
     `avg loss` of every 5 steps: most windows straddle an evaluation or an epoch start, so whole points before
     and after leave too few to compare. The share of each window's steps after the evaluation is known; the
     loss regressed on it drops."""
+    pytest.importorskip("torch")
+    from lossdoctor.scenarios.catalog import FAMILIES, _load_families, train_variant
+
     _load_families()
     params = tuple(sorted(FAMILIES["eval_leak_dropout_mlp_adam"].tune[0].items()))
     log = train_variant("eval_leak_dropout_mlp_adam", params, 1)
@@ -345,41 +312,38 @@ def test_an_eval_leak_in_five_step_means_is_fitted_to_each_window_share(tmp_path
     assert "mean over 5 steps" in " ".join(d.findings[0].evidence)
 
 
-def test_a_rise_after_evaluations_in_window_means_is_no_eval_leak(tmp_path: Path) -> None:
+def test_a_rise_after_evaluations_in_window_means_is_no_eval_leak() -> None:
     """An overfitting MLP, HF 5-step windows, two evaluations per epoch: windows after the evaluation sit a
     little higher (the re-exposure ramp, t = +2.6 against the 3 a drop needs). Guards the threshold and the
     rule that, at a few points per epoch, only a drop counts."""
-    d = catalogue_run("overfit_mlp_adam/batch=16,epochs=40,evals_per_epoch=2,lr=0.0005,n_train=384,width=192/"
-                      "seed0/hf[logging_steps=5]", "tune", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "overfit_mlp_eval_rise_hf_window_means"))
     assert "eval_mode_leak" not in [f.id for f in d.findings], [f.id for f in d.findings]
 
 
-def test_an_adam_stall_is_judged_by_where_the_loss_ends_not_its_luckiest_tenth(tmp_path: Path) -> None:
+def test_an_adam_stall_is_judged_by_where_the_loss_ends_not_its_luckiest_tenth() -> None:
     """HF Trainer (AdamW by default) at lr 0.15 on a GRU, 5-step windows, 38 points: the tenths swing between
     2.2 and 3.3 and the last ones end where the second was. The lowest tenth alone is a dip of the scatter."""
-    d = catalogue_run("lrhigh_gru_adam/batch=32,epochs=6,items=40,lr=0.15,n=1024,width=32/seed101/hf[logging_steps=5]",
-                      "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_stall_hf_window_means"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "ends no lower" in " ".join(d.findings[0].evidence) or "ends only" in " ".join(d.findings[0].evidence)
 
 
-def test_noise_in_a_log_without_epochs_says_which_series_would_settle_it(tmp_path: Path) -> None:
+def test_noise_in_a_log_without_epochs_says_which_series_would_settle_it() -> None:
     """Loss only, no epoch marks (TensorBoard): what repeats every epoch cannot be told from noise smaller than
     the scatter, so the benign finding says so and names the series to log; the same run with epochs does not."""
-    name = "sbn_text_adamw/batch=4,epochs=3,label_noise=0.1,lr=0.001,n=480,width=24/seed0/"
-    bare = catalogue_run(name + "tensorboard+loss-only", "tune", tmp_path / "bare")
+    pytest.importorskip("tensorboard")
+    bare = diagnose(read(CATALOGUE_RUNS / "sbn_text_no_epochs_tensorboard"))
     assert first_of(bare) == ("healthy", "small_batch_noise"), [f.id for f in bare.findings]
     assert "logging the epoch and a validation loss would settle it" in " ".join(bare.findings[0].evidence)
-    full = diagnosed("sbn_text_adamw", "tune", 1, 0, "jsonl", tmp_path / "full")
+    full = diagnose(read(CATALOGUE_RUNS / "sbn_text_with_epochs_jsonl"))
     noise = [f for f in full.findings if f.id == "small_batch_noise"]
     assert noise and "marks no epochs" not in " ".join(noise[0].evidence)
 
 
-def test_every_restart_of_an_established_schedule_is_credited(tmp_path: Path) -> None:
+def test_every_restart_of_an_established_schedule_is_credited() -> None:
     # Four warm restarts kick the loss alike; two of them come while the loss still falls fast and clear only
     # 2–3 standard errors. Once the schedule is established by the others, they count (red-team 6a r06, r18).
-    name = "schedule_restarts_mlp_adamw/batch=32,epochs=5,lr=0.015,n_train=2560,period=80,width=96/seed101/jsonl"
-    d = catalogue_run(name, "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "schedule_restarts_four_jumps_jsonl"))
     assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
     assert "4 of 4 LR jumps move the loss; between them it follows its trend" in d.findings[0].evidence
 
@@ -479,12 +443,11 @@ def test_one_burst_of_gradient_blow_ups_after_stable_training_is_exploding_gradi
     assert next(f for f in d.findings if f.id == "lr_too_high").confidence < first.confidence
 
 
-def test_a_drop_at_the_evaluation_in_every_epoch_needs_fewer_standard_errors(tmp_path: Path) -> None:
+def test_a_drop_at_the_evaluation_in_every_epoch_needs_fewer_standard_errors() -> None:
     """Dropout 0.4 left off after the first of three evaluations per epoch, JSONL every step: the loss drops
     ×0.85 in all 5 epochs, 3.6 standard errors. A drop in every epoch of five is a 1-in-16 chance by its sign
     alone, so 3 standard errors do (4 otherwise); no run without a leak in the catalogue reaches that."""
-    d = catalogue_run("eval_leak_dropout_mlp_adam/batch=32,dropout=0.4,epochs=5,evals_per_epoch=3,lr=0.001,"
-                      "n_train=1280,width=192/seed101/jsonl", "report", tmp_path)
+    d = diagnose(read(CATALOGUE_RUNS / "leak_dropout_every_epoch_jsonl"))
     assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
     assert "in 5 of 5 epochs the training loss drops" in d.findings[0].evidence[0]
 
@@ -493,6 +456,7 @@ def test_a_run_that_never_improves_and_ends_a_little_up_is_not_healthy() -> None
     """A stored TensorBoard log (loss only) of a GRU under Adam at lr 0.15: no tenth gets far below the start and
     it ends 9% above it, less than the climb lr_too_high names. It once fell between the two checks and read
     as healthy batch noise; a run that learned nothing is a problem whatever its scatter."""
+    pytest.importorskip("tensorboard")
     d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_stuck_tensorboard"))
     assert (d.verdict, d.findings[0].id) == ("problem", "no_progress"), [f.id for f in d.findings]
 
