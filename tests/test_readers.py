@@ -598,6 +598,18 @@ def test_a_hyphenated_loss_name_without_a_separator_and_a_held_out_loss(tmp_path
     assert list(run.series["lr"].values[:2]) == [5e-3, 5e-3]
 
 
+def test_a_configuration_line_before_training_sets_no_counter(tmp_path: Path) -> None:
+    """`model GRU-128 vocab=27 seq=64 batch=32 optimizer=Adam … steps/epoch=252` heads the log: its `batch=32` is
+    the batch size, not a batch counter every step line after it inherits (all 1,008 steps had read as step 31,
+    red-team round 14a r10)."""
+    lines = ["model GRU-128 vocab=27 seq=64 batch=32 optimizer=Adam peak_lr=3e-3 warmup=40 steps/epoch=252"]
+    lines += [f"| e01 | b{i:04d}/0252 | ppl  {2.0:.2f} | loss {3 / i:.4f} | lr 7.50e-05 |" for i in range(1, 41)]
+    run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert len(run.loss) == 40 and len(np.unique(run.loss.steps)) == 40
+    assert set(run.series) == {"loss", "lr"}
+    assert (run.facts.batch_size, run.facts.optimizer) == (32, "Adam")
+
+
 def test_a_bar_refreshed_after_each_batch_counts_one_to_its_total(tmp_path: Path) -> None:
     """A bar that shows n = batches done after each batch (1/78 … 78/78, no 0/78 with a loss) has a batch on every
     line, the last one included: nothing is a closing redraw (red-team round 13a r06: 8 last batches were lost)."""

@@ -161,6 +161,8 @@ def _feed(state: _State, line: str) -> None:
             found = pattern.search(line)
             if found:
                 state.facts.setdefault(key, found.group("val"))
+        if _is_config_line(line):
+            return  # `batch=32 … epochs=10` there is the setup, not the step the next lines are at
     pair = _PAIR_LINE.fullmatch(line)
     if pair is None:
         pair = _MLFLOW_LINE.fullmatch(line)
@@ -397,6 +399,18 @@ def read_lines(path: str, lines: Iterable[str], *, loss_key: str | None = None) 
                            f" differenced with the one before: a loss is the mean over the batches between two"
                            f" refreshes (median {keras_window:g}), so one-batch spikes are diluted")
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
+
+
+#: A header line with this many `key=value` numbers and no loss among them is the run's configuration.
+CONFIG_MIN_PAIRS = 3
+
+
+def _is_config_line(line: str) -> bool:
+    """A configuration dump before training (`model GRU vocab=27 seq=64 batch=32 warmup=40 steps/epoch=252`):
+    several numbers by name, none a loss. Its `batch=32` is the batch size and `epochs=10` the run's length,
+    not counters that the step lines after it would inherit."""
+    keys = [m.group("key") for m in _KV.finditer(line)]
+    return len(keys) >= CONFIG_MIN_PAIRS and not any(K.is_loss_like(k) for k in keys) and not _SPACED_LOSS.search(line)
 
 
 def _one_rank(records: Records) -> np.ndarray:
