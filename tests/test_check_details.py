@@ -411,6 +411,16 @@ def test_an_adam_excursion_that_comes_back_down_is_adam_near_convergence() -> No
     assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
 
 
+def test_a_climb_with_a_gradient_blow_up_names_the_blow_up() -> None:
+    # Real W&B export (tests/data): an RNN without clipping climbs from 0.2 to 1e4 over steps 800-1000 while its
+    # gradient norm peaks ×2.7e5 its median. The evidence gave the norm's early and late medians only (1.84, 2.95),
+    # which hid the blow-up (red-team 14a r01).
+    d = diagnose(read(Path(__file__).parent / "data" / "rnn_adding_blow_up_wandb"))
+    climb = next(f for f in d.findings if f.id == "lr_too_high")
+    assert any(e.startswith("the gradient norm peaked at 8.42e+05 at step 926, ×2.70e+05 its median") for e in
+               climb.evidence), climb.evidence
+
+
 def test_smooth_adam_climbs_after_an_exact_fit_count_as_bursts() -> None:
     # Real JSONL of 10-step means (tests/data): a GRU at 3e-6 climbs to 1e-4 over 2-5 logged points and comes back,
     # again and again. Climbs that wide lifted the rolling median they were measured from, and the run read as

@@ -127,6 +127,26 @@ def _sharp_early_overshoot(sig: RunSignals, k: int, medians: np.ndarray) -> tupl
     return 10**first, 10 ** float(sig.y[peak]), int(sig.steps[peak]), False
 
 
+#: A gradient norm this many times its median at its peak is a blow-up worth naming beside the growth.
+GRAD_BLOW_UP = 100.0
+
+
+def _grad_norm_blow_up(sig: RunSignals) -> tuple[float, int, float] | None:
+    """(peak, its step, median) of the gradient norm when its peak is GRAD_BLOW_UP times its median: early and
+    late medians hide a blow-up of a few dozen steps."""
+    grad = sig.grad_norm
+    if grad is None:
+        return None
+    finite = np.isfinite(grad.values) & (grad.values > 0)
+    if finite.sum() < 10:
+        return None
+    values, steps = grad.values[finite], grad.steps[finite]
+    typical, top = float(np.median(values)), int(np.argmax(values))
+    if values[top] < GRAD_BLOW_UP * typical:
+        return None
+    return float(values[top]), int(steps[top]), typical
+
+
 def _grad_norm_growth(sig: RunSignals) -> tuple[float, float] | None:
     found = sig.grad_norm
     if found is None or len(found) < 20 or np.any(found.values <= 0):
@@ -327,6 +347,13 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
         evidence.append(f"gradient norm: {fmt(early)} early, {fmt(late)} late (×{fmt(late / early)})")
         if grows:
             confidence = min(0.95, confidence + 0.1)
+        blow_up = _grad_norm_blow_up(sig)
+        if blow_up is not None:
+            peak, peak_step, typical = blow_up
+            evidence.append(
+                f"the gradient norm peaked at {fmt(peak)} at step {peak_step}, ×{fmt(peak / typical)} its median"
+                f" {fmt(typical)}: the gradient itself blew up there, which clipping would have capped"
+            )
     else:
         evidence.append("no gradient-norm series in this log: a growing grad norm would confirm it")
     lr = sig.lr
