@@ -421,6 +421,15 @@ def test_a_climb_with_a_gradient_blow_up_names_the_blow_up() -> None:
                climb.evidence), climb.evidence
 
 
+def test_a_nan_from_a_noisy_level_is_numerical_not_a_divergence() -> None:
+    # A stored tune run: log(sigmoid) reaches NaN at step 58. The Keras per-batch loss is smooth at first (differenced
+    # running means) and scatters 0.004-0.2 later; the last 3 points stand x6 above the luckiest block of 5, which
+    # read as a climb to NaN (lr_too_high) against the run's noise and not that of the stretch compared.
+    d = diagnose(read(CATALOGUE_RUNS / "numinst_keras_noisy_before_nan"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    assert "the loss was at a normal level just before" in " ".join(d.findings[0].evidence)
+
+
 def test_smooth_adam_climbs_after_an_exact_fit_count_as_bursts() -> None:
     # Real JSONL of 10-step means (tests/data): a GRU at 3e-6 climbs to 1e-4 over 2-5 logged points and comes back,
     # again and again. Climbs that wide lifted the rolling median they were measured from, and the run read as

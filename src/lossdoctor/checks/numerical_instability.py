@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import Finding
-from ..signals import RunSignals, decimal_resolution, fmt
+from ..signals import RunSignals, decimal_resolution, fmt, robust_std
 from . import check
 from ._fix import for_framework
 
@@ -30,8 +30,16 @@ def climb_before(sig: RunSignals, step: int) -> float | None:
     lowest = float(np.min(np.median(sig.y[before - used : before].reshape(-1, size), axis=1)))
     tail = max(3, size // 2)
     last = float(np.median(sig.y[before - tail : before]))
-    scatter = 1.25 * sig.noise * np.sqrt(1 / tail + 1 / size)  # std of a difference of two medians
-    if last - lowest < 3 * scatter:
+    # The scatter of the history compared, where it exceeds the run's: a loss smooth at first (a running mean)
+    # and noisy later would otherwise see a climb in its noise.
+    history = sig.y[before - used : before]
+    noise = max(sig.noise, robust_std(np.diff(history)) / np.sqrt(2))
+    scatter = 1.25 * noise * np.sqrt(1 / tail + 1 / size)  # std of a difference of two medians
+    # The lowest of k block medians sits about sqrt(2 ln k) of their own scatter below their centre by
+    # selection alone: a loss that only scatters would seem to climb from that luckiest block.
+    blocks = used // size
+    selection = 1.25 * noise / np.sqrt(size) * np.sqrt(2 * np.log(blocks)) if blocks > 1 else 0.0
+    if last - lowest < 3 * scatter + selection:
         return 1.0
     return float(10 ** (last - lowest))
 

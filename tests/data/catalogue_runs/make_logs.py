@@ -150,6 +150,9 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     "pair_healthy_gru_jsonl": ("healthy_b_gru_adam", 0, 0, "jsonl", "tune"),
     # hard pairs: a healthy MLP under AdamW
     "pair_healthy_mlp_jsonl": ("healthy_b_mlp_adamw", 0, 0, "jsonl", "tune"),
+    # Keras per-batch CSV: log(sigmoid) reaches NaN at step 58 from a loss that scatters 0.004-0.2 (smooth at first,
+    # a running mean); its luckiest block of 5 points is x6 below the last 3 points, by noise alone
+    "numinst_keras_noisy_before_nan": ("numinst_log_sigmoid_adam", 0, 1, "keras_batch", "tune"),
 }
 
 
