@@ -118,10 +118,12 @@ def test_a_few_percent_around_an_evaluation_is_the_sawtooth_not_a_mode_leak() ->
 
 
 def test_a_loss_rising_while_the_gradient_shrinks_before_nan_is_numerical() -> None:
-    # A fresh seed: the log-sigmoid model saturates (loss ×3.5 up, gradient norm falling) into inf.
+    # A fresh seed: the log-sigmoid model saturates into inf with its gradient norm falling. The last 3 points stand
+    # ×3.5 above the lowest of five 5-point blocks, which the scatter and the pick of the lowest block allow: no
+    # divergence either way.
     d = diagnose(read(CATALOGUE_RUNS / "numinst_sigmoid_saturates_wandb"))
     assert first_of(d) == ("problem", "numerical_instability"), [f.id for f in d.findings]
-    assert not any("divergence" in e for e in d.findings[0].evidence)
+    assert not any(": a divergence" in e for e in d.findings[0].evidence), d.findings[0].evidence
 
 
 def test_a_stalled_loss_with_validation_rising_is_lr_too_high() -> None:
