@@ -413,14 +413,18 @@ def test_an_adam_excursion_that_comes_back_down_is_adam_near_convergence() -> No
     assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
 
 
-def test_a_climb_with_a_gradient_blow_up_names_the_blow_up() -> None:
+def test_a_blow_up_after_one_early_episode_is_exploding_gradients_and_names_its_peak() -> None:
     # Real W&B export (tests/data): an RNN without clipping climbs from 0.2 to 1e4 over steps 800-1000 while its
     # gradient norm peaks ×2.7e5 its median. The evidence gave the norm's early and late medians only (1.84, 2.95),
     # which hid the blow-up (red-team 14a r01).
+    # The burst search took only the first ten-fold exceedance, a small episode at step 405 (20% of the run) before
+    # the stable quarter it asks for, so the blow-up at step 845 read as lr_too_high first.
     d = diagnose(read(Path(__file__).parent / "data" / "rnn_adding_blow_up_wandb"))
     climb = next(f for f in d.findings if f.id == "lr_too_high")
     assert any(e.startswith("the gradient norm peaked at 8.42e+05 at step 926, ×2.70e+05 its median") for e in
                climb.evidence), climb.evidence
+    assert (d.verdict, d.findings[0].id) == ("problem", "exploding_gradients"), [f.id for f in d.findings]
+    assert "(one earlier episode reached ×17.1 at step 405)" in d.findings[0].evidence[0], d.findings[0].evidence
 
 
 def test_a_nan_from_a_noisy_level_is_numerical_not_a_divergence() -> None:

@@ -39,6 +39,8 @@ class Burst:
     loss_before: float  # the loss's median over the points before
     loss_peak: float  # the largest loss within PEAK_POINTS after
     loss_after: float | None  # the loss's median a window later, once the burst is over (None: run ended)
+    earlier_ratio: float = 0.0  # the largest gradient norm before the burst, as a multiple of the same level
+    earlier_step: int = 0  # ...and its step
 
 
 def gradient_burst(sig: RunSignals) -> Burst | None:
@@ -59,6 +61,16 @@ def gradient_burst(sig: RunSignals) -> Burst | None:
     if not len(over):
         return None
     b = int(over[0])  # the first: a blow-up that recurs (every epoch, at random) is no single burst
+    found = _burst_at(sig, steps, values, highest, b, float(level_at[b]), window)
+    if found is not None or b >= MIN_STABLE_SHARE * n:
+        return found
+    # One small episode while the run still settled (before its stable quarter) is no recurrence: the first
+    # exceedance after the stable quarter is the burst, when just that one episode came before it.
+    later = over[over >= MIN_STABLE_SHARE * n]
+    episodes_before = int(np.sum(np.diff(over[over < MIN_STABLE_SHARE * n]) > window)) + 1
+    if not len(later) or episodes_before > 1:
+        return None
+    b = int(later[0])
     return _burst_at(sig, steps, values, highest, b, float(level_at[b]), window)
 
 
@@ -78,8 +90,9 @@ def _burst_at(sig: RunSignals, steps: np.ndarray, values: np.ndarray, highest: n
         return None
     later = sig.y[at + window: at + 3 * window]
     after = float(10 ** np.median(later)) if len(later) >= window else None
+    top = int(np.argmax(values[:b]))
     return Burst(int(steps[b]), float(10 ** (values[b] - level)), float(10**level), float(10**before),
-                 float(10**peak), after)
+                 float(10**peak), after, float(10 ** (values[top] - level)), int(steps[top]))
 
 
 #: Blocks the trailing window is cut into (their medians' median stands for the window's median).

@@ -160,8 +160,9 @@ def _burst_finding(sig: RunSignals, burst: Burst) -> Finding:
         title="Exploding gradients: a burst of blow-ups after stable training threw the loss off",
         evidence=[
             f"at step {burst.step} the gradient norm blew up to ×{fmt(burst.ratio)} its level before"
-            f" ({fmt(burst.level)}), after {burst.step - int(sig.steps[0])} steps of stable training in which it"
-            " never came near that",
+            f" ({fmt(burst.level)}), after {burst.step - int(sig.steps[0])} steps of stable training"
+            + (" in which it never came near that" if burst.earlier_ratio < burst.ratio / 2 else
+               f" (one earlier episode reached ×{fmt(burst.earlier_ratio)} at step {burst.earlier_step})"),
             f"the loss jumped from {fmt(burst.loss_before)} to {fmt(burst.loss_peak)} right after it{after}",
             "a sudden blow-up from a steady run, not a loss that never settles: the update crossed a cliff of the"
             " loss surface (clipping bounds such a step; a learning rate too high would show from the start)",
