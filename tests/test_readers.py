@@ -606,7 +606,7 @@ def test_a_configuration_line_before_training_sets_no_counter(tmp_path: Path) ->
     lines += [f"| e01 | b{i:04d}/0252 | ppl  {2.0:.2f} | loss {3 / i:.4f} | lr 7.50e-05 |" for i in range(1, 41)]
     run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
     assert len(run.loss) == 40 and len(np.unique(run.loss.steps)) == 40
-    assert set(run.series) == {"loss", "lr"}
+    assert set(run.series) == {"loss", "lr", "epoch"}  # `e01` is the epoch
     assert (run.facts.batch_size, run.facts.optimizer) == (32, "Adam")
 
 
@@ -801,3 +801,23 @@ def test_the_validation_column_named_after_the_training_loss_is_the_validation_l
         f"{s},{2 / s:.4f},{1 / s:.4f},{1 / s:.4f}," + (f"{2.2 / s:.4f}" if s % 10 == 0 else "") for s in range(1, 41)]
     run = read(write(tmp_path, "multitask.csv", "\n".join(rows) + "\n"))
     assert list(run.series["val_loss"].steps) == [10, 20, 30, 40]
+
+
+def test_counters_glued_to_a_letter_give_the_epochs() -> None:
+    """`| e02 | b0120/0252 | … loss 1.2351 |` (a char-level GRU, red-team 14a r10): `e` is the epoch and `b` the
+    batch of the epoch, so the run has four epochs of 252 steps, not 1,008 numbered records."""
+    run = read(Path(__file__).parent / "data" / "gru_charlm_compact_counters_console" / "train.log")
+    loss, epoch = run.get("loss"), run.get("epoch")
+    assert epoch is not None and len(loss.values) == 1008
+    assert sorted(set(epoch.values.astype(int))) == [1, 2, 3, 4]
+    steps = loss.steps
+    assert np.all(np.diff(steps) == 1)  # one step per batch, across the epoch boundaries too
+    assert run.facts.steps_per_epoch == 252
+
+
+def test_a_letter_before_digits_inside_a_word_or_number_is_no_counter(tmp_path: Path) -> None:
+    path = write(tmp_path, "train.log", "".join(
+        f"step {i} | lr 1e5 | model b16e2 | loss {1 / (i + 1):.4f}\n" for i in range(30)))
+    run = read(path)
+    assert run.get("epoch") is None
+    assert list(run.get("loss").steps[:3]) == [0, 1, 2]

@@ -31,6 +31,12 @@ _KV = re.compile(
 _COUNTER = re.compile(
     r"(?<![\w/'\"])(?P<name>epoch|global_step|num_updates|step|iteration|iter|batch|ep|it)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*"
     r"\[?\s*(?P<n>\d{1,15})(?:\s*/\s*(?P<of>\d{1,15}))?(?![\d.])", re.IGNORECASE)
+#: A counter glued to a one- or two-letter name, as a cell of its own: `| e01 | b0120/0252 |`, `ep3 it120`. Only
+#: these names, and only between spaces, pipes or brackets, since `e5` inside a number or a word is no counter.
+_COMPACT_COUNTER = re.compile(
+    r"(?:^|(?<=[\s|\[]))(?P<name>e|ep|epoch|b|batch|it|iter|step)(?P<n>\d{1,9})(?:/(?P<of>\d{1,9}))?(?=$|[\s|\],])",
+    re.IGNORECASE)
+_COMPACT_NAMES = {"e": "epoch", "ep": "epoch", "b": "batch", "it": "iter"}
 #: `loss 2.3456`, `train loss 2.3`, `train_loss 2.3`, `trn-loss 2.3`, `held-out loss 0.9`, `lr 0.2`, `gnorm 3.81`,
 #: with no `:` or `=` (nanoGPT: `iter 100: loss 2.3456, time 12ms`); only for these names (any word joined to
 #: them by `_`, `/` or `-`, a few split from them by a space), since `word number` in general matches too much prose.
@@ -180,6 +186,9 @@ def _feed(state: _State, line: str) -> None:
     counters: dict[str, re.Match[str]] = {}
     for m in _COUNTER.finditer(line):  # the first of each: `iteration 10/500 | skipped iterations: 0`
         counters.setdefault(_COUNTER_ALIASES.get(m.group("name").lower(), m.group("name").lower()), m)
+    for m in _COMPACT_COUNTER.finditer(line):
+        name = m.group("name").lower()
+        counters.setdefault(_COMPACT_NAMES.get(name, name), m)
     epoch_batch = _EPOCH_BATCH.search(line) or _EPOCH_BRACKET.search(line) or _EPOCH_COMMA_BATCH.match(line)
     if epoch_batch:
         counters.pop("epoch", None)
