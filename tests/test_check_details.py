@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -528,3 +529,33 @@ def test_a_loss_that_climbs_until_the_lr_decays_and_falls_after_it_is_the_schedu
     assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
     turn = d.findings[0].evidence[0]
     assert turn.startswith("at step 144 the LR went 0.03 → 0.003 and the loss turned down"), turn
+
+
+@pytest.mark.parametrize("folder", ["lrhigh_tanh_diverges_text", "lrhigh_tanh_diverges_wandb"])
+def test_a_loss_that_diverges_repeats_no_order_and_no_short_batch(folder: str) -> None:
+    """Stored console and W&B logs of a tanh MLP under SGD at lr 0.25: the loss climbs ×1e32 or more within
+    three epochs of 16 steps, then turns inf/NaN. The curvature of that climb sits alike in each epoch, and
+    had read as unshuffled data (median correlation 0.62 over 2 pairs of epochs) or as a short last batch
+    ('2 of 2 epochs'); the divergence is the finding."""
+    d = diagnose(read(CATALOGUE_RUNS / folder))
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert not {"unshuffled_data", "partial_last_batch", "eval_mode_leak"} & {f.id for f in d.findings}
+
+
+def test_a_run_that_stops_on_a_nan_gradient_hidden_by_the_nan_filter_is_unstable() -> None:
+    """HF log of 5-step means: log(sigmoid(x)) turns NaN at step 35 and the loop stops there, 13 steps short of its
+    plan. The Trainer's NaN filter logs the window's finite mean as the loss, so only the gradient norm logged at
+    that last step is NaN; with 7 loss points the run had read as too short to judge."""
+    d = diagnose(read(CATALOGUE_RUNS / "numinst_hf_nan_gradient_at_stop"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    assert "at the last logged step (35) and the run stopped there, 13 steps before" in d.findings[0].evidence[0]
+
+
+def test_one_nan_gradient_at_the_end_of_a_run_that_ran_its_course_in_calibration_is_no_fault(tmp_path: Path) -> None:
+    """The same log with `max_steps` at the last step: a loss scaler calibrating in the first 50 steps overflows
+    now and then, and a run that took all its planned steps did not stop on it."""
+    doc = json.loads((CATALOGUE_RUNS / "numinst_hf_nan_gradient_at_stop" / "trainer_state.json").read_text())
+    doc["max_steps"] = doc["global_step"]
+    (tmp_path / "trainer_state.json").write_text(json.dumps(doc))
+    d = diagnose(read(tmp_path / "trainer_state.json"))
+    assert "numerical_instability" not in {f.id for f in d.findings}

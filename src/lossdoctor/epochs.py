@@ -74,7 +74,9 @@ class EpochFold:
 
     @property
     def usable(self) -> bool:
-        return len(self.complete) >= MIN_EPOCHS and self.points_per_epoch >= MIN_POINTS_PER_EPOCH
+        # A diverging loss repeats the curvature of its climb in every epoch, not an order or a batch.
+        return len(self.complete) >= MIN_EPOCHS and self.points_per_epoch >= MIN_POINTS_PER_EPOCH \
+            and not self.sig.diverges
 
     @cached_property
     def row(self) -> np.ndarray:
@@ -158,7 +160,8 @@ class EpochFold:
         # The later half of the run: while the model still learns fast the order's imprint changes from
         # epoch to epoch; once training settles, an unshuffled order repeats step for step.
         later = (len(detail) - 1) // 2
-        return _median_pair_correlation(detail[later:-1], detail[later + 1 :])
+        corr = _pair_correlations(detail[later:-1], detail[later + 1 :])
+        return float(np.median(corr)) if len(corr) else 0.0
 
 
 #: Positions per epoch from which each epoch's own tilt is taken out before correlating (when the epochs
@@ -200,8 +203,8 @@ def _without_own_tilt(detail: np.ndarray) -> np.ndarray:
     return detail - np.nan_to_num(tilt)[:, None] * np.where(filled, x, 0.0)
 
 
-def _median_pair_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Median over rows of the Pearson correlation of a[i] with b[i], over positions both have."""
+def _pair_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The Pearson correlation of a[i] with b[i] over the positions both have, for each row with enough of them."""
     ok = np.isfinite(a) & np.isfinite(b)
     count = ok.sum(axis=1)
     a0, b0 = np.where(ok, a, 0.0), np.where(ok, b, 0.0)
@@ -210,7 +213,7 @@ def _median_pair_correlation(a: np.ndarray, b: np.ndarray) -> float:
         da, db = np.where(ok, a0 - ma[:, None], 0.0), np.where(ok, b0 - mb[:, None], 0.0)
         corr = (da * db).sum(axis=1) / np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
     usable = (count >= MIN_POINTS_PER_EPOCH) & np.isfinite(corr)
-    return float(np.median(corr[usable])) if usable.any() else 0.0
+    return corr[usable]
 
 
 def infer_epochs(sig: RunSignals, *, min_excess: float | None = None) -> EpochInfo | None:

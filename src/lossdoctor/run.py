@@ -66,6 +66,8 @@ class RunFacts:
     loss_window: int = 1
     #: The logger replaced NaN/inf losses by a window mean (HF `logging_nan_inf_filter=True`).
     nan_filtered: bool = False
+    #: The optimizer steps the run was set up to take (HF `max_steps`), when the log states them.
+    planned_steps: int | None = None
     #: The data loader drops its last partial batch (known from a live recording); None when unknown.
     drop_last: bool | None = None
     #: Plain-language remarks a reader makes about what the format hides or how it was decoded.

@@ -56,6 +56,10 @@ def rolling_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     return np.interp(np.arange(n), centres, medians)
 
 
+#: Decades above its lowest tenth at which a loss that ends there is diverging (see RunSignals.diverges).
+DIVERGING_DECADES = 1.0
+
+
 def trend_window(n: int) -> int:
     """Window for the trend: wide enough to ignore spikes, narrow enough to follow a falling loss."""
     return int(np.clip(n // 60, 7, 301)) | 1
@@ -145,6 +149,18 @@ class RunSignals:
         used = size * min(count, self.n)
         medians = np.median(self.y[:used].reshape(-1, size), axis=1)
         return medians, 1.25 * self.step_noise / np.sqrt(size)
+
+    @cached_property
+    def diverges(self) -> bool:
+        """Whether the loss ends DIVERGING_DECADES or more above its lowest tenth (a positive loss only).
+
+        A climb that steep leaves its own curvature and jumps in every epoch, which the epoch-periodic checks
+        would read as a repeated order or a short batch; the climb is the story (lr_too_high tells it).
+        """
+        if not self.log_space or self.n < 10:
+            return False
+        medians, _ = self.segments(10)
+        return bool(medians[-1] - medians.min() >= DIVERGING_DECADES)
 
     @cached_property
     def local_noise(self) -> np.ndarray:

@@ -107,12 +107,28 @@ def hidden_nonfinite(sig: RunSignals) -> list[str]:
                 " loss stays finite: those steps were skipped or averaged away, and far more often than an"
                 " fp16 loss scaler's occasional overflow"
             )
+        elif not np.isfinite(grad.values[-1]) and not loss_nan[-1] \
+                and _stopped_there(sig, int(grad.steps[-1]), bool(late[-1])):
+            planned = sig.run.facts.planned_steps
+            evidence.append(
+                f"the gradient norm is NaN/inf at the last logged step ({int(grad.steps[-1])}) and the run stopped"
+                " there" + (f", {planned - int(grad.steps[-1])} steps before the {planned} it was set up for"
+                            if planned and planned > grad.steps[-1] else "")
+                + ": training ended on non-finite gradients, which the logged loss does not show")
     val = sig.run.get("val_loss")
     if val is not None and len(val) and not np.isfinite(val.values).all():
         first = int(val.steps[~np.isfinite(val.values)][0])
         evidence.append(f"the validation loss is NaN/inf from step {first}: the model's weights or outputs"
                         " became non-finite")
     return evidence
+
+
+def _stopped_there(sig: RunSignals, step: int, past_calibration: bool) -> bool:
+    """Whether a run whose last logged gradient norm is NaN/inf ended at that NaN: past a loss scaler's calibration
+    (an overflow at the very end is then rare), or short of the steps it was set up for (a loop, callback or
+    guard stops on NaN; a scaler's overflow is skipped and training goes on)."""
+    planned = sig.run.facts.planned_steps
+    return past_calibration or (planned is not None and step < planned)
 
 
 @check("numerical_instability", "problem", "inf/NaN in the loss")

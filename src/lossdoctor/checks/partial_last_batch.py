@@ -199,8 +199,8 @@ def partial_last_batch(sig: RunSignals) -> Finding | None:
     settles it. False positives: a fixed bad sample that lands last in an unshuffled epoch (then the
     batch size at the spike is the full one), and an LR schedule stepping per epoch (then lr jumps too).
     """
-    if sig.n < 24 or sig.run.facts.step_unit == "epoch":
-        return None
+    if sig.n < 24 or sig.run.facts.step_unit == "epoch" or sig.diverges:
+        return None  # a diverging loss jumps everywhere, the epoch boundaries included
     epochs = sig.epochs
     inferred_period: int | None = None
     if epochs is not None and epochs.length >= 3:

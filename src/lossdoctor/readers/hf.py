@@ -83,6 +83,9 @@ def _facts(doc: dict, facts: RunFacts, pairs: list[tuple[int, float]], loss_step
     if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
         facts.batch_size = batch
     facts.steps_per_epoch = steps_per_epoch(pairs, doc)
+    planned = doc.get("max_steps")
+    if isinstance(planned, int) and planned > 0:
+        facts.planned_steps = planned
     filtered = doc.get("logging_nan_inf_filter")
     facts.nan_filtered = filtered is not False
     window = facts.loss_window or 1

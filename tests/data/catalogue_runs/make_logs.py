@@ -153,6 +153,13 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     # Keras per-batch CSV: log(sigmoid) reaches NaN at step 58 from a loss that scatters 0.004-0.2 (smooth at first,
     # a running mean); its luckiest block of 5 points is x6 below the last 3 points, by noise alone
     "numinst_keras_noisy_before_nan": ("numinst_log_sigmoid_adam", 0, 1, "keras_batch", "tune"),
+    # console text and W&B export: a tanh MLP under SGD at lr 0.25 whose loss climbs ×1e34 in three epochs of 16
+    # steps before it turns inf/NaN; the climb's curvature repeats in each epoch
+    "lrhigh_tanh_diverges_text": ("lrhigh_tanh_mlp_sgd", 1, 202, "text"),
+    "lrhigh_tanh_diverges_wandb": ("lrhigh_tanh_mlp_sgd", 1, 203, "wandb"),
+    # HF log of 5-step means: log(sigmoid) turns NaN at step 35, where the loop stops; the NaN filter hides it
+    # from the loss, and only the gradient norm logged at that step is NaN
+    "numinst_hf_nan_gradient_at_stop": ("numinst_log_sigmoid_adam", 1, 203, "hf[logging_steps=5]"),
 }
 
 
