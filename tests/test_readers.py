@@ -821,3 +821,42 @@ def test_a_letter_before_digits_inside_a_word_or_number_is_no_counter(tmp_path: 
     run = read(path)
     assert run.get("epoch") is None
     assert list(run.get("loss").steps[:3]) == [0, 1, 2]
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_an_evaluation_word_before_the_values_makes_them_validation() -> None:
+    """fairseq's `| epoch 001 | valid on 'valid' subset | loss 2.9741 | …` (red-team 15b r08) had overwritten the
+    training loss at the 12 evaluation steps; `== eval @ it 50 (e=1, 50%) :: val_focal=…` and `e=2/10`
+    (red-team 15a r08) are an evaluation and an epoch counter."""
+    run = read(DATA / "seq2seq_eval_leak_fairseq_console" / "train.log")
+    val, loss = run.get("val_loss"), run.get("loss")
+    assert list(val.values[:3]) == [2.9741, 2.3863, 1.9068] and len(val) == 12 and len(loss) == 120
+    assert not any("logged twice" in note for note in run.facts.notes)
+    assert 2.9741 not in set(loss.values)
+    focal = read(DATA / "focal_eval_leak_console" / "console.txt")
+    assert sorted(set(focal.get("epoch").values.astype(int))) == list(range(1, 11))
+    assert len(focal.get("val_loss")) == 10 and len(focal.get("loss")) == 500
+
+
+def test_a_second_metric_of_the_same_name_on_a_line_is_named_by_its_qualifier() -> None:
+    """`ep 1/8 validation | mse 0.7371 | naive-repeat mse 1.1665` (red-team 15a r02): the baseline's mse had
+    overwritten the model's, so validation read 1.1665 at every epoch."""
+    run = read(DATA / "tcn_lr_high_console_validation" / "train.log")
+    assert list(run.get("val_loss").values[:3]) == [0.7371, 0.6015, 0.9886]
+    assert set(run.series["val_naive-repeat mse"].values) == {1.1665}
+
+
+def test_mmcv_epoch_and_batch_counters_and_its_validation_lines(tmp_path: Path) -> None:
+    """Old mmcv: `Epoch [1][50/200]\tlr: …, loss: …` and `Epoch(val) [1][32]\tloss: …` (red-team 15b r09)."""
+    lines = []
+    for epoch in (1, 2, 3):
+        for it in range(5, 201, 5):
+            lines.append(f"2024-05-01 12:00:00,020 - rnn - INFO - Epoch [{epoch}][{it}/200]\tlr: 1.500e-03, eta: 0:00:05,"
+                         f" time: 0.004, data_time: 0.001, memory: 0, loss: {1 / (epoch * 200 + it):.5f}, grad_norm: 1.3")
+        lines.append(f"2024-05-01 12:00:00,687 - rnn - INFO - Epoch(val) [{epoch}][32]\tloss: {0.5 / epoch:.4f}")
+    run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert run.facts.steps_per_epoch == 200 and len(run.get("loss")) == 120
+    assert list(run.get("val_loss").values) == [0.5, 0.25, 0.1667]
+    assert 0.5 not in set(run.get("loss").values)

@@ -352,6 +352,33 @@ def _with_edges(sig: RunSignals, info: EpochInfo) -> EpochInfo:
     return EpochInfo(info.length, starts.astype(np.int64), info.source)
 
 
+def mid_epoch_evaluations(folded: EpochFold, eval_steps: np.ndarray) -> dict[int, int]:
+    """For each complete epoch, its first evaluation strictly inside it (not at its edges)."""
+    out: dict[int, int] = {}
+    length = folded.info.length
+    starts = folded.info.starts
+    for k in folded.complete:
+        a, b = starts[k - 1], starts[k]
+        inside = eval_steps[(eval_steps > a + 0.05 * length) & (eval_steps < b - 0.05 * length)]
+        if len(inside):
+            out[int(k)] = int(inside[0])
+    return out
+
+
+def evaluation_step_shape(folded: EpochFold, eval_steps: np.ndarray) -> np.ndarray | None:
+    """0 before and 1 after where evaluations sit inside most epochs (by tenths of a percent of the epoch), or None.
+
+    A model switched to eval mode there (and back at the next epoch start) shifts the loss level by an amount
+    that differs from epoch to epoch: the epoch-periodic checks take that shape out before they look further.
+    """
+    firsts = mid_epoch_evaluations(folded, eval_steps)
+    if len(firsts) < 3 or len(firsts) < len(folded.complete) / 2:
+        return None
+    starts = folded.info.starts
+    where = float(np.median([(step - starts[k - 1]) / folded.info.length for k, step in firsts.items()]))
+    return np.where(np.linspace(0.0, 1.0, 1000) < where, 0.0, 1.0)
+
+
 def realigned_at_drop(folded: EpochFold) -> EpochFold | None:
     """An inferred fold shifted so that its epochs start where the mean profile falls and starts to rise.
 

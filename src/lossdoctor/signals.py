@@ -56,6 +56,8 @@ def rolling_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     return np.interp(np.arange(n), centres, medians)
 
 
+#: Share of the run's largest LR an LR jump must change the rate by (a fourth ×0.5 step still changes it 6%).
+MIN_LR_JUMP_OF_PEAK = 0.01
 #: Decades above its lowest tenth at which a loss that ends there is diverging (see RunSignals.diverges).
 DIVERGING_DECADES = 1.0
 
@@ -332,7 +334,9 @@ class RunSignals:
             first, last = int(group[0]), int(group[-1])
             main = int(group[np.argmax(d[group])])
             before, after = float(lr.values[first]), float(lr.values[last + 1])
-            if abs(np.log10(after / before)) >= np.log10(1.5):
+            # a large ratio of tiny rates (a cosine's last steps into 0, with no restart after) moves nothing
+            negligible = abs(after - before) < MIN_LR_JUMP_OF_PEAK * float(lr.values.max())
+            if abs(np.log10(after / before)) >= np.log10(1.5) and not negligible:
                 jumps.append((int(lr.steps[main + 1]), before, after))
         return jumps
 

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..epochs import EpochFold
+from ..epochs import EpochFold, mid_epoch_evaluations
 from ..findings import Finding
 from ..run import Series
 from ..signals import RunSignals, fmt
@@ -49,19 +49,6 @@ def _FIX(sig: RunSignals) -> list[str]:
         hf=["# the Trainer calls model.train() at every step: a training_step you override must do the same"],
         lightning=["# in a custom hook that calls self.eval(), call self.train() when done"],
     )
-
-
-def _mid_epoch_evals(folded: EpochFold, eval_steps: np.ndarray) -> dict[int, int]:
-    """For each complete epoch, its first evaluation strictly inside it (not at its edges)."""
-    out: dict[int, int] = {}
-    length = folded.info.length
-    starts = folded.info.starts
-    for k in folded.complete:
-        a, b = starts[k - 1], starts[k]
-        inside = eval_steps[(eval_steps > a + 0.05 * length) & (eval_steps < b - 0.05 * length)]
-        if len(inside):
-            out[int(k)] = int(inside[0])
-    return out
 
 
 def _two_levels(folded: EpochFold) -> tuple[int, float, float, float, np.ndarray] | None:
@@ -317,7 +304,7 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
         return None
     if folded.info.source == "inferred":  # no epochs in the log: the two-level shape, then where evaluations sit
         return _from_two_levels(sig, folded)
-    firsts = _mid_epoch_evals(folded, val.steps) if val is not None else {}
+    firsts = mid_epoch_evaluations(folded, val.steps) if val is not None else {}
     if len(firsts) < 3:
         return _from_two_levels(sig, folded)
     if (sig.run.facts.loss_window or 1) > 1:

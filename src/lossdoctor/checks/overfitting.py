@@ -12,6 +12,8 @@ from ._fix import for_framework
 #: Validation must end at least 10% above its best (and above its own noise) to count:
 #: a plateau with noise is not yet a problem.
 MIN_VAL_RISE = 1.10
+#: Times that bar validation must rise by when the training loss, too noisy to show a fall, only holds its level.
+HELD_RISE_FACTOR = 3.0
 
 
 def _train_level(sig: RunSignals, step: int, width: int) -> float:
@@ -32,9 +34,12 @@ def overfitting(sig: RunSignals) -> Finding | None:
     losses rise (then training rises too and this check stays silent).
     """
     val = sig.val
-    if val is None or len(val) < 4 or np.any(val.values <= 0) or sig.n < 4:
+    if val is None or len(val) < 4 or not np.all(np.isfinite(val.values)) or sig.n < 4:
         return None
-    v = np.log10(val.values)
+    # Relative rises for a positive loss; a loss that can go negative (a Poisson or Gaussian NLL) is compared in
+    # its own units, against a tenth of how far it had come down (or of its size at the best).
+    relative = bool(np.all(val.values > 0))
+    v = np.log10(val.values) if relative else val.values.astype(float)
     best = int(np.argmin(v))
     if best >= len(v) - 2:
         return None  # a rise needs two evaluations after the best: one is a noisy point
@@ -42,7 +47,8 @@ def overfitting(sig: RunSignals) -> Finding | None:
     tail = float(np.median(v[-tail_n:]))
     val_noise = robust_std(np.diff(v)) / np.sqrt(2) if len(v) > 3 else 0.0
     rise = tail - float(v[best])
-    if rise < max(np.log10(MIN_VAL_RISE), 3 * val_noise / np.sqrt(tail_n)):
+    scale = np.log10(MIN_VAL_RISE) if relative else (MIN_VAL_RISE - 1) * max(v[0] - v[best], abs(v[best]))
+    if rise < max(scale, 3 * val_noise / np.sqrt(tail_n)):
         return None
     best_step = int(val.steps[best])
     width = max(1, sig.n // 40)
@@ -54,22 +60,31 @@ def overfitting(sig: RunSignals) -> Finding | None:
     lowest_since = float(np.min(smooth[int(np.searchsorted(sig.steps, best_step)) :]))
     # Training must keep falling; a loss that fell a decade or more since the best evaluation may tick up at
     # its floor near zero (memorised), which does not undo the fall.
-    if fall < max(2 * se, np.log10(1.05)) or (train_end > lowest_since + 2 * se and fall < 1.0):
+    kept_falling = not (fall < max(2 * se, np.log10(1.05)) or (train_end > lowest_since + 2 * se and fall < 1.0))
+    # A training loss at its floor, too noisy to show a fall, that does not rise while validation climbs far beyond
+    # its bar: still the model learning its training set and not the task (a climbing LR lifts both).
+    held = fall > -2 * se and rise >= HELD_RISE_FACTOR * max(scale, 3 * val_noise / np.sqrt(tail_n))
+    if not (kept_falling or held):
         return None  # training did not keep falling: that is not overfitting (see lr_too_high)
     to_loss = (lambda x: 10**x) if sig.log_space else (lambda x: x)
     unit = "epoch" if sig.run.facts.step_unit == "epoch" else "step"
+    val_at = (lambda x: 10**x) if relative else (lambda x: x)
+    grew = f"+{100 * (10**rise - 1):.0f}%" if relative else f"up {fmt(rise)}"
     evidence = [
         f"validation loss was best at {fmt(float(val.values[best]))} at {unit} {best_step} and ends at"
-        f" {fmt(10**tail)} (+{100 * (10**rise - 1):.0f}%"
+        f" {fmt(val_at(tail))} ({grew}"
         + (f"; median of the last {tail_n} evaluations, the last is {fmt(float(val.values[-1]))})" if tail_n > 1
            else ")"),
-        f"meanwhile the training loss kept falling: {fmt(to_loss(train_then))} → {fmt(to_loss(train_end))}",
+        f"meanwhile the training loss kept falling: {fmt(to_loss(train_then))} → {fmt(to_loss(train_end))}"
+        if kept_falling else
+        f"meanwhile the training loss held its level within its scatter: {fmt(to_loss(train_then))} →"
+        f" {fmt(to_loss(train_end))}; it did not rise, as it would with too large steps",
     ]
     gap_then = float(val.values[best]) - to_loss(train_then)
-    gap_end = 10**tail - to_loss(train_end)
+    gap_end = val_at(tail) - to_loss(train_end)
     if gap_end > gap_then:
         evidence.append(f"the validation–training gap widened from {fmt(gap_then)} to {fmt(gap_end)}")
-    confidence = 0.85 if fall > 2 * se and rise > np.log10(1.1) else 0.7
+    confidence = 0.85 if kept_falling and fall > 2 * se and rise > scale else 0.7
     steps = [int(s) for s in val.steps[best:]]
     return Finding(
         id="overfitting",

@@ -29,7 +29,8 @@ _KV = re.compile(
     r"(?<![\w./\-])['\"]?(?P<key>[A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*)?)['\"]?\s*[:=]\s*['\"]?"
     r"(?P<val>" + _NUM + ")", re.IGNORECASE)
 _COUNTER = re.compile(
-    r"(?<![\w/'\"])(?P<name>epoch|global_step|num_updates|step|iteration|iter|batch|ep|it)(?:e?s)?(?![\w'\"])\s*[:=#]?\s*"
+    r"(?<![\w/'\"])(?P<name>epoch|global_step|num_updates|step|iteration|iter|batch|ep|it|e(?=\s*=))(?:e?s)?(?![\w'\"])"
+    r"\s*[:=#]?\s*"
     r"\[?\s*(?P<n>\d{1,15})(?:\s*/\s*(?P<of>\d{1,15}))?(?![\d.])", re.IGNORECASE)
 #: A counter glued to a one- or two-letter name, as a cell of its own: `| e01 | b0120/0252 |`, `ep3 it120`. Only
 #: these names, and only between spaces, pipes or brackets, since `e5` inside a number or a word is no counter.
@@ -45,12 +46,19 @@ _SPACED_LOSS = re.compile(
     r"(?P<key>(?:(?:train|training|val|valid|validation|eval|test|held[ -]?out|hold[ -]?out)\s+|[A-Za-z]+[_/\-])?"
     r"(?:loss|mse|rmse|mae|nll|bce|xent)|lr|learning[ _]rate|gnorm|grad[ _]norm)\s+(?P<val>" + _NUM + ")",
     re.IGNORECASE)
+#: The word just before a metric name that the line already gave (`naive-repeat` in `naive-repeat mse 1.17`).
+_QUALIFIER = re.compile(r"([A-Za-z][\w.\-]*)\s+$")
 #: A line of an evaluation: `[val] loss: 0.13`, `valid | loss 0.2`, `Validation: loss=…`.
 _VAL_LINE = re.compile(r"^\s*(?:\[\s*(?:val|valid|validation|eval|evaluation|test)\s*\]|"
                        r"(?:val|valid|validation|eval|evaluation)\s*[:|])", re.IGNORECASE)
+#: A word that names an evaluation, standing alone (not `val_loss`): before a line's first value it makes the
+#: values an evaluation's (`ep 1/8 validation | mse 0.74`, fairseq's `| epoch 001 | valid on 'valid' subset |
+#: loss 2.97`, mmcv's `Epoch(val) [1][32]  loss: 0.05`, `== eval @ it 50 :: val_focal=0.019`).
+_EVAL_WORD = re.compile(r"(?<![\w])(?:val|valid|validation|validating|eval|evaluation|evaluating|test|testing)"
+                        r"(?![\w])", re.IGNORECASE)
 #: The epoch, then the batch of the epoch: timm's `Train: 3 [ 100/1251 (  8%)]`, MMEngine's
-#: `Epoch(train)  [3][ 50/500]`.
-_EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch\(train\)\s*\[\s*(?P<epoch2>\d+)\s*\]\s*)"
+#: `Epoch(train)  [3][ 50/500]`, mmcv's `Epoch [3][50/500]`.
+_EPOCH_BATCH = re.compile(r"(?:^\s*Train:\s*(?P<epoch>\d+)\s*|Epoch(?:\(train\))?\s*\[\s*(?P<epoch2>\d+)\s*\]\s*)"
                           r"\[\s*(?P<n>\d+)\s*/\s*(?P<of>\d+)", re.IGNORECASE)
 #: An epoch counter followed by a bare `[n/N]`: the batch of the epoch (`Epoch  2/12 [ 40/75]  loss: …`,
 #: the PyTorch examples' `Train Epoch: 2 [640/60000 (1%)]`, where the position counts samples).
@@ -79,8 +87,8 @@ _CONFIG_LR = re.compile(r"(?<![\w.])(?:lr|learning_rate)\s*[:=]\s*(?P<val>" + _N
 _CONFIG_BATCH = re.compile(r"(?<![\w.])(?:batch|bs|batch_size)\s*[:=]\s*(?P<val>\d+)\b", re.IGNORECASE)
 _CONFIG_OPTIMIZER = re.compile(r"(?<![\w.])optim(?:izer)?\s*[:=]\s*['\"]?(?P<val>[A-Za-z][A-Za-z0-9_]*)")
 #: Short counter names: `ep 3 it 120 | loss 0.53`.
-_COUNTER_ALIASES = {"ep": "epoch", "it": "iter"}
-_COUNTER_KEYS = {"ep", "it", "epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs",
+_COUNTER_ALIASES = {"ep": "epoch", "e": "epoch", "it": "iter"}
+_COUNTER_KEYS = {"e", "ep", "it", "epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs",
                  "steps"}
 
 
@@ -196,8 +204,14 @@ def _feed(state: _State, line: str) -> None:
     if counters:
         _update_context(state, counters)
     pairs = []
+    first_value = len(line)
     for m in _SPACED_LOSS.finditer(line):
-        pairs.append((m.group("key"), float(m.group("val"))))
+        key = m.group("key")
+        if any(k == key for k, _ in pairs):  # `mse 0.74 | naive-repeat mse 1.17`: a second mse is some other one
+            qualifier = _QUALIFIER.search(line, 0, m.start())
+            key = f"{qualifier.group(1)} {key}" if qualifier else key
+        pairs.append((key, float(m.group("val"))))
+        first_value = min(first_value, m.start())
         if m.group("avg") and not K.is_val_like(m.group("key")):
             state.facts["loss_is_mean"] = m.group("avg")  # `avg loss 0.93` every N steps: a mean over them
     for m in _KV.finditer(line):
@@ -212,9 +226,10 @@ def _feed(state: _State, line: str) -> None:
         if norm in {"logging_steps", "per_device_train_batch_size", "train_batch_size", "batch_size"}:
             continue
         pairs.append((key, float(raw)))
+        first_value = min(first_value, m.start())
     if not pairs:
         return
-    if _VAL_LINE.match(line):  # an evaluation's values, not the training loss
+    if _VAL_LINE.match(line) or _EVAL_WORD.search(line, 0, first_value):  # an evaluation's values, not training
         pairs = [(k if K.is_val_like(k) else f"val_{k}", v) for k, v in pairs]
     keys = {k for k, _ in pairs}
     # the Trainer's console dicts carry no step; a printed dict with one is a loop's own (accelerate scripts)
