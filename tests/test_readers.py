@@ -853,8 +853,9 @@ def test_mmcv_epoch_and_batch_counters_and_its_validation_lines(tmp_path: Path) 
     lines = []
     for epoch in (1, 2, 3):
         for it in range(5, 201, 5):
-            lines.append(f"2024-05-01 12:00:00,020 - rnn - INFO - Epoch [{epoch}][{it}/200]\tlr: 1.500e-03, eta: 0:00:05,"
-                         f" time: 0.004, data_time: 0.001, memory: 0, loss: {1 / (epoch * 200 + it):.5f}, grad_norm: 1.3")
+            lines.append(f"2024-05-01 12:00:00,020 - rnn - INFO - Epoch [{epoch}][{it}/200]\tlr: 1.500e-03,"
+                         f" eta: 0:00:05, time: 0.004, data_time: 0.001, memory: 0,"
+                         f" loss: {1 / (epoch * 200 + it):.5f}, grad_norm: 1.3")
         lines.append(f"2024-05-01 12:00:00,687 - rnn - INFO - Epoch(val) [{epoch}][32]\tloss: {0.5 / epoch:.4f}")
     run = read(write(tmp_path, "train.log", "\n".join(lines) + "\n"))
     assert run.facts.steps_per_epoch == 200 and len(run.get("loss")) == 120
