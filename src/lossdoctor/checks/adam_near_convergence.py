@@ -69,8 +69,9 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         peak_step = grad_climb[2]
     first_tiny = int(sig.steps[int(np.argmax(sig.trend <= low + 1.0))])
     evidence = [
-        f"the loss fell from {fmt(10**start)} to {fmt(10**low)} by step {low_step}"
-        f" ({start - low:.0f} orders of magnitude): the model fits the data almost exactly",
+        f"the loss fell from {fmt(10**start)} to {fmt(10**low)} ({start - low:.0f} orders of magnitude"
+        + (f"; within a decade of that by step {first_tiny}, lowest at step {low_step}" if first_tiny < low_step
+           else f", by step {low_step}") + "): the model fits the data almost exactly",
         f"then it climbed back to {fmt(10 ** after[peak_rel])} by step {peak_step}"
         f" (×{fmt(10**climb)}), and ends at {fmt(10**tail)}" if bursts is None else
         f"once that close to zero it burst {bursts[0]} times to ×{fmt(bursts[1])} its level around (median; largest"

@@ -88,8 +88,9 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     ratio = 10**rise if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {fmt(rise)}"
     evidence = [
-        f"in {round(consistency * len(per_epoch))} of {len(per_epoch)} epochs the loss is lowest right after the"
-        f" epoch starts and creeps up {size} by its end (rank correlation with position {ramp:.2f})",
+        f"in {round(consistency * len(per_epoch))} of {len(per_epoch)} epochs the loss creeps up from the epoch's"
+        f" start to its end (a line fitted through each epoch; median rise {size}); the shape they share climbs"
+        f" with the position in the epoch (rank correlation {ramp:.2f})",
         "mean shape by tenths of the epoch: " + " ".join(f"{x:+.3f}" for x in shape)
         + (" (log10 residual)" if sig.log_space else ""),
         "each sample met early in an epoch was seen about half an epoch ago, one met late about one and a half:"
