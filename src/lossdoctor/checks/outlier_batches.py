@@ -65,7 +65,7 @@ def outlier_batches(sig: RunSignals) -> Finding | None:
     sizes = sig.batch_sizes
     nominal = sig.nominal_batch_size
     evidence = [
-        f"{fmt(np.median(counts))} spike(s) in each of {int(np.sum(counts > 0))} of {len(counts)} epochs"
+        f"spikes in {int(np.sum(counts > 0))} of {len(counts)} epochs, {fmt(np.median(counts))} in a typical one"
         f" (counts per epoch: {', '.join(str(c) for c in counts[:12])}{' …' if len(counts) > 12 else ''}),"
         " a steady count that random events would not give",
         "at a different position every epoch (positions within the epoch: "
