@@ -591,3 +591,13 @@ def test_a_cosine_falling_into_zero_at_the_end_of_the_run_is_no_lr_jump() -> Non
     d = diagnose(sig.run)
     schedule = next(f for f in d.findings if f.id == "lr_schedule_jumps")
     assert any("of 2 LR jumps" in line for line in schedule.evidence)
+
+
+def test_validation_climbing_over_a_training_loss_that_never_learned_is_no_overfitting() -> None:
+    """A stored console log of a GRU under Adam at lr 0.2: the training loss never gets far below its start and
+    holds there while validation climbs from 3.46 to 4.99. Overfitting also counts a training loss that only holds
+    its level under a far larger validation climb (red-team 15a r04), but only once it had learned first: here the
+    LR never let it, and lr_too_high is the finding."""
+    d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_validation_climbs_text"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+    assert "overfitting" not in {f.id for f in d.findings}

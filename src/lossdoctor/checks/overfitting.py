@@ -63,7 +63,11 @@ def overfitting(sig: RunSignals) -> Finding | None:
     kept_falling = not (fall < max(2 * se, np.log10(1.05)) or (train_end > lowest_since + 2 * se and fall < 1.0))
     # A training loss at its floor, too noisy to show a fall, that does not rise while validation climbs far beyond
     # its bar: still the model learning its training set and not the task (a climbing LR lifts both).
-    held = fall > -2 * se and rise >= HELD_RISE_FACTOR * max(scale, 3 * val_noise / np.sqrt(tail_n))
+    # The model must have learned first: the training loss fell further before validation's best than validation
+    # then rose (a too-high LR that never lets it learn also leaves the training loss flat and validation climbing).
+    learned = float(np.median(sig.y[: max(3, min(sig.n // 20, 10))])) - train_then
+    held = fall > -2 * se and rise >= HELD_RISE_FACTOR * max(scale, 3 * val_noise / np.sqrt(tail_n)) \
+        and learned > (rise if relative == sig.log_space else 0.0)
     if not (kept_falling or held):
         return None  # training did not keep falling: that is not overfitting (see lr_too_high)
     to_loss = (lambda x: 10**x) if sig.log_space else (lambda x: x)

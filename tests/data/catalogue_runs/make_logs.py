@@ -160,6 +160,9 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     # HF log of 5-step means: log(sigmoid) turns NaN at step 35, where the loop stops; the NaN filter hides it
     # from the loss, and only the gradient norm logged at that step is NaN
     "numinst_hf_nan_gradient_at_stop": ("numinst_log_sigmoid_adam", 1, 203, "hf[logging_steps=5]"),
+    # console text: a GRU under Adam at lr 0.2 whose training loss never gets far below its start and stays there,
+    # while its validation loss climbs from 3.46 to 4.99
+    "lrhigh_gru_validation_climbs_text": ("lrhigh_gru_adam", 0, 205, "text"),
 }
 
 
