@@ -601,3 +601,14 @@ def test_validation_climbing_over_a_training_loss_that_never_learned_is_no_overf
     d = diagnose(read(CATALOGUE_RUNS / "lrhigh_gru_validation_climbs_text"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "overfitting" not in {f.id for f in d.findings}
+
+
+def test_the_spikes_and_the_ramp_of_a_fixed_order_are_the_orders() -> None:
+    """A Siamese net on triplets stored class by class, never shuffled (red-team 15a r05): the hard triplets among
+    easy classes spike ×6–×15 and the epoch's profile climbs ×500 from the easy classes to the hard ones. Those read
+    as exploding gradients (problem, 0.65) and as a re-exposure sawtooth beside the order that makes them both."""
+    d = diagnose(read(Path(__file__).parent / "data" / "siamese_class_sorted_jsonl"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
+    spikes = next(f for f in d.findings if f.id == "exploding_gradients")
+    assert spikes.confidence < 0.5 and "follow from unshuffled_data" in spikes.evidence[-1]
+    assert "epoch_sawtooth" not in {f.id for f in d.findings}

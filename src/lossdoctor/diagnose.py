@@ -16,6 +16,8 @@ from .signals import MIN_POINTS, RunSignals
 EXPLAINED_BY: dict[str, set[str]] = {
     "adam_near_convergence": {"lr_too_high", "exploding_gradients"},
     "lr_too_high": {"no_progress"},
+    # a fixed order's own profile rises through the epoch as well: re-exposure cannot be told from it
+    "unshuffled_data": {"epoch_sawtooth"},
 }
 #: The same when the first is strong (confidence at least STRONG) and the second is not confirmed by a series
 #: of its own (confidence under RECORDED): a clearly repeated order jumps where it wraps round at each epoch
@@ -30,8 +32,9 @@ DEMOTED_BY: dict[str, set[str]] = {
     # the loss returning to its train-mode level at each epoch start looks like a jump that lasts
     "eval_mode_leak": {"exploding_gradients"},
     # data in a fixed, sorted order jumps where one class or source gives way to the next: a jump at the
-    # first class change looks like a first-step overshoot, a loss near 0 inside each block like Adam's floor
-    "unshuffled_data": {"lr_too_high", "adam_near_convergence"},
+    # first class change looks like a first-step overshoot, a loss near 0 inside each block like Adam's floor,
+    # and the order's few hard batches among easy ones like sporadic spikes
+    "unshuffled_data": {"lr_too_high", "adam_near_convergence", "exploding_gradients"},
 }
 #: The same when the log gives no epochs: a repeated order then rests on a period inferred from the loss,
 #: and a loss four decades down that oscillates or bursts with a period of its own is Adam's doing.
