@@ -861,3 +861,12 @@ def test_mmcv_epoch_and_batch_counters_and_its_validation_lines(tmp_path: Path) 
     assert run.facts.steps_per_epoch == 200 and len(run.get("loss")) == 120
     assert list(run.get("val_loss").values) == [0.5, 0.25, 0.1667]
     assert 0.5 not in set(run.get("loss").values)
+
+
+def test_a_rich_table_with_box_borders_and_a_two_word_column() -> None:
+    """`┃ epoch ┃ step ┃ loss ┃ ema loss ┃ lr ┃` over `│ 1 │ 10 │ 1.99777 │ 1.98718 │ 1.23e-04 │` rows, one table per
+    epoch (red-team 16a r09): the log had read as holding no loss at all."""
+    run = read(DATA / "scorematch_rich_table_console" / "console.txt")
+    assert len(run.get("loss")) == 150 and list(run.get("loss").steps[:3]) == [10, 20, 30]
+    assert run.get("loss").values[0] == 1.99777 and run.series["ema_loss"].values[0] == 1.98718
+    assert sorted(set(run.get("epoch").values.astype(int))) == list(range(1, 16))

@@ -253,16 +253,27 @@ _TABLE_COUNTERS = {"epoch": "epoch", "step": "step", "iter": "step", "iteration"
 _TABLE_BORDER = re.compile(r"\s*[+|][-+=|: ]*[-=][-+=|: ]*")
 
 
+#: Box-drawing characters of tables drawn by Rich and the like, as the ASCII a drawn table uses.
+_BOX = str.maketrans({**dict.fromkeys("┃│║╎╏┆┇┊┋", "|"), **dict.fromkeys("━─═╌╍┄┅┈┉", "-"),
+                      **dict.fromkeys("┏┓┗┛┣┫┳┻╋┡┩╇┢┪╈┌┐└┘├┤┬┴┼╭╮╰╯╔╗╚╝╠╣╦╩╬╞╡╪", "+")})
+_BOX_LINE = re.compile(r"^\s*[┃│║┏┗┡┣┌└├╭╰╔╚╠╞]")
+
+
 def _table_row(state: _State, line: str) -> bool:
     """A table printed with a header line and one row per epoch or step (fastai's `epoch train_loss
-    valid_loss accuracy time`, or one drawn with `|` and `+---+` borders): the header names the columns;
-    True when the line was taken as either."""
+    valid_loss accuracy time`, or one drawn with `|` and `+---+` borders, or Rich's box characters): the header
+    names the columns; True when the line was taken as either."""
+    if _BOX_LINE.match(line):
+        line = line.translate(_BOX)
     piped = line.strip().startswith("|") and line.strip().endswith("|")
     if _TABLE_BORDER.fullmatch(line):
         return state.table is not None or piped
     if not piped:
         line = _ROW_PROGRESS_TAIL.sub("", line)  # YOLO's rows end in the epoch's progress bar: `240: 100%|███| 50/50`
     tokens = [c.strip() for c in line.strip().strip("|").split("|")] if piped else line.split()
+    # a drawn cell may hold a name of several words (Rich's `┃ ema loss ┃`); every word a name: `ppl 26.96` is not
+    if piped and all(t.split() and all(_HEADER_TOKEN.fullmatch(w) for w in t.split()) for t in tokens):
+        tokens = ["_".join(t.split()) for t in tokens]
     if len(tokens) >= 2 and all(_HEADER_TOKEN.fullmatch(t) for t in tokens) \
             and any("loss" in t.lower() or K.is_loss_like(t) for t in tokens):
         state.table = tokens
