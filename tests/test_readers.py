@@ -870,3 +870,22 @@ def test_a_rich_table_with_box_borders_and_a_two_word_column() -> None:
     assert len(run.get("loss")) == 150 and list(run.get("loss").steps[:3]) == [10, 20, 30]
     assert run.get("loss").values[0] == 1.99777 and run.series["ema_loss"].values[0] == 1.98718
     assert sorted(set(run.get("epoch").values.astype(int))) == list(range(1, 16))
+
+
+def test_series_named_under_prefixes_of_their_own(tmp_path: Path) -> None:
+    """`metrics/train/xent`, `metrics/eval/xent`, `metrics/opt/lr` (red-team 16b r02), `objective/mse_sum` and
+    `optim/gnorm_l2` (16b r03), `train/ordinal_nll` (16b r05): each of these logs had been refused for want of a
+    loss series."""
+    rows = [json.dumps({"step": i, "metrics": {"train": {"xent": 2 / (i + 1)}, "opt": {"lr": 0.01},
+                                               **({"eval": {"xent": 1.5 / (i + 1)}} if i % 10 == 9 else {})}})
+            for i in range(40)]
+    run = read(write(tmp_path, "metrics.jsonl", "\n".join(rows) + "\n"))
+    assert run.get("loss").values[0] == 2.0 and run.get("lr") is not None
+    assert len(run.get("val_loss")) == 4
+    lines = ["step,objective/mse_sum,optim/gnorm_l2,optim/step_size"]
+    lines += [f"{i},{1 / (i + 1)},{0.5 + i % 3},0.01" for i in range(40)]
+    run = read(write(tmp_path, "export.csv", "\n".join(lines) + "\n"))
+    assert run.get("loss").values[1] == 0.5 and run.get("grad_norm").values[1] == 1.5
+    lines = ["_step,_runtime,_timestamp,train/ordinal_nll,train/acc"]
+    lines += [f"{i},{i * 0.1},{1_700_000_000 + i},{1 / (i + 1)},0.5" for i in range(40)]
+    assert read(write(tmp_path, "wandb.csv", "\n".join(lines) + "\n")).get("loss").values[3] == 0.25

@@ -116,16 +116,38 @@ def is_loss_like(key: str) -> bool:
     return "loss" in norm or bool(_OBJECTIVES.match(norm)) or bool(_OBJECTIVES.match(evaluated))
 
 
+#: An objective's name as one part of a longer key (`metrics/train/xent`, `objective/mse_sum`, `train/ordinal_nll`).
+_OBJECTIVE_WORDS = {"mse", "rmse", "mae", "nll", "bce", "xent", "cross_entropy", "crossentropy", "objective", "cost",
+                    "elbo", "huber", "nce", "infonce", "triplet", "hinge", "dice", "focal", "ce"}
+_TRAIN_WORDS = {"train", "training", "trn"}
+
+
+def _names_objective(norm: str) -> bool:
+    parts = norm.split("_")
+    pairs = {"_".join(parts[i : i + 2]) for i in range(len(parts) - 1)}
+    return bool(_OBJECTIVE_WORDS & (set(parts) | pairs))
+
+
+def _without_side(norm: str) -> str:
+    """The key less its train/validation words: `metrics_train_xent` and `metrics_eval_xent` both give
+    `metrics_xent`."""
+    return "_".join(p for p in _VAL_WORDS.sub("_", norm).split("_") if p and p not in _TRAIN_WORDS)
+
+
 def fallback_loss_key(keys: Iterable[str]) -> str | None:
     """A train-side key that contains `loss` when no alias matched (per-step before `*_epoch`), else one that
-    names an objective (`mse`, `nll`, `cost`…)."""
+    names an objective (`mse`, `nll`, `cost`…), whole or as one part of the key (training keys first)."""
     keys = list(keys)
     found = [k for k in keys if "loss" in normalise(k) and not is_val_like(k)]
     found.sort(key=lambda k: normalise(k).endswith("_epoch"))
     if found:
         return found[0]
     objectives = [k for k in keys if _OBJECTIVES.match(normalise(k))]
-    return objectives[0] if objectives else None
+    if objectives:
+        return objectives[0]
+    parts = [k for k in keys if not is_val_like(k) and _names_objective(normalise(k))]
+    parts.sort(key=lambda k: (not set(normalise(k).split("_")) & _TRAIN_WORDS, len(normalise(k))))
+    return parts[0] if parts else None
 
 
 def fallback_val_loss_key(keys: Iterable[str], loss_key: str | None) -> str | None:
@@ -141,11 +163,29 @@ def fallback_val_loss_key(keys: Iterable[str], loss_key: str | None) -> str | No
         # `val_total` beside `total_loss`: the evaluated form of the training loss's own name
         if _OBJECTIVES.match(rest) or rest in ("loss", "objective") or (rest and rest in own_parts):
             candidates.append((rest, key))
+    if not candidates and loss_key:  # `metrics/eval/xent` beside `metrics/train/xent`: the same name, other side
+        own_rest = _without_side(normalise(loss_key))
+        candidates = [(own_rest, k) for k in keys if is_val_like(k) and _without_side(normalise(k)) == own_rest]
     if not candidates:
         return None
     own = normalise(loss_key) if loss_key else ""
     same = [key for rest, key in candidates if own.endswith(rest)]
     return (same or [key for _, key in candidates])[0]
+
+
+#: The last part of a key that holds the learning rate or the gradient norm under a prefix (`metrics/opt/lr`,
+#: `optim/gnorm_l2`), when no alias matches.
+_LR_TAIL = re.compile(r"(?:^|_)(?:lr|learning_rate)$")
+_GRAD_NORM_PART = re.compile(r"(?:^|_)(?:gnorm|grad_norm|gradnorm|gradient_norm)(?:_l2|_2|_total)?$")
+
+
+def fallback_key(keys: Iterable[str], canonical: str) -> str | None:
+    """A key that holds the LR or the gradient norm under a prefix of its own, when no alias matched."""
+    pattern = {LR: _LR_TAIL, GRAD_NORM: _GRAD_NORM_PART}.get(canonical)
+    if pattern is None:
+        return None
+    found = [k for k in keys if pattern.search(normalise(k)) and not is_val_like(k)]
+    return found[0] if len(found) == 1 else None
 
 
 def assign(keys: Iterable[str], *, loss_key: str | None = None) -> dict[str, str]:
@@ -173,4 +213,10 @@ def assign(keys: Iterable[str], *, loss_key: str | None = None) -> dict[str, str
         if best is not None:
             chosen[canonical] = best[1]
             taken.add(best[1])
+    for canonical in (LR, GRAD_NORM):
+        if canonical not in chosen:
+            key = fallback_key([k for k in keys if k not in taken], canonical)
+            if key is not None:
+                chosen[canonical] = key
+                taken.add(key)
     return chosen
