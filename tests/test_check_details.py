@@ -612,3 +612,11 @@ def test_the_spikes_and_the_ramp_of_a_fixed_order_are_the_orders() -> None:
     spikes = next(f for f in d.findings if f.id == "exploding_gradients")
     assert spikes.confidence < 0.5 and "follow from unshuffled_data" in spikes.evidence[-1]
     assert "epoch_sawtooth" not in {f.id for f in d.findings}
+
+
+def test_a_blow_up_reached_by_a_warmup_to_too_high_a_peak_is_the_learning_rate() -> None:
+    """A graph attention net whose warmup ramps the LR ×170 to 0.3 (red-team 16a r02): its gradient norm blows up
+    ×12 at step 183 'after stable training', and the loss never returns to its course. That read as exploding
+    gradients first, with the LR as its consequence, and the fix advised a warmup the run already had."""
+    d = diagnose(read(Path(__file__).parent / "data" / "gat_warmup_too_high_lightning"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]

@@ -147,6 +147,40 @@ def _near_lr_jump(sig: RunSignals, step: int) -> bool:
     return any(abs(at - step) <= 3 for at, _, _ in sig.lr_jumps)
 
 
+#: Times the LR at a blow-up may exceed its lower quartile over the stable stretch before it and still leave the
+#: blow-up to the gradients: an LR that climbed further (a warmup to too high a peak) brought the run to its cliff.
+MAX_LR_RISE_INTO_BURST = 3.0
+
+
+def _lr_ramped_into(sig: RunSignals, step: int) -> bool:
+    """Whether the logged LR rose many-fold during the 'stable' stretch before a blow-up (a warmup ramp)."""
+    lr = sig.lr
+    if lr is None or not len(lr):
+        return False
+    before = lr.values[(lr.steps <= step) & np.isfinite(lr.values)]
+    if len(before) < 4:
+        return False
+    # against the lower quartile: a linear warmup from 0 ends 4× above it, a warmup long finished ends level with it
+    return bool(before[-1] > MAX_LR_RISE_INTO_BURST * float(np.percentile(before, 25)))
+
+
+#: Times above the level before the first spike that the loss may still sit after the last and have "returned".
+MAX_LEVEL_AFTER_SPIKES = 2.0
+
+
+def _returns_after(sig: RunSignals, idx: np.ndarray) -> bool:
+    """Whether the loss, after the last spike, comes back near the level it had before the first (median of
+    the tenth of the run on each side); a positive loss only (others: assumed to return)."""
+    if not sig.log_space:
+        return True
+    width = max(5, sig.n // 10)
+    before = sig.y[max(0, int(idx[0]) - width) : int(idx[0])]
+    after = sig.y[int(idx[-1]) + 3 :]
+    if len(before) < 3 or len(after) < 3:
+        return True
+    return bool(np.median(after) - np.median(before) < np.log10(MAX_LEVEL_AFTER_SPIKES))
+
+
 def _burst_finding(sig: RunSignals, burst: Burst) -> Finding:
     stable = sig.grad_norm.values[sig.grad_norm.steps < burst.step]  # type: ignore[union-attr]
     max_norm = fmt(float(np.percentile(stable[np.isfinite(stable)], 90)))
@@ -305,7 +339,7 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     with_grad = len(events) >= 3 or cliffs is not None
     if not with_grad and not _clipped_near_typical(sig):  # under such a clip no burst moves the weights further
         burst = gradient_burst(sig)
-        if burst is not None and not _near_lr_jump(sig, burst.step):
+        if burst is not None and not _near_lr_jump(sig, burst.step) and not _lr_ramped_into(sig, burst.step):
             return _burst_finding(sig, burst)
     if with_grad and sig.log_space and _clipped_near_typical(sig) \
             and np.median(10 ** sig.residual[events]) < CLIPPED_MIN_SPIKE:
@@ -334,6 +368,10 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         above = float(np.median(jumps.above_settled[jumps.damaging]))
         if not sig.has_memory and above < max(SETTLED_T * settled_se, AFTERMATH * sig.step_noise):
             return None
+    # Spikes that start once a rising LR has climbed many-fold, after which the loss never returns to its course,
+    # are the LR's doing (a warmup to too high a peak): lr_too_high tells that story.
+    if len(idx) and _lr_ramped_into(sig, int(sig.steps[idx[0]])) and not _returns_after(sig, idx):
+        return None
     # Spikes at an LR jump (a warm restart) are the schedule's doing (lr_schedule_jumps).
     lr_jumps = np.array([step for step, _, _ in sig.lr_jumps], dtype=np.int64)
     if len(lr_jumps):
