@@ -620,3 +620,24 @@ def test_a_blow_up_reached_by_a_warmup_to_too_high_a_peak_is_the_learning_rate()
     gradients first, with the LR as its consequence, and the fix advised a warmup the run already had."""
     d = diagnose(read(Path(__file__).parent / "data" / "gat_warmup_too_high_lightning"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
+
+
+@pytest.mark.parametrize(
+    ("folder", "first"),
+    [
+        ("t5_healthy_hf_few_points", None),  # healthy: 10 logged points an epoch, one epoch below the trend
+        ("mistral_overfit_hf_six_points", "overfitting"),  # 6 points an epoch on a memorising model's ramp
+        ("encoder_sawtooth_console_every8", "epoch_sawtooth"),  # 8 points an epoch, a ramp that grows
+    ],
+)
+def test_shuffled_runs_with_few_points_an_epoch_are_no_fixed_order(folder: str, first: str | None) -> None:
+    """Three shuffled runs made apart from the catalogue (red-team 16b r10, 16a r08, 17b r05) read as unshuffled
+    data at 0.43–0.64 median correlation between consecutive epochs: the smooth within-epoch shape was padded
+    with zeros, so a ramp's ends stayed in every epoch's residual alike; an epoch the trend missed was clipped
+    flat; and a ramp growing from epoch to epoch correlated with its neighbours."""
+    d = diagnose(read(Path(__file__).parent / "data" / folder))
+    assert "unshuffled_data" not in {f.id for f in d.findings}, [(f.id, f.evidence[0]) for f in d.findings]
+    if first is None:
+        assert d.verdict == "healthy" and not any(f.severity == "problem" for f in d.findings)
+    else:
+        assert d.findings[0].id == first, [f.id for f in d.findings]

@@ -137,22 +137,30 @@ class EpochFold:
             warnings.simplefilter("ignore", RuntimeWarning)  # an empty position bin is normal
             shape = np.nanmedian(prof, axis=0)
         width = max(3, bins // 8)
-        kernel = np.ones(width) / width
-        smooth = np.convolve(np.nan_to_num(shape), kernel, mode="same")
-        detail = np.clip(prof - smooth, -2.5 * self.noise, 2.5 * self.noise)
-        # A pattern at one or two positions (a short last batch) is not a repeated order: leave out
-        # positions whose mean departs far more than the others'.
+        smooth = _moving_average(shape, width)
+        few = bins < FEW_POSITIONS
+        odd = _odd_positions(prof, smooth, clip=2.5 * self.noise if few else None)
+        if not few:
+            # the smooth shape is drawn without the odd positions: a spike in it would lift its neighbours'
+            # smooth value alike in every epoch and leave them low together (a short last batch read as an order)
+            smooth = _moving_average(np.where(odd, np.nan, shape), width)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a position no epoch logged is normal
-            centre = np.nanmean(detail, axis=0)
-        spread = robust_std(centre[np.isfinite(centre)]) if np.isfinite(centre).any() else 0.0
-        detail[:, np.abs(centre) > 3 * max(spread, 1e-12)] = np.nan
-        if bins < 8 and np.isfinite(centre).any():
-            # With a handful of positions the spread is too rough to flag the odd one out: leave out the
-            # position that departs most as well (a short batch or a mode switch sits at one or two).
-            detail[:, int(np.nanargmax(np.abs(centre)))] = np.nan
-        if bins >= MIN_TILT_POSITIONS and _rises(shape):
+            warnings.simplefilter("ignore", RuntimeWarning)  # an epoch with nothing logged is normal
+            # each epoch centred on its own level first: an epoch the trend misses by more than the clip would
+            # otherwise be clipped flat and correlate by its few unclipped points (red-team 16b r10)
+            detail = prof - smooth
+            detail = detail - np.nanmedian(detail, axis=1, keepdims=True)
+        detail[:, odd] = np.nan
+        if bins >= MIN_TILT_POSITIONS:
+            # each epoch's own tilt: a re-exposure ramp steeper in some epochs than others, or an epoch whose
+            # fall the trend did not follow, would otherwise correlate between neighbours, while an order's
+            # imprint is finer than a line
             detail = _without_own_tilt(detail)
+        elif _rises(shape):
+            # with few positions a line would eat the order's imprint: only each epoch's own amount of the
+            # shared smooth ramp comes out (red-team 16a r08, 17b r05: shuffled sawtooths at 6 and 8 points)
+            detail = _without_own_amount_of(detail, smooth)
+        detail = np.clip(detail, -2.5 * self.noise, 2.5 * self.noise)
         if own_amount_of is not None:
             template = np.interp((np.arange(bins) + 0.5) / bins, np.linspace(0, 1, len(own_amount_of)),
                                  own_amount_of)
@@ -164,6 +172,47 @@ class EpochFold:
         return float(np.median(corr)) if len(corr) else 0.0
 
 
+def _odd_positions(prof: np.ndarray, smooth: np.ndarray, clip: float | None) -> np.ndarray:
+    """Positions whose typical value departs far more than the others' from the smooth shape: a pattern at one
+    or two positions (a short last batch, a mode switch) is no repeated order. Judged on the median over epochs
+    before any clipping, which would bring a spike at a fixed position down to the others' size; with a
+    handful of positions (`clip` given), on the mean of clipped values, as there the boundary between two
+    blocks of sorted data is as odd as a short batch and only the one that departs most goes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an epoch or a position with nothing logged is normal
+        detail = prof - smooth
+        detail = detail - np.nanmedian(detail, axis=1, keepdims=True)
+        centre = np.nanmedian(detail, axis=0) if clip is None else np.nanmean(np.clip(detail, -clip, clip), axis=0)
+    odd = np.zeros(len(centre), dtype=bool)
+    finite = np.isfinite(centre)
+    if not finite.any():
+        return odd
+    odd[finite] = np.abs(centre[finite]) > 3 * max(robust_std(centre[finite]), 1e-12)
+    if clip is not None:
+        odd[int(np.nanargmax(np.abs(centre)))] = True
+    return odd
+
+
+def _moving_average(shape: np.ndarray, width: int) -> np.ndarray:
+    """Moving average whose ends are padded with the end values, not zeros. Zero padding pulled both ends toward
+    0, so a ramp's ends stayed in every epoch's residual alike and read as an order that repeats (red-team 16a
+    r08, 16b r10: shuffled HF runs at 6 and 10 points per epoch). Padding by the line's own continuation was
+    tried and is too lenient: it absorbs a whole end block of data sorted by class into the smooth shape."""
+    positions = np.arange(len(shape))
+    finite = np.isfinite(shape)
+    if not finite.any():
+        return np.zeros_like(shape)
+    filled = np.interp(positions, positions[finite], shape[finite])
+    half = min(width // 2, len(filled) - 1)
+    if half < 1:
+        return filled
+    padded = np.pad(filled, half, mode="edge")
+    kernel = np.ones(2 * half + 1) / (2 * half + 1)
+    return np.convolve(padded, kernel, mode="valid")
+
+
+#: Positions per epoch below which the odd ones are judged as a handful (see `_odd_positions`).
+FEW_POSITIONS = 8
 #: Positions per epoch from which each epoch's own tilt is taken out before correlating (when the epochs
 #: share a rising ramp): with fewer, a line fitted per epoch eats the fine structure an order leaves.
 MIN_TILT_POSITIONS = 10
