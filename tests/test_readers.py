@@ -889,3 +889,18 @@ def test_series_named_under_prefixes_of_their_own(tmp_path: Path) -> None:
     lines = ["_step,_runtime,_timestamp,train/ordinal_nll,train/acc"]
     lines += [f"{i},{i * 0.1},{1_700_000_000 + i},{1 / (i + 1)},0.5" for i in range(40)]
     assert read(write(tmp_path, "wandb.csv", "\n".join(lines) + "\n")).get("loss").values[3] == 0.25
+
+
+def test_the_row_index_pandas_writes_first_is_no_series() -> None:
+    """A W&B history exported through pandas (`DataFrame.to_csv`, red-team 17b r03) starts with a column that has
+    no header and counts the rows; it had been read as a series named `column_0`."""
+    run = read(DATA / "dcn_restarts_wandb_pandas_index")
+    assert sorted(run.series) == ["epoch", "loss", "lr", "val_loss"]
+    assert run.series["loss"].steps[:3].tolist() == [0, 5, 10]  # the `_step` column, not the row count
+
+
+def test_an_unnamed_column_that_is_no_row_count_stays(tmp_path: Path) -> None:
+    """Only a row count is dropped: an unnamed column of other numbers is still data of the run."""
+    path = tmp_path / "log.csv"
+    path.write_text("step,loss,\n" + "".join(f"{s},{1 / (s + 1):.4f},{0.5 + s}\n" for s in range(20)))
+    assert "column_2" in read(path).series

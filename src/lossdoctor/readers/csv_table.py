@@ -137,6 +137,7 @@ def parse(blocks: Iterable[list[str]]) -> Table:
     header_line = first[0] if first else ""
     delim = delimiter_of(header_line)
     names = [h.strip() for h in next(csv.reader([header_line], delimiter=delim), [])]
+    unnamed = {f"column_{i}" for i, n in enumerate(names) if not n or _PANDAS_UNNAMED.fullmatch(n)}
     names = _unique([n or f"column_{i}" for i, n in enumerate(names)])
     table = Table(names=names)
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in names}
@@ -157,4 +158,20 @@ def parse(blocks: Iterable[list[str]]) -> Table:
         pieces = parts[name]
         table.values[name] = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0)
         table.present[name] = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, bool)
+    for name in [n for i, n in enumerate(names) if f"column_{i}" in unnamed and _is_row_index(table, n)]:
+        table.names.remove(name)
+        del table.values[name], table.present[name]
     return table
+
+
+#: How pandas names a column that had no header when it read the file (`Unnamed: 0`).
+_PANDAS_UNNAMED = re.compile(r"Unnamed: \d+")
+
+
+def _is_row_index(table: Table, name: str) -> bool:
+    """Whether a column with no header of its own counts the rows 0, 1, 2, ... (or from 1): the index that
+    `DataFrame.to_csv` writes first by default, which is no series of the run."""
+    values, present = table.column(name)
+    if not len(values) or not present.all():
+        return False
+    return bool(np.array_equal(values, np.arange(len(values))) or np.array_equal(values, np.arange(1, len(values) + 1)))
