@@ -641,3 +641,12 @@ def test_shuffled_runs_with_few_points_an_epoch_are_no_fixed_order(folder: str, 
         assert d.verdict == "healthy" and not any(f.severity == "problem" for f in d.findings)
     else:
         assert d.findings[0].id == first, [f.id for f in d.findings]
+
+
+def test_a_short_last_batch_alone_is_no_sawtooth() -> None:
+    """A Keras fastText classifier whose epochs end in a batch of 8 after five of 64 (red-team 17b r08, per-batch
+    running means): the last step of every epoch stands out, and the epoch's fitted line tilts up with it. The
+    profile is flat before that step, so no re-exposure ramp is there to report beside the short batch."""
+    d = diagnose(read(Path(__file__).parent / "data" / "fasttext_short_last_batch_keras"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
+    assert "epoch_sawtooth" not in {f.id for f in d.findings}

@@ -151,15 +151,13 @@ class EpochFold:
             detail = prof - smooth
             detail = detail - np.nanmedian(detail, axis=1, keepdims=True)
         detail[:, odd] = np.nan
-        if bins >= MIN_TILT_POSITIONS:
-            # each epoch's own tilt: a re-exposure ramp steeper in some epochs than others, or an epoch whose
-            # fall the trend did not follow, would otherwise correlate between neighbours, while an order's
-            # imprint is finer than a line
-            detail = _without_own_tilt(detail)
-        elif _rises(shape):
-            # with few positions a line would eat the order's imprint: only each epoch's own amount of the
-            # shared smooth ramp comes out (red-team 16a r08, 17b r05: shuffled sawtooths at 6 and 8 points)
-            detail = _without_own_amount_of(detail, smooth)
+        if _rises(shape):
+            # a re-exposure ramp steeper in some epochs than in others would correlate between neighbours: with
+            # many positions each epoch's own line comes out (an order's imprint is finer than a line); with few,
+            # a line would eat that imprint, so only each epoch's own amount of the shared smooth ramp does
+            # (red-team 16a r08, 17b r05: shuffled sawtooths at 6 and 8 points)
+            few_positions = bins < MIN_TILT_POSITIONS
+            detail = _without_own_amount_of(detail, smooth) if few_positions else _without_own_tilt(detail)
         detail = np.clip(detail, -2.5 * self.noise, 2.5 * self.noise)
         if own_amount_of is not None:
             template = np.interp((np.arange(bins) + 0.5) / bins, np.linspace(0, 1, len(own_amount_of)),

@@ -15,9 +15,18 @@ from . import check
 MIN_CONSISTENCY = 0.7
 #: Rank correlation of the mean within-epoch profile with position: a ramp, not a single step.
 MIN_RAMP = 0.5
+#: Share of the profile's climb that must remain without its last position: a ramp climbs all through the
+#: epoch, while a short last batch lifts one point at the end and tilts every epoch's fitted line with it.
+LAST_STEP_SHARE = 0.25
 #: Standard errors (across epochs) the median rise must reach; with the consistency and ramp rules
 #: also required, a one-sided 2.3% level is enough.
 MIN_T = 2.0
+
+
+def _rise_of(shape: np.ndarray) -> float:
+    """The later half of a profile less its earlier half (means): how far it climbs through the epoch."""
+    half = len(shape) // 2
+    return float(np.mean(shape[half:]) - np.mean(shape[:half])) if half else 0.0
 
 
 def _rank_corr(a: np.ndarray) -> float:
@@ -84,6 +93,8 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
     significant = rise >= MIN_T * se or sign_p <= 0.02  # the mean slope, or the sign test over epochs
     if consistency < MIN_CONSISTENCY or not significant or rise < visible or ramp < MIN_RAMP:
         return None
+    if _rise_of(shape[:-1]) < LAST_STEP_SHARE * _rise_of(shape):
+        return None  # one step at the epoch's end (a short last batch), not a ramp (red-team 17b r08)
     per_epoch = slopes_arr
     ratio = 10**rise if sig.log_space else None
     size = f"×{fmt(ratio)}" if ratio is not None else f"by {fmt(rise)}"
