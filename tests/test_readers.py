@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lossdoctor.diagnose import diagnose
 from lossdoctor.errors import LogReadError
 from lossdoctor.readers import read, read_all
 
@@ -904,3 +905,30 @@ def test_an_unnamed_column_that_is_no_row_count_stays(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_text("step,loss,\n" + "".join(f"{s},{1 / (s + 1):.4f},{0.5 + s}\n" for s in range(20)))
     assert "column_2" in read(path).series
+
+
+def test_an_epoch_summary_line_among_batch_lines_keeps_the_last_batchs_loss() -> None:
+    """A console log with `[epoch  3/25] iter 11/11  loss=…` lines and, after each epoch, `==> epoch 3 done, mean
+    loss …` (red-team 18b r08): the summary's mean had been put at the last batch's step and overwritten its loss,
+    erasing a short last batch's spike (×2.6 in truth)."""
+    folder = DATA / "fm_short_last_batch_console_epoch_lines"
+    run = read(folder / "train_fm.log")
+    loss = run.series["loss"]
+    assert len(loss) == 25 * 11 and not any("logged twice" in n for n in run.facts.notes)
+    last_line = next(ln for ln in (folder / "train_fm.log").read_text().splitlines() if "iter 11/11" in ln)
+    assert loss.values[10] == pytest.approx(float(last_line.rsplit("=", 1)[1]))
+    d = diagnose(run)
+    assert (d.verdict, d.findings[0].id) == ("problem", "partial_last_batch"), [f.id for f in d.findings]
+
+
+def test_an_epoch_summary_line_keeps_its_validation(tmp_path: Path) -> None:
+    """The validation values on such a summary line are the epoch's own and are read."""
+    lines = []
+    for epoch in range(1, 4):
+        lines += [f"epoch {epoch} iter {i}/5 loss={1 / (epoch * 5 + i):.4f}" for i in range(1, 6)]
+        lines.append(f"epoch {epoch} done: train loss {0.3 / epoch:.4f} val loss {0.4 / epoch:.4f}")
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n")
+    run = read(path)
+    assert len(run.series["loss"]) == 15
+    assert run.series["val_loss"].values.tolist() == pytest.approx([0.4, 0.2, 0.4 / 3], rel=1e-3)

@@ -201,7 +201,13 @@ def _feed(state: _State, line: str) -> None:
     if epoch_batch:
         counters.pop("epoch", None)
         _update_epoch_batch(state, epoch_batch)
-    if counters:
+    # `==> epoch 3 done, mean loss 0.017` among per-batch lines: the epoch's summary, whose training mean would
+    # overwrite the last batch's own loss at that step (red-team 18b r08: a short last batch's spike erased)
+    epoch_summary = (not epoch_batch and set(counters) == {"epoch"}
+                     and (state.batch is not None or state.step is not None))
+    if epoch_summary:
+        state.frame += 1
+    elif counters:
         _update_context(state, counters)
     pairs = []
     first_value = len(line)
@@ -231,6 +237,10 @@ def _feed(state: _State, line: str) -> None:
         return
     if _VAL_LINE.match(line) or _EVAL_WORD.search(line, 0, first_value):  # an evaluation's values, not training
         pairs = [(k if K.is_val_like(k) else f"val_{k}", v) for k, v in pairs]
+    if epoch_summary:
+        pairs = [(k, v) for k, v in pairs if K.is_val_like(k)]  # its validation values are the epoch's own
+        if not pairs:
+            return
     keys = {k for k, _ in pairs}
     # the Trainer's console dicts carry no step; a printed dict with one is a loop's own (accelerate scripts)
     hf_dict = line.lstrip().startswith("{'") and not _DICT_STEP.search(line)
