@@ -73,7 +73,8 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
         + (f"; within a decade of that by step {first_tiny}, lowest at step {low_step}" if first_tiny < low_step
            else f", by step {low_step}") + "): the model fits the data almost exactly",
         f"then it climbed back to {fmt(10 ** after[peak_rel])} by step {peak_step}"
-        f" (×{fmt(10**climb)}), and ends at {fmt(10**tail)}" if bursts is None else
+        f" (×{fmt(10**climb)}; its trend), {_highest_logged(sig, low_idx)}, and ends at {fmt(10**tail)}"
+        if bursts is None else
         f"once that close to zero it burst {bursts[0]} times to ×{fmt(bursts[1])} its level around (median; largest"
         f" ×{fmt(bursts[2])}) and fell back each time, from step {bursts[3]} on",
     ]
@@ -206,3 +207,12 @@ def _recorded_adam_state(sig: RunSignals, first_tiny: int, peak_step: int) -> li
                 out.append(f"Adam's effective step size lr/(sqrt(v̂)+eps) grew ×{fmt(growth)} from early training"
                            " to the climb")
     return out
+
+
+def _highest_logged(sig: RunSignals, low_idx: int) -> str:
+    """The highest logged loss after the minimum: the trend smooths a climb of a few points far down."""
+    finite = np.isfinite(sig.y[low_idx:])
+    if not finite.any():
+        return "no finite loss logged after it"
+    top = low_idx + int(np.argmax(np.where(finite, sig.y[low_idx:], -np.inf)))
+    return f"its highest logged loss after that {fmt(10 ** sig.y[top])} at step {int(sig.steps[top])}"

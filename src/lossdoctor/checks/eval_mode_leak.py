@@ -302,13 +302,33 @@ def eval_mode_leak(sig: RunSignals) -> Finding | None:
     val = sig.val
     if folded is None:
         return None
-    if folded.info.source == "inferred":  # no epochs in the log: the two-level shape, then where evaluations sit
-        return _from_two_levels(sig, folded)
     firsts = mid_epoch_evaluations(folded, val.steps) if val is not None else {}
+    if folded.info.source == "inferred":
+        # no epochs in the log: the two-level shape, then where evaluations sit; or, when evaluations are logged
+        # inside the inferred epochs, the shift at them (a DenseNet's ×0.67 had read as two levels at 40% abrupt
+        # over bins of 1.5 points, red-team 18a r04)
+        found = _from_two_levels(sig, folded)
+        # one evaluation a period may sit at the true epoch's end, as the inferred phase is arbitrary: only
+        # evaluations more often than that put one inside every epoch
+        span = max(1.0, float(np.ptp(sig.steps)))
+        evaluations_per_epoch = len(val.steps) * folded.info.length / span if firsts and val is not None else 0.0
+        if found is not None or len(firsts) < 3 or evaluations_per_epoch < 1.5 or (sig.run.facts.loss_window or 1) > 1:
+            return found
+        found = _from_evaluations(sig, folded, firsts)
+        if found is not None:
+            found.confidence = round(found.confidence * 0.85, 3)
+            found.evidence.append(f"the log marks no epochs: a period of {fmt(folded.info.length)} steps was"
+                                  " inferred from the loss itself (logging the epoch would settle where each starts)")
+        return found
     if len(firsts) < 3:
         return _from_two_levels(sig, folded)
     if (sig.run.facts.loss_window or 1) > 1:
         return _from_windowed_means(sig, folded, firsts)
+    return _from_evaluations(sig, folded, firsts)
+
+
+def _from_evaluations(sig: RunSignals, folded: EpochFold, firsts: dict[int, int]) -> Finding | None:
+    """The shift at each epoch's first mid-epoch evaluation: abrupt, lasting, and alike over the epochs."""
     shifts, jumps, lates, steps = _shifts(folded, firsts)
     if len(shifts) < 3:
         return None

@@ -86,6 +86,9 @@ _FACT = re.compile(r"(?<![\w.])(?P<key>logging_steps|per_device_train_batch_size
 _CONFIG_LR = re.compile(r"(?<![\w.])(?:lr|learning_rate)\s*[:=]\s*(?P<val>" + _NUM + ")", re.IGNORECASE)
 _CONFIG_BATCH = re.compile(r"(?<![\w.])(?:batch|bs|batch_size)\s*[:=]\s*(?P<val>\d+)\b", re.IGNORECASE)
 _CONFIG_OPTIMIZER = re.compile(r"(?<![\w.])optim(?:izer)?\s*[:=]\s*['\"]?(?P<val>[A-Za-z][A-Za-z0-9_]*)")
+#: An optimizer named on a header line without a key: `GELU MLP 8-128-128-1, Adam lr=1e-3, 6000 steps`.
+_OPTIMIZER_NAME = re.compile(r"(?<![\w.])(?P<val>AdamW|Adam|SGD|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|"
+                             r"Adafactor|LAMB|Lion|LBFGS)(?![\w])")
 #: Short counter names: `ep 3 it 120 | loss 0.53`.
 _COUNTER_ALIASES = {"ep": "epoch", "e": "epoch", "it": "iter"}
 _COUNTER_KEYS = {"e", "ep", "it", "epoch", "step", "global_step", "num_updates", "iteration", "iter", "batch", "epochs",
@@ -175,6 +178,9 @@ def _feed(state: _State, line: str) -> None:
             found = pattern.search(line)
             if found:
                 state.facts.setdefault(key, found.group("val"))
+        named = _OPTIMIZER_NAME.search(line)
+        if named:
+            state.facts.setdefault("optimizer", named.group("val"))
         if _is_config_line(line):
             return  # `batch=32 … epochs=10` there is the setup, not the step the next lines are at
     pair = _PAIR_LINE.fullmatch(line)
