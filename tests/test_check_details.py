@@ -82,6 +82,14 @@ def test_sawtooth_leaves_out_the_initial_fall() -> None:
     assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
 
 
+def test_the_shared_sawtooth_shape_leaves_out_the_initial_fall_too() -> None:
+    """The first epoch's fall (×1.4 above the trend at its start) had pulled the shared shape's first tenth up, so its
+    rank correlation with position read 0.49 though all five later epochs ramp up."""
+    d = diagnose(read(CATALOGUE_RUNS / "sawtooth_mlp_first_epoch_fall_hf"))
+    assert first_of(d) == ("healthy", "epoch_sawtooth"), [f.id for f in d.findings]
+    assert "in 5 of 5 epochs" in d.findings[0].evidence[0]
+
+
 def test_sawtooth_in_a_loss_only_log_without_epochs_is_found_by_its_period() -> None:
     # TensorBoard with the loss alone: the ×1.1 ramp hardly moves the autocorrelation at one lag, but
     # folding at the true 32-step epoch stands out from folding at every other length.

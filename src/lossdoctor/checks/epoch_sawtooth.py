@@ -71,6 +71,8 @@ def epoch_sawtooth(sig: RunSignals) -> Finding | None:
         return None
     bins = int(min(10, folded.points_per_epoch))
     prof = folded.profile(bins)
+    if not inferred and folded.opens_training and len(prof) > 3:
+        prof = prof[1:]  # the run's first epoch holds the initial fall and nothing seen before, as for the slopes
     if not np.isfinite(prof).any(axis=0).all():
         return None
     shape = np.nanmedian(prof, axis=0)

@@ -78,6 +78,9 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     "plb_double_mean_keras_running_mean": ("plb_double_mean_mlp_sgd", 1, 101, "keras_batch"),
     # Lightning CSV: a GRU sawtooth ramping ×1.07 within each epoch, an evaluation every epoch
     "sawtooth_gru_eval_ramp_lightning": ("sawtooth_gru_adam", 1, 200, "lightning"),
+    # HF, one step per log: an MLP sawtooth whose first epoch holds the initial fall (×1.4 above the trend at its
+    # start); the other five epochs all ramp up
+    "sawtooth_mlp_first_epoch_fall_hf": ("sawtooth_mlp_adam", 0, 100, "hf"),
     # W&B export: log(sigmoid) saturates, the loss ×3.5 up while the gradient norm falls, into inf
     "numinst_sigmoid_saturates_wandb": ("numinst_log_sigmoid_adam", 0, 200, "wandb"),
     # text log: a GRU under Adam at lr 0.2 stalls near its start while validation rises from one good first point
