@@ -579,6 +579,15 @@ def test_a_mode_switch_at_mid_epoch_evaluations_is_no_repeated_order() -> None:
     assert "unshuffled_data" not in {f.id for f in d.findings}
 
 
+def test_the_return_to_train_mode_at_each_epoch_start_is_no_short_last_batch() -> None:
+    """A squeeze-and-excitation CNN left in eval mode after the mid-epoch evaluation (red-team 17a r07): its loss
+    jumps back up at every epoch start, where the loop calls model.train(). Without a batch-size series that jump
+    had also read as a short last batch (a second problem finding, with the wrong fix)."""
+    d = diagnose(read(Path(__file__).parent / "data" / "senet_eval_leak_console" / "train.log"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "eval_mode_leak"), [f.id for f in d.findings]
+    assert "partial_last_batch" not in {f.id for f in d.findings}
+
+
 @pytest.mark.parametrize("log", ["", "epochs.csv"])
 def test_overfitting_of_a_loss_that_goes_negative(log: str) -> None:
     """A Keras Poisson regression memorising 384 samples (red-team 15a r04): its validation loss is best at -0.083

@@ -19,12 +19,17 @@ EXPLAINED_BY: dict[str, set[str]] = {
     # a fixed order's own profile rises through the epoch as well: re-exposure cannot be told from it
     "unshuffled_data": {"epoch_sawtooth"},
 }
-#: The same when the first is strong (confidence at least STRONG) and the second is not confirmed by a series
-#: of its own (confidence under RECORDED): a clearly repeated order jumps where it wraps round at each epoch
-#: start, which looks like a short last batch unless the recorded batch size shows one.
-EXPLAINED_UNLESS_RECORDED: dict[str, set[str]] = {"unshuffled_data": {"partial_last_batch"}}
 STRONG = 0.8
+CONFIRMED = 0.7
 RECORDED = 0.9
+#: The same when the first reaches the confidence given and the second is not confirmed by a series of its own
+#: (confidence under RECORDED): a clearly repeated order jumps where it wraps round at each epoch start, and a
+#: model left in eval mode jumps back to its train-mode level there; either looks like a short last batch unless
+#: the recorded batch size shows one.
+EXPLAINED_UNLESS_RECORDED: dict[str, tuple[float, set[str]]] = {
+    "unshuffled_data": (STRONG, {"partial_last_batch"}),
+    "eval_mode_leak": (CONFIRMED, {"partial_last_batch"}),
+}
 #: When the first id fires, the second may be its consequence: it is kept, but ranked lower.
 DEMOTED_BY: dict[str, set[str]] = {
     "partial_last_batch": {"lr_too_high"},
@@ -53,7 +58,6 @@ DEMOTED_BY_CONFIRMED: dict[str, set[str]] = {
     # gradient blow-ups seen in the gradient norm itself throw the weights off, and the loss climbs after them
     "exploding_gradients": {"lr_too_high"},
 }
-CONFIRMED = 0.7
 #: Generic explanations rank after specific ones of the same severity: small-batch noise is what is
 #: left when nothing more specific explains the fluctuation.
 GENERIC = {"small_batch_noise"}
@@ -109,8 +113,11 @@ def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
 def _drop_explained(findings: list[Finding]) -> list[Finding]:
     present = {f.id for f in findings}
     hidden = set().union(*(EXPLAINED_BY.get(i, set()) for i in present)) if present else set()
-    strong = {f.id for f in findings if f.confidence >= STRONG}
-    weak = set().union(*(EXPLAINED_UNLESS_RECORDED.get(i, set()) for i in strong)) if strong else set()
+    weak: set[str] = set()
+    for f in findings:
+        least, consequences = EXPLAINED_UNLESS_RECORDED.get(f.id, (1.0, set()))
+        if f.confidence >= least:
+            weak |= consequences
     return [f for f in findings if f.id not in hidden and not (f.id in weak and f.confidence < RECORDED)]
 
 
