@@ -58,15 +58,17 @@ def test_accumulation_from_a_recorded_gradient_noise_scale() -> None:
     assert found.basis[0].startswith("k=13: the measured gradient noise scale is 100 samples")
 
 
-@pytest.mark.parametrize(("framework", "expected"), [
-    ("keras", "keras.optimizers.Adam(learning_rate=lr, clipnorm=2)"),
-    ("lightning", "Trainer(..., gradient_clip_val=2)"),
-    (None, "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=2)  # after backward()"),
+@pytest.mark.parametrize(("framework", "optimizer", "expected"), [
+    ("keras", None, "model.optimizer.clipnorm = 2  # your optimizer, after compile() (the log names none)"),
+    ("keras", "SGD", "keras.optimizers.SGD(learning_rate=lr, clipnorm=2)"),
+    ("lightning", None, "Trainer(..., gradient_clip_val=2)"),
+    (None, None, "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=2)  # after backward()"),
 ])
-def test_clipping_threshold_in_every_framework(framework: str | None, expected: str) -> None:
+def test_clipping_threshold_in_every_framework(framework: str | None, optimizer: str | None, expected: str) -> None:
     steps = np.arange(200)
     norms = np.where(steps % 50 == 7, 30.0, 1.0)  # median 1, four spikes of 30
-    run = Run({"loss": Series(steps, np.ones(200)), "grad_norm": Series(steps, norms)}, RunFacts(framework=framework))
+    run = Run({"loss": Series(steps, np.ones(200)), "grad_norm": Series(steps, norms)},
+              RunFacts(framework=framework, optimizer=optimizer))
     found = prescribe(run, "exploding_gradients")
     assert found.lines()[0] == expected
     assert "2× the median gradient norm 1; 2.0% of steps exceed it, the largest (30) by 15×" in found.lines()[-1]
@@ -95,6 +97,19 @@ def test_lr_too_high_uses_the_logged_learning_rate() -> None:
     # the log names no optimizer (the asker used Adam): the LR is set on the script's own optimizer
     assert found.lines()[0] == (f"for group in optimizer.param_groups: group['lr'] = {num(lr / 3)}"
                                 "  # your optimizer (the log names none)")
+
+
+def test_a_keras_run_keeps_its_own_optimizer_at_the_lower_rate() -> None:
+    """A Keras SGD run at lr 0.045 (red-team 17a r02): the fix had swapped in Adam at 0.015, a rate and an
+    optimizer the run never used. Unnamed, the rate and the clip are set on the compiled model's optimizer."""
+    steps = np.arange(300)
+    loss = Series(steps, 1 + 0.1 * np.sin(steps))
+    lr = Series(steps, np.full(300, 0.045))
+    unnamed = prescribe(Run({"loss": loss, "lr": lr}, RunFacts(framework="keras")), "lr_too_high")
+    assert unnamed.lines()[0] == ("model.optimizer.learning_rate = 0.015; model.optimizer.clipnorm = 1"
+                                  "  # your optimizer, after compile() (the log names none)")
+    named = prescribe(Run({"loss": loss, "lr": lr}, RunFacts(framework="keras", optimizer="sgd")), "lr_too_high")
+    assert named.lines()[0] == "keras.optimizers.SGD(learning_rate=0.015, clipnorm=1)"
 
 
 def test_numbers_are_written_as_in_code() -> None:

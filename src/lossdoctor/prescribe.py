@@ -205,7 +205,7 @@ def _clipping(cause: str) -> Callable[[Run], Prescription]:
             {"torch": [f"torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={c})  # after backward()"],
              "hf": [f"TrainingArguments(..., max_grad_norm={c})"],
              "lightning": [f"Trainer(..., gradient_clip_val={c})"],
-             "keras": [f"keras.optimizers.Adam(learning_rate=lr, clipnorm={c})"]},
+             "keras": [_keras_optimizer(run, learning_rate="lr", clipnorm=c)]},
             {k: ["# or adaptive: clips, and skips the updates of clear outliers", *v]
              for k, v in _guard_lines().items()},
         )
@@ -255,6 +255,22 @@ def _optimizer(run: Run, params: str, new: str) -> str:
     return f"for group in optimizer.param_groups: group['lr'] = {new}  # your optimizer (the log names none)"
 
 
+#: Keras optimizer classes, by the lower-case name a log may give.
+_KERAS_OPTIMIZERS = {name.lower(): name for name in ("SGD", "RMSprop", "Adam", "AdamW", "Adadelta", "Adagrad",
+                                                       "Adamax", "Adafactor", "Nadam", "Ftrl", "Lion", "Lamb")}
+
+
+def _keras_optimizer(run: Run, **settings: str) -> str:
+    """The Keras optimizer with `settings`: the run's own class when the log names it; else the settings put on
+    the compiled model's optimizer (Keras 3 reads both at each update), since an Adam line would swap an SGD
+    run's optimizer along with its rate. Settings given as `lr` keep the user's rate."""
+    named = _KERAS_OPTIMIZERS.get((run.facts.optimizer or "").lower())
+    if named:
+        return f"keras.optimizers.{named}(" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
+    changed = [f"model.optimizer.{k} = {v}" for k, v in settings.items() if v != "lr"]
+    return "; ".join(changed) + "  # your optimizer, after compile() (the log names none)"
+
+
 def _lr_too_high(run: Run) -> Prescription:
     lr = _lr(run)
     threshold, why = clip_threshold(run)
@@ -272,7 +288,7 @@ def _lr_too_high(run: Run) -> Prescription:
         "lightning": [f"Trainer(..., gradient_clip_val={num(threshold)})",
                       _optimizer(run, "self.parameters()", new).replace("optimizer = ", "return ", 1)
                       + ("  # in configure_optimizers()" if run.facts.optimizer else "")],
-        "keras": [f"keras.optimizers.Adam(learning_rate={new}, clipnorm={num(threshold)})",
+        "keras": [_keras_optimizer(run, learning_rate=new, clipnorm=num(threshold)),
                   "keras.callbacks.ReduceLROnPlateau(monitor='loss', factor=0.5, patience=2)"],
     }
     numbers = {"max_norm": threshold, "warmup_steps": warmup} | ({"lr": float(new)} if lr else {})
