@@ -47,6 +47,17 @@ def test_accumulation_from_the_loss_scatter_in_lightning_idiom() -> None:
     assert any(line.startswith(f"# k={k}: single steps scatter ±") for line in found.lines())
 
 
+def test_accumulation_for_a_very_noisy_loss_stops_at_sixteen_batches() -> None:
+    """Batches of 4 scatter ±100% around the trend (red-team 18b r01): ±10% would take about 60 batches per update,
+    far too many for a benign scatter; the prescription stops at 16 and says why."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(900)
+    run = Run({"loss": Series(steps, 0.5 * 10 ** (0.32 * rng.standard_normal(900)))}, RunFacts(framework=None))
+    found = prescribe(run, "small_batch_noise")
+    assert found.numbers["accumulation_steps"] == 16
+    assert "smoothing the displayed curve is the cheaper cure" in found.basis[0]
+
+
 def test_accumulation_from_a_recorded_gradient_noise_scale() -> None:
     run = read(EXAMPLES / "small_batch_noise_lightning")
     batch = 8

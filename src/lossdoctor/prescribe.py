@@ -93,6 +93,10 @@ def clip_threshold(run: Run) -> tuple[float, str]:
                        f"by {float(norms.max()) / threshold:.3g}×")
 
 
+#: Most batches per update the loss scatter alone prescribes: beyond it the run makes too few updates.
+MAX_ACCUMULATION = 16
+
+
 def accumulation_steps(run: Run) -> tuple[int, str]:
     """(k, why): from the recorded gradient noise scale when there is one, else from the loss scatter."""
     batch = batch_size_of(run)
@@ -110,11 +114,16 @@ def accumulation_steps(run: Run) -> tuple[int, str]:
     decades = robust_std(logs - rolling_median(logs, trend_window(len(logs))))
     window = max(1, run.facts.loss_window)
     single = decades * math.sqrt(window)  # a logged mean over `window` steps hides sqrt(window) of it
-    k = int(np.clip(math.ceil((single / math.log10(1 + TARGET_SCATTER)) ** 2), 2, 64))
+    wanted = math.ceil((single / math.log10(1 + TARGET_SCATTER)) ** 2)
+    k = int(np.clip(wanted, 2, MAX_ACCUMULATION))
     shown = 10**single - 1
     averaged = f" (each logged point averages {window} steps)" if window > 1 else ""
+    capped = (f"; {wanted} would reach ±{TARGET_SCATTER:.0%}, but that many batches per update cost as many times"
+              " fewer updates: for a benign scatter, smoothing the displayed curve is the cheaper cure") \
+        if wanted > k else ""
     return k, (f"k={k}: single steps scatter ±{shown:.0%} around the trend{averaged}; noise falls as "
-               f"1/sqrt(k), so {k} batches per step bring it to about ±{10 ** (single / math.sqrt(k)) - 1:.0%}")
+               f"1/sqrt(k), so {k} batches per step bring it to about ±{10 ** (single / math.sqrt(k)) - 1:.0%}"
+               f"{capped}")
 
 
 def batch_size_of(run: Run) -> int | None:

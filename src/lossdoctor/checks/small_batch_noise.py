@@ -40,8 +40,8 @@ def small_batch_noise(sig: RunSignals) -> Finding | None:
     pct = 100 * (10**scatter - 1)
     correlation = (f"partly carried over between steps (lag-1 autocorrelation {sig.lag1_autocorr:.2f}): more than"
                    " independent batches, which give none" if sig.has_memory else
-                   f"uncorrelated between steps (lag-1 autocorrelation {sig.lag1_autocorr:.2f}) — independent"
-                   " batches, no pattern")
+                   f"uncorrelated from one step to the next (lag-1 autocorrelation {sig.lag1_autocorr:.2f}), as"
+                   " independent batches give")
     evidence = [
         f"the loss scatters ±{pct:.0f}% around its trend from one step to the next (robust std of the"
         f" log residual {scatter:.3f} decades), {correlation}",
