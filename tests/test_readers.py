@@ -932,3 +932,13 @@ def test_an_epoch_summary_line_keeps_its_validation(tmp_path: Path) -> None:
     run = read(path)
     assert len(run.series["loss"]) == 15
     assert run.series["val_loss"].values.tolist() == pytest.approx([0.4, 0.2, 0.4 / 3], rel=1e-3)
+
+
+@pytest.mark.parametrize("key", ["Meta/epoch", "progress/epoch", "epoch_idx", "current_epoch"])
+def test_a_namespaced_epoch_counter_gives_the_epochs(tmp_path: Path, key: str) -> None:
+    """`Meta/epoch` beside `Loss/train_step` in a SummaryWriter log (red-team 16a r01) had been left unread, so the
+    epochs were inferred from the loss."""
+    lines = "".join(json.dumps({"step": i, "Loss/train_step": 1.0 / (i + 1), key: i // 16}) + "\n" for i in range(64))
+    run = read(write(tmp_path, "m.jsonl", lines))
+    assert list(run.series["epoch"].values[::16]) == [0, 1, 2, 3]
+    assert "loss_epoch" not in run.series

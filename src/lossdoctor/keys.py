@@ -54,7 +54,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "gradients_global_norm", "global_grad_norm", "grad_global_norm", "global_norm", "grads_norm",
     ),
     BATCH_SIZE: ("batch_size", "train_batch_size", "bs", "train_bs", "global_batch_size"),
-    EPOCH: ("epoch", "train_epoch", "trainer_epoch", "epochs", "ep"),
+    EPOCH: ("epoch", "train_epoch", "trainer_epoch", "epochs", "ep", "current_epoch",
+            # a namespaced counter (`Meta/epoch`, `progress/epoch`, `epoch_idx`), never a per-epoch metric
+            r"re:(?:meta|info|progress|training|misc|stats|general|charts|system|state)_epoch",
+            r"re:epoch_(?:idx|index|num|number|no)"),
 }
 
 _VAL_WORDS = re.compile(r"(^|_)(val|valid|validation|eval|evaluation|test|tst|dev|held_out|heldout|holdout)(_|$)")
