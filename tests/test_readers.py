@@ -942,3 +942,14 @@ def test_a_namespaced_epoch_counter_gives_the_epochs(tmp_path: Path, key: str) -
     run = read(write(tmp_path, "m.jsonl", lines))
     assert list(run.series["epoch"].values[::16]) == [0, 1, 2, 3]
     assert "loss_epoch" not in run.series
+
+
+def test_a_wandb_history_export_is_called_sparse_only_when_its_rows_are(tmp_path: Path) -> None:
+    """Every row of this export holds every metric (red-team 16a r07): the note had called it sparse all the same."""
+    rows = "".join(f"{i},{i * 0.1},{1700000000 + i},{1.0 / (i + 1)},{0.01}\n" for i in range(20))
+    dense = read(write(tmp_path, "dense.csv", "_step,_runtime,_timestamp,train/loss,train/lr\n" + rows))
+    assert dense.format == "wandb_csv" and dense.facts.notes[0] == "W&B run-history export"
+    rows = "".join(f"{i},{i * 0.1},{1700000000 + i},{1.0 / (i + 1)},{0.5 if i % 5 == 4 else ''}\n" for i in range(20))
+    sparse = read(write(tmp_path, "sparse.csv", "_step,_runtime,_timestamp,train/loss,val/loss\n" + rows))
+    assert sparse.facts.notes[0] == "W&B run-history export (sparse: each metric has its own steps)"
+    assert list(sparse.series["val_loss"].steps) == [4, 9, 14, 19]

@@ -62,6 +62,7 @@ def _history(path: str, table: Table, loss_key: str | None) -> Run:
     step_name = "_step" if "_step" in table.names else None
     steps, ok = _steps(table, step_name)
     cols = Columns()
+    sparse = False
     for name in table.names:
         if name in _SYSTEM:
             continue
@@ -69,5 +70,7 @@ def _history(path: str, table: Table, loss_key: str | None) -> Run:
         keep = present & ok
         if keep.any():
             cols.extend(name, steps[keep], values[keep])
-    facts = RunFacts(notes=["W&B run-history export (sparse: each metric has its own steps)"])
+            sparse |= not keep[ok].all()
+    # Metrics logged at their own steps leave the other columns empty in a row; say so only when they do.
+    facts = RunFacts(notes=["W&B run-history export" + (" (sparse: each metric has its own steps)" if sparse else "")])
     return build_run(path, FORMAT, cols, facts, loss_key=loss_key)
