@@ -579,6 +579,15 @@ def test_a_mode_switch_at_mid_epoch_evaluations_is_no_repeated_order() -> None:
     assert "unshuffled_data" not in {f.id for f in d.findings}
 
 
+def test_no_period_is_inferred_from_the_finite_points_of_a_mostly_nan_log() -> None:
+    """A student MLP under fp16 autocast with a hand-written softmax (red-team 16a r03): 552 of 800 losses are NaN,
+    and the steps the loss scaler let through had read as an 11-step re-exposure sawtooth in a run with no epochs."""
+    d = diagnose(read(Path(__file__).parent / "data" / "distill_fp16_nan_jsonl" / "metrics.jsonl"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
+    assert "epoch_sawtooth" not in {f.id for f in d.findings}
+    assert any("fp16 loss scale (amp_scale) fell from 1.02e+03" in line for line in d.findings[0].evidence)
+
+
 def test_the_return_to_train_mode_at_each_epoch_start_is_no_short_last_batch() -> None:
     """A squeeze-and-excitation CNN left in eval mode after the mid-epoch evaluation (red-team 17a r07): its loss
     jumps back up at every epoch start, where the loop calls model.train(). Without a batch-size series that jump

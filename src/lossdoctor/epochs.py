@@ -22,6 +22,9 @@ from .signals import EpochInfo, RunSignals, robust_std, rolling_median
 MIN_EPOCHS = 3
 #: Logged points per epoch needed to see a within-epoch shape.
 MIN_POINTS_PER_EPOCH = 4
+#: Share of the logged losses that may be NaN or inf for a period to be inferred from the rest: the finite points
+#: of a mostly-NaN log are where a loss scaler happened to let a step through, and their gaps make periods.
+MAX_NONFINITE_TO_INFER = 1 / 3
 
 
 @dataclass
@@ -454,7 +457,10 @@ def fold(sig: RunSignals, *, allow_inferred: bool = True, min_excess: float | No
     # Infer only when the log says nothing about epochs: an epoch series that never changes (or a
     # stated epoch length beyond the run) means the run never finished one, so nothing can repeat.
     says_nothing = sig.run.get(EPOCH) is None and not sig.run.facts.steps_per_epoch
-    if info is None and allow_inferred and says_nothing:
+    loss = sig.run.get("loss")
+    logged = loss.values if loss is not None else np.array([])
+    mostly_finite = not len(logged) or np.mean(~np.isfinite(logged)) <= MAX_NONFINITE_TO_INFER
+    if info is None and allow_inferred and says_nothing and mostly_finite:
         info = infer_epochs(sig, min_excess=min_excess)
     if info is None or info.length < 2:
         return None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..findings import Finding
+from ..keys import normalise
 from ..signals import RunSignals, decimal_resolution, fmt, robust_std
 from . import check
 from ._fix import for_framework
@@ -123,6 +126,26 @@ def hidden_nonfinite(sig: RunSignals) -> list[str]:
     return evidence
 
 
+#: Names of an fp16 loss scaler's scale (`amp_scale`, `loss_scale`, `grad_scaler/scale`, `scaler`), normalised.
+_LOSS_SCALE = re.compile(r"(?:^|_)(?:amp_scale|amp_loss_scale|loss_scale|lossscale|loss_scaler|grad_scale|"
+                         r"grad_scaler_scale|scaler_scale|scaler)$")
+#: A fall of the loss scale by this factor or more: ten more overflowing steps than the scaler's growth steps.
+SCALE_FALL = 2.0**10
+
+
+def _loss_scale_fell(sig: RunSignals) -> list[str]:
+    """An fp16 loss scale that fell many-fold: the scaler halves it at every step whose gradients overflow, so
+    it says the NaN/inf came from fp16 range, which bf16 or fp32 in the loss avoid."""
+    for name, series in sig.run.series.items():
+        if not _LOSS_SCALE.search(normalise(name)):
+            continue
+        values = series.values[np.isfinite(series.values) & (series.values > 0)]
+        if len(values) >= 2 and float(np.max(values)) / float(values[-1]) >= SCALE_FALL:
+            return [f"the fp16 loss scale ({name}) fell from {fmt(float(np.max(values)))} to {fmt(float(values[-1]))}:"
+                    " the scaler halves it at every step whose gradients overflow, so fp16 kept overflowing"]
+    return []
+
+
 def _stopped_there(sig: RunSignals, step: int, past_calibration: bool) -> bool:
     """Whether a run whose last logged gradient norm is NaN/inf ended at that NaN: past a loss scaler's calibration
     (an overflow at the very end is then rare), or short of the steps it was set up for (a loop, callback or
@@ -202,7 +225,7 @@ def numerical_instability(sig: RunSignals) -> Finding | None:
                         + (f", and {zeros} more of exactly 0.0" if zeros else ""))
     elif zeros:
         evidence.append(f"every later loss is exactly 0.0 ({zeros} of them): the run stayed NaN/inf to the end")
-    evidence += hidden_nonfinite(sig)
+    evidence += hidden_nonfinite(sig) + _loss_scale_fell(sig)
     fix = for_framework(
         sig,
         cause="numerical_instability",
