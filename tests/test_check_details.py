@@ -579,6 +579,15 @@ def test_a_mode_switch_at_mid_epoch_evaluations_is_no_repeated_order() -> None:
     assert "unshuffled_data" not in {f.id for f in d.findings}
 
 
+def test_warm_restarts_in_a_log_without_its_learning_rate() -> None:
+    """N-BEATS under SGDR restarting every 150 steps, the loss alone in TensorBoard (red-team 18b r03): each restart
+    kicks the loss up and it falls through the period, which had read as small-batch noise."""
+    d = diagnose(read(Path(__file__).parent / "data" / "nbeats_sgdr_loss_only_tensorboard"))
+    assert first_of(d) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
+    assert "in 4 of 4 periods of 151 steps" in d.findings[0].evidence[0]
+    assert "the log has no learning-rate series" in d.findings[0].evidence[-1]
+
+
 def test_no_period_is_inferred_from_the_finite_points_of_a_mostly_nan_log() -> None:
     """A student MLP under fp16 autocast with a hand-written softmax (red-team 16a r03): 552 of 800 losses are NaN,
     and the steps the loss scaler let through had read as an 11-step re-exposure sawtooth in a run with no epochs."""

@@ -39,3 +39,14 @@ def test_noise_runs_rarely_show_an_epoch_sawtooth() -> None:
     )
     # About 2.5% of such runs at the current bar (0.3% at the bar the other checks share); 5% is the limit.
     assert with_sawtooth <= 0.05 * runs, with_sawtooth
+
+
+def test_noise_runs_show_no_warm_restarts() -> None:
+    """A period inferred from noise must not pass for a schedule's restarts (the loss-only path of
+    lr_schedule_jumps): 0 of 400 such runs do at the current bars."""
+    rng = np.random.default_rng(11)
+    runs = 200
+    restarts = sum(
+        any(f.id == "lr_schedule_jumps" for f in diagnose(_noise_run(rng, i % 4)).findings) for i in range(runs)
+    )
+    assert restarts <= 2, restarts

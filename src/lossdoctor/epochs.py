@@ -429,11 +429,13 @@ def evaluation_step_shape(folded: EpochFold, eval_steps: np.ndarray) -> np.ndarr
     return np.where(np.linspace(0.0, 1.0, 1000) < where, 0.0, 1.0)
 
 
-def realigned_at_drop(folded: EpochFold) -> EpochFold | None:
-    """An inferred fold shifted so that its epochs start where the mean profile falls and starts to rise.
+def realigned_at_drop(folded: EpochFold, *, falling: bool = False) -> EpochFold | None:
+    """An inferred fold shifted so that its epochs start where the mean profile falls and starts to rise (or, with
+    `falling`, where it jumps up and starts to fall).
 
     An inferred period has no phase; a re-exposure sawtooth tells its own: the loss falls at once
-    when the epoch starts and creeps up until the next start.
+    when the epoch starts and creeps up until the next start. A warm restart kicks the loss up at once, and it falls
+    as the rate anneals.
     """
     bins = int(min(round(folded.points_per_epoch), 20))
     shape = np.nanmedian(folded.profile(bins), axis=0)
@@ -441,7 +443,7 @@ def realigned_at_drop(folded: EpochFold) -> EpochFold | None:
         return None
     # The start that makes the mean profile the best rising ramp: a template match over every bin,
     # steadier than the single largest fall between two noisy bins.
-    ramp = np.arange(bins) - (bins - 1) / 2
+    ramp = (np.arange(bins) - (bins - 1) / 2) * (-1 if falling else 1)
     first = int(np.argmax([np.dot(np.roll(shape, -k), ramp) for k in range(bins)]))
     offset = first * folded.info.length / bins
     starts = np.round(folded.info.starts + offset).astype(np.int64)

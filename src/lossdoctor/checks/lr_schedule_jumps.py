@@ -7,6 +7,7 @@ import numpy as np
 from ..findings import Finding
 from ..signals import RunSignals, fmt
 from . import check
+from ._restart_shape import RestartShape, restart_shape
 
 #: A loss level change must exceed this many standard errors to count as following the LR jump.
 MIN_SE = 3.0
@@ -84,6 +85,9 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
     (a data change at the same step), which the evidence lets you check.
     """
     jumps = sig.lr_jumps
+    if not jumps and sig.n >= 20:
+        restarts = restart_shape(sig)
+        return _restart_finding(sig, restarts) if restarts is not None else None
     if not jumps or sig.n < 20:
         return None
     idx = [int(np.searchsorted(sig.steps, s)) for s, _, _ in jumps]
@@ -149,4 +153,33 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
             ),
         ],
         steps=[s for s, *_ in followed],
+    )
+
+
+def _restart_finding(sig: RunSignals, found: RestartShape) -> Finding:
+    """Warm restarts seen in the loss of a log that does not record its learning rate."""
+    info = found.folded.info
+    evidence = [
+        f"in {found.falling} of {found.periods} periods of {fmt(info.length)} steps (inferred from how the loss"
+        " repeats; the log marks no epochs) the loss is kicked up"
+        f" at the period's start and falls ×{fmt(10 ** found.fall)} through it (median; its first three tenths"
+        " against its last three)",
+        "shape by tenths of the period: " + " ".join(f"{x:+.3f}" for x in found.shape) + " (log10 residual)",
+        "a steady fall, not one step (a mode switch) and not the same batches in the same order (the periods do not"
+        " repeat point by point): the shape of a warm-restart schedule, which raises the LR at each restart and"
+        " anneals it",
+        "the log has no learning-rate series: log the LR to confirm (a restart is where it jumps up)",
+    ]
+    return Finding(
+        id="lr_schedule_jumps",
+        severity="benign",
+        confidence=0.55,
+        title="The loss is kicked up at every restart of the schedule and falls as the LR anneals (expected)",
+        evidence=evidence,
+        fix=[
+            "# nothing to fix: each restart raises the step size and the loss follows it.",
+            "# if the kicks hurt, restart lower or less often:",
+            "CosineAnnealingWarmRestarts(optimizer, T_0=T, T_mult=2, eta_min=lr / 100)",
+        ],
+        steps=[int(s) for s in info.starts[:200]],
     )
