@@ -341,7 +341,8 @@ class RunSignals:
         return jumps
 
     def level_shift(self, i: int, before: int, after: int) -> tuple[float, float] | None:
-        """Change of the loss level at point i: local straight-line fits on each side, compared at i.
+        """Change of the loss level at point i: local straight-line fits on each side, weighted towards i and
+        compared there (each side's spikes clipped about its own robust line).
 
         Fitting lines (not medians) keeps a falling trend from passing for a jump. Returns
         (change, standard error) in analysis units, or None when either side is too short.
@@ -349,22 +350,17 @@ class RunSignals:
         lo, hi = max(0, i - before), min(self.n, i + after)
         if i - lo < 4 or hi - i < 4:
             return None
-        y = np.clip(self.y[lo:hi], *_clip_range(self.y[lo:hi], self.step_noise))
-        t = np.arange(lo, hi) - i
+        t = (np.arange(lo, hi) - i).astype(float)
         fits = []
         for mask in (t < 0, t >= 0):
-            tt, yy = t[mask], y[mask]
-            slope, intercept = np.polyfit(tt, yy, 1)
-            resid = yy - (slope * tt + intercept)
-            sigma = max(robust_std(resid), 1e-12)
-            sxx = float(np.sum((tt - tt.mean()) ** 2)) or 1.0
-            fits.append((intercept, sigma * np.sqrt(1 / len(tt) + tt.mean() ** 2 / sxx)))
+            fits.append(_line_at_edge(t[mask], _clipped_about_line(self.y[lo:hi][mask], self.step_noise)))
         (a0, s0), (a1, s1) = fits
         return float(a1 - a0), float(np.hypot(s0, s1))
 
     def slope_change(self, i: int, width: int) -> tuple[float, float, float] | None:
         """The loss's slope over `width` points before i and over `width` points from i (straight-line fits,
-        points clipped at four noise levels), with the standard error of their difference; per logged point.
+        points clipped at four noise levels of each side's robust line), with the standard error of their
+        difference; per logged point.
 
         Catches a turn: a loss that climbed or stalled at a high LR and falls once it drops, which leaves
         no step in the level where the two lines meet. None when a side has fewer than 8 points.
@@ -372,10 +368,10 @@ class RunSignals:
         lo, hi = i - width, i + width
         if width < 8 or lo < 0 or hi > self.n:
             return None
-        y = np.clip(self.y[lo:hi], *_clip_range(self.y[lo:hi], self.step_noise))
+        y = self.y[lo:hi]
         t = np.arange(width, dtype=float)
         fits, pairs = [], []
-        for part in (y[:width], y[width:]):
+        for part in (_clipped_about_line(y[:width], self.step_noise), _clipped_about_line(y[width:], self.step_noise)):
             slope, intercept = np.polyfit(t, part, 1)
             resid = part - (slope * t + intercept)
             sigma = max(robust_std(resid), 1e-12)
@@ -477,9 +473,36 @@ def _zero_with_nonfinite_gradient(loss: Series, grad: Series | None) -> np.ndarr
     return (loss.values == 0) & np.isin(loss.steps, bad_steps)
 
 
-def _clip_range(y: np.ndarray, noise: float) -> tuple[float, float]:
-    centre = float(np.median(y))
-    return centre - 4 * noise - 1e-12, centre + 4 * noise + 1e-12
+def _line_at_edge(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(value at t = 0, its standard error) of a straight line fitted with weights that fall linearly with the
+    distance from t = 0 (a triangular kernel, as regression-discontinuity designs fit each side of a cut-off): the
+    points near the edge decide, so a curve far from it (the run's early fall) does not bend the line at the edge.
+    With equal weights, a warm restart right after that fall read as a x1.6 jump where the loss had not moved."""
+    span = float(np.max(np.abs(t))) + 1.0
+    w = 1.0 - np.abs(t) / span
+    x = np.stack([np.ones_like(t), t], axis=1)
+    xtw = x.T * w
+    inverse = np.linalg.pinv(xtw @ x)
+    coef = inverse @ (xtw @ y)
+    sigma = max(robust_std(y - x @ coef), 1e-12)
+    # the sandwich form, since the weights are not the inverse variances of the points
+    cov = inverse @ ((x.T * w**2) @ x) @ inverse * sigma**2
+    return float(coef[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
+
+
+def _clipped_about_line(y: np.ndarray, noise: float) -> np.ndarray:
+    """y with its spikes pulled in to four noise levels of a robust straight line through it (the slope from the
+    medians of its two halves), so that a straight fit follows the course, not a spike. Clipping about the median
+    instead flattened a window that still fell steeply into a plateau at the clip, which put a "drop" at its end:
+    at random LR drops on a decaying curve of plain noise, half were read as the loss following them."""
+    n = len(y)
+    if n < 4:
+        return y
+    half = n // 2
+    t = np.arange(n, dtype=float)
+    slope = float(np.median(y[half:]) - np.median(y[:half])) / (float(np.median(t[half:]) - np.median(t[:half])))
+    line = slope * t + float(np.median(y - slope * t))
+    return line + np.clip(y - line, -4 * noise - 1e-12, 4 * noise + 1e-12)
 
 
 #: Exact zeros are a loss that is truly 0 on some batches (a hinge, margin or triplet loss once a batch

@@ -23,6 +23,8 @@ MIN_TURN_T = 3.0
 #: Once one jump of the schedule clearly moves the loss, another jump in the same direction counts at this
 #: many standard errors: the schedule is established, and a jump while the loss still falls fast has wider ones.
 MIN_SE_ONCE_ESTABLISHED = 2.0
+#: Jumps of one kind it takes to pool their evidence.
+MIN_POOLED = 3
 
 
 def _course_change(sig: RunSignals, i: int, left: int, right: int, up: bool) -> float | None:
@@ -67,6 +69,21 @@ def _turn(sig: RunSignals, i: int, left: int, right: int) -> tuple[float, float,
         return float(np.median(part[-half:]) - np.median(part[:half]))
 
     return halves(sig.y[i - width : i]), halves(sig.y[i : i + width]), width
+
+
+def _pooled(jumps: list[tuple[int, float, float]], shifts: list[tuple[float, float] | None]) -> list:
+    """Jumps of one kind (all up, or all down) that each move the loss too little to tell, but together do: their
+    level changes in the direction the LR predicts, summed in standard errors (Stouffer), reach MIN_SE. A schedule
+    that restarts every few hundred steps repeats one small kick; no single kick need stand out of the noise."""
+    found = []
+    for up in (True, False):
+        group = [(j, shifts[k]) for k, j in enumerate(jumps) if (j[2] > j[1]) == up and shifts[k] is not None]
+        if len(group) < MIN_POOLED:
+            continue
+        t = np.array([(1 if up else -1) * c / se for _, (c, se) in group])
+        if t.sum() / np.sqrt(len(t)) >= MIN_SE:
+            found += [(step, b, a, c) for ((step, b, a), (c, _)), tk in zip(group, t, strict=True) if tk > 0]
+    return found
 
 
 def _size(sig: RunSignals, delta: float) -> str:
@@ -117,6 +134,7 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
                 " (median of each window's second half against its first)"
             )
             followed.append((step, before, after, change_after - change_before))
+    followed += [f for f in _pooled(jumps, shifts) if all(f[0] != g[0] for g in followed)]
     if not followed:
         return None
     for k, (step, before, after) in enumerate(jumps):
