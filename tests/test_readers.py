@@ -953,3 +953,17 @@ def test_a_wandb_history_export_is_called_sparse_only_when_its_rows_are(tmp_path
     sparse = read(write(tmp_path, "sparse.csv", "_step,_runtime,_timestamp,train/loss,val/loss\n" + rows))
     assert sparse.facts.notes[0] == "W&B run-history export (sparse: each metric has its own steps)"
     assert list(sparse.series["val_loss"].steps) == [4, 9, 14, 19]
+
+
+def test_wandb_chart_exports_in_one_folder_are_one_run(tmp_path: Path) -> None:
+    """W&B writes one CSV per chart (red-team 19b r09): the loss, the LR and the validation loss came in three files,
+    and only the loss was read."""
+    header = '"Step","cnp-7 - {m}","cnp-7 - {m}__MIN","cnp-7 - {m}__MAX"\n'
+    for k, (metric, steps) in enumerate([("train/loss", range(1, 201)), ("train/lr", range(1, 201)),
+                                         ("val/loss", range(50, 201, 50))]):
+        rows = "".join(f'"{s}","{1.0 / s}","{1.0 / s}","{1.0 / s}"\n' for s in steps)
+        write(tmp_path, f"wandb_export_2025-03-14T10_2{k}_00.csv", header.format(m=metric) + rows)
+    run = read(tmp_path)
+    assert {"loss", "lr", "val_loss"} <= set(run.series)
+    assert list(run.series["val_loss"].steps) == [50, 100, 150, 200]
+    assert run.facts.notes[0] == "read the 3 W&B chart exports together: W&B writes one CSV per chart"

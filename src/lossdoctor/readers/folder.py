@@ -9,8 +9,10 @@ import numpy as np
 
 from lossdoctor.errors import LogReadError, MissingExtraError
 from lossdoctor.guard.names import GUARD_LOG
-from lossdoctor.readers import tensorboard
-from lossdoctor.readers.dispatch import read_all_file
+from lossdoctor.readers import tensorboard, wandb
+from lossdoctor.readers._io import encoding_of, head, open_text
+from lossdoctor.readers.csv_table import parse, split_header
+from lossdoctor.readers.dispatch import blocks_of, read_all_file
 from lossdoctor.run import EPOCH, VAL_LOSS, Run, Series
 
 #: File-name patterns of logs, in order of preference when two logs are equally informative.
@@ -74,6 +76,10 @@ def read_folder(name: str, root: Path, *, loss_key: str | None = None) -> Run:
         if missing is not None and len(problems) == 1:
             raise missing
         raise LogReadError(name, "no readable log in this directory: " + "; ".join(problems[:5]))
+    charts = _chart_exports(name, candidates, loss_key)
+    if charts is not None and (charts.num_steps, len(charts.series)) >= best[0][:2]:
+        charts.facts.notes.insert(0, f"read {charts.facts.notes.pop()} together: W&B writes one CSV per chart")
+        return charts
     _, run, label = best
     run.facts.notes.insert(0, f"read {label}, the most informative of the {len(candidates)} candidate "
                               "log(s) in the directory")
@@ -81,6 +87,34 @@ def read_folder(name: str, root: Path, *, loss_key: str | None = None) -> Run:
         if other is not run and _add_epoch_validation(run, other):
             run.facts.notes.append(f"validation loss per epoch taken from {other_label} (the same run's epoch log)")
             break
+    return run
+
+
+def _chart_exports(name: str, candidates: list[tuple[int, list[Path]]], loss_key: str | None) -> Run | None:
+    """One run from the W&B chart exports in the directory (`Step`, `<run> - <metric>` columns), when there are
+    several: the loss, the LR and the validation loss each come in a CSV of their own."""
+    tables = []
+    for _, files in candidates:
+        file = files[0]
+        if file.suffix.lower() != ".csv":
+            continue
+        data = head(file)
+        encoding = encoding_of(file, data)
+        first = data.decode(encoding, errors="replace").splitlines()[:1]
+        if not first or not wandb.is_chart(split_header(first[0])):
+            continue
+        with open_text(file, encoding) as stream:
+            table = parse(blocks_of(stream))
+        if table.rows:
+            tables.append(table)
+    if len(tables) < 2:
+        return None
+    try:
+        runs = wandb.read_charts(name, tables, loss_key=loss_key, files=len(tables))
+    except LogReadError:
+        return None
+    run = runs[-1]
+    run.facts.notes.append(f"the {len(tables)} W&B chart exports")
     return run
 
 

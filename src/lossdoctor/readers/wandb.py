@@ -37,23 +37,31 @@ def _steps(table: Table, name: str | None) -> tuple[np.ndarray, np.ndarray]:
 def read_all(path: str, table: Table, *, loss_key: str | None = None) -> list[Run]:
     if not is_chart(table.names):
         return [_history(path, table, loss_key)]
-    step_name = next(n for n in table.names if n.lower() == "step")
-    steps, ok = _steps(table, step_name)
+    return read_charts(path, [table], loss_key=loss_key)
+
+
+def read_charts(path: str, tables: list[Table], *, loss_key: str | None = None, files: int = 1) -> list[Run]:
+    """The runs of one or more chart exports, each run's metrics gathered from every table (W&B writes one CSV per
+    chart: the loss in one, the LR and the validation loss in others)."""
     groups: dict[str, Columns] = {}
-    for name in table.names:
-        if " - " not in name or name.endswith(("__MIN", "__MAX")):
-            continue
-        run_name, metric = name.split(" - ", 1)
-        values, present = table.column(name)
-        keep = present & ok
-        if keep.any():
-            groups.setdefault(run_name, Columns()).extend(metric, steps[keep], values[keep])
+    for table in tables:
+        step_name = next(n for n in table.names if n.lower() == "step")
+        steps, ok = _steps(table, step_name)
+        for name in table.names:
+            if " - " not in name or name.endswith(("__MIN", "__MAX")):
+                continue
+            run_name, metric = name.split(" - ", 1)
+            values, present = table.column(name)
+            keep = present & ok
+            if keep.any():
+                groups.setdefault(run_name, Columns()).extend(metric, steps[keep], values[keep])
     if not groups:
         raise LogReadError(path, "W&B chart export without values")
     runs = []
     for run_name, cols in groups.items():
-        facts = RunFacts(notes=[f"W&B chart export; run {run_name!r}"
-                                + (f" (one of {len(groups)} runs in the file)" if len(groups) > 1 else "")])
+        where = f" (one of {len(groups)} runs in the file)" if len(groups) > 1 and files == 1 else \
+            f" (from {files} chart exports)" if files > 1 else ""
+        facts = RunFacts(notes=[f"W&B chart export; run {run_name!r}{where}"])
         runs.append(build_run(path, FORMAT, cols, facts, loss_key=loss_key))
     return runs
 
