@@ -80,8 +80,9 @@ def small_batch_noise(sig: RunSignals) -> Finding | None:
         # Loss-only logs hide what repeats with the epoch: say which series would settle it.
         evidence.append(
             "this log marks no epochs: a pattern that repeats every epoch (the re-exposure sawtooth, a model left"
-            " in eval mode, data in a fixed order, a short last batch) and is smaller than this scatter cannot be"
-            " told from noise here; logging the epoch" + (" and a validation loss" if val is None else "")
+            " in eval mode, data in a fixed order, a short last batch) and is smaller than this scatter is hard to"
+            " tell from noise, and a period inferred from the loss alone is a guess; logging the epoch"
+            + (" and a validation loss" if val is None else "")
             + " would settle it"
         )
         confidence -= 0.1
