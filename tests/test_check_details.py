@@ -19,6 +19,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lossdoctor.diagnose import diagnose
@@ -421,6 +422,13 @@ def test_an_adam_excursion_that_comes_back_down_is_adam_near_convergence() -> No
     # (red-team 10a r08).
     d = diagnose(read(Path(__file__).parent / "data" / "keras_console_adam" / "train.log"))
     assert (d.verdict, d.findings[0].id) == ("problem", "adam_near_convergence"), [f.id for f in d.findings]
+    # the steps it points at are the climb itself, a decade and more above the lowest loss reached by then, not an
+    # even grid from the low point on (red-team 19b r07)
+    loss = read(Path(__file__).parent / "data" / "keras_console_adam" / "train.log").loss
+    lowest = np.minimum.accumulate(loss.values)
+    at = {int(s): i for i, s in enumerate(loss.steps)}
+    marked = d.findings[0].steps[1:]
+    assert len(marked) >= 5 and all(loss.values[at[s]] >= 10 * lowest[at[s]] for s in marked), marked
 
 
 def test_a_blow_up_after_one_early_episode_is_exploding_gradients_and_names_its_peak() -> None:

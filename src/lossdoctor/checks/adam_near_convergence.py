@@ -103,8 +103,7 @@ def adam_near_convergence(sig: RunSignals) -> Finding | None:
     if recorded:
         evidence.extend(recorded)
         confidence = 0.97
-    steps = sorted({low_step, peak_step} | {int(s) for s in sig.steps[low_idx::max(1, (sig.n - low_idx) // 20)]}) \
-        if bursts is None else bursts[4][:200]
+    steps = sorted({low_step, peak_step} | _climbs(sig, low_idx)) if bursts is None else bursts[4][:200]
     return Finding(
         id="adam_near_convergence",
         severity="problem",
@@ -216,3 +215,23 @@ def _highest_logged(sig: RunSignals, low_idx: int) -> str:
         return "no finite loss logged after it"
     top = low_idx + int(np.argmax(np.where(finite, sig.y[low_idx:], -np.inf)))
     return f"its highest logged loss after that {fmt(10 ** sig.y[top])} at step {int(sig.steps[top])}"
+
+
+def _climbs(sig: RunSignals, low_idx: int, count: int = 20) -> set[int]:
+    """The steps where the loss stood highest above the lowest it had reached by then (a decade, or four noise
+    levels for a loss read in its own units, at least), after
+    the low point, each the peak of its own climb: where a plot should point, not an even grid."""
+    y = sig.y[low_idx:]
+    above = y - np.minimum.accumulate(y)
+    least = 1.0 if sig.log_space else 4 * sig.step_noise
+    peaks = [i for i in range(1, len(y) - 1)
+             if above[i] >= least and above[i] >= above[i - 1] and above[i] > above[i + 1]]
+    peaks.sort(key=lambda i: -above[i])
+    chosen: list[int] = []
+    gap = max(1, len(y) // (2 * count))
+    for i in peaks:
+        if all(abs(i - j) > gap for j in chosen):
+            chosen.append(i)
+        if len(chosen) == count:
+            break
+    return {int(sig.steps[low_idx + i]) for i in chosen}
