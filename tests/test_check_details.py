@@ -596,6 +596,15 @@ def test_warm_restarts_in_a_log_without_its_learning_rate() -> None:
     assert "the log has no learning-rate series" in d.findings[0].evidence[-1]
 
 
+def test_sources_in_a_fixed_order_whose_hardest_block_is_not_last_are_unshuffled_data() -> None:
+    """Five sources stored one after the other (red-team 19a r04): the block profile repeats every epoch (0.65), but
+    the hardest source is the fourth, so the profile rank-correlates 0.54 with position and had been taken for the
+    re-exposure ramp; the wrap-round from the last block to the first had then read as a short last batch."""
+    d = diagnose(read(Path(__file__).parent / "data" / "perceiver_sources_in_order_jsonl" / "train_log.jsonl"))
+    assert (d.verdict, d.findings[0].id) == ("problem", "unshuffled_data"), [f.id for f in d.findings]
+    assert "partial_last_batch" not in {f.id for f in d.findings}
+
+
 def test_no_period_is_inferred_from_the_finite_points_of_a_mostly_nan_log() -> None:
     """A student MLP under fp16 autocast with a hand-written softmax (red-team 16a r03): 552 of 800 losses are NaN,
     and the steps the loss scaler let through had read as an 11-step re-exposure sawtooth in a run with no epochs."""

@@ -23,9 +23,9 @@ STRONG = 0.8
 CONFIRMED = 0.7
 RECORDED = 0.9
 #: The same when the first reaches the confidence given and the second is not confirmed by a series of its own
-#: (confidence under RECORDED): a clearly repeated order jumps where it wraps round at each epoch start, and a
-#: model left in eval mode jumps back to its train-mode level there; either looks like a short last batch unless
-#: the recorded batch size shows one.
+#: (confidence under RECORDED), or when the second is the less confident of the two: a repeated order jumps where
+#: it wraps round at each epoch start, and a model left in eval mode jumps back to its train-mode level there;
+#: either looks like a short last batch unless the recorded batch size shows one.
 EXPLAINED_UNLESS_RECORDED: dict[str, tuple[float, set[str]]] = {
     "unshuffled_data": (STRONG, {"partial_last_batch"}),
     "eval_mode_leak": (CONFIRMED, {"partial_last_batch"}),
@@ -113,12 +113,13 @@ def diagnose(run: Run, *, mute: Iterable[str] = ()) -> Diagnosis:
 def _drop_explained(findings: list[Finding]) -> list[Finding]:
     present = {f.id for f in findings}
     hidden = set().union(*(EXPLAINED_BY.get(i, set()) for i in present)) if present else set()
-    weak: set[str] = set()
+    # a consequence goes when its cause is strong enough, or when it is the weaker reading of the same jump
+    below: dict[str, float] = {}
     for f in findings:
         least, consequences = EXPLAINED_UNLESS_RECORDED.get(f.id, (1.0, set()))
-        if f.confidence >= least:
-            weak |= consequences
-    return [f for f in findings if f.id not in hidden and not (f.id in weak and f.confidence < RECORDED)]
+        for c in consequences:
+            below[c] = max(below.get(c, 0.0), RECORDED if f.confidence >= least else f.confidence)
+    return [f for f in findings if f.id not in hidden and not f.confidence < below.get(f.id, 0.0)]
 
 
 def _demote(findings: list[Finding], rules: dict[str, set[str]]) -> list[Finding]:

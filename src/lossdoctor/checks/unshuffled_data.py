@@ -124,7 +124,11 @@ def _from_coarse_blocks(sig: RunSignals, folded: EpochFold) -> Finding | None:
     ramp = float(np.corrcoef(np.argsort(np.argsort(shape)), np.arange(bins))[0, 1])
     split = _two_levels(folded)
     later_lower = float(np.mean(shape[bins // 2 :])) < float(np.mean(shape[: bins // 2]))
-    if ramp >= RAMP or later_lower or (split is not None and split[1] < 0):
+    # A rising profile is the re-exposure sawtooth only when it climbs to the epoch's end: sorted blocks whose
+    # hardest sits past the middle and whose last block is easier again rank-correlate with position by chance
+    # (red-team 19a r04: five sources, the hardest fourth, 0.54).
+    climbs_to_the_end = ramp >= RAMP and int(np.argmax(shape)) >= bins - max(2, bins // 4)
+    if climbs_to_the_end or later_lower or (split is not None and split[1] < 0):
         return None
     if split is not None:
         where = split[0] / int(min(40, folded.points_per_epoch))
