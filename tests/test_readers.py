@@ -967,3 +967,21 @@ def test_wandb_chart_exports_in_one_folder_are_one_run(tmp_path: Path) -> None:
     assert {"loss", "lr", "val_loss"} <= set(run.series)
     assert list(run.series["val_loss"].steps) == [50, 100, 150, 200]
     assert run.facts.notes[0] == "read the 3 W&B chart exports together: W&B writes one CSV per chart"
+
+
+def test_a_keras_batch_log_keeps_the_validation_written_on_epoch_rows(tmp_path: Path) -> None:
+    """A per-batch callback that also writes `on_epoch_end`'s logs as a row of their own, without a batch number
+    (red-team 19a r10): its validation loss had been dropped with those rows."""
+    lines = ["global_step,epoch,batch,loss,val_loss"]
+    step = 0
+    for epoch in range(3):
+        total = 0.0
+        for batch in range(20):
+            total += 1.0 / (epoch + 1) + 0.01 * (batch % 3)
+            lines.append(f"{step},{epoch},{batch},{total / (batch + 1):.6f},")
+            step += 1
+        lines.append(f"{step - 1},{epoch},,,{0.9 - 0.1 * epoch}")
+    run = read(write(tmp_path, "batch_log.csv", "\n".join(lines) + "\n"))
+    val = run.series["val_loss"]
+    assert list(val.steps) == [19, 39, 59] and np.allclose(val.values, [0.9, 0.8, 0.7])
+    assert len(run.loss) == 60

@@ -77,6 +77,26 @@ def read_all(path: str, table: Table, *, loss_key: str | None = None) -> list[Ru
     return runs
 
 
+def _add_epoch_rows(table: Table, names: dict[str, str], rows: np.ndarray, epochs: np.ndarray, steps: np.ndarray,
+                    cols: Columns) -> None:
+    """Rows with an epoch but no batch number hold what a callback logs once per epoch (`val_loss` from
+    `on_epoch_end`): each value goes to the last batch of its epoch."""
+    epoch_v, epoch_p = table.column(names["epoch"])
+    _, batch_p = table.column(names["batch"])
+    extra = np.flatnonzero(epoch_p & ~batch_p & np.isfinite(epoch_v))
+    if not len(extra):
+        return
+    last_step = {float(e): int(steps[epochs == e].max()) for e in np.unique(epochs)}
+    placed = np.array([last_step.get(float(epoch_v[i]), -1) for i in extra])
+    for name in table.names:
+        if name in (names["epoch"], names["batch"]) or name.lower() in _STEP_NAMES:
+            continue
+        values, present = table.column(name)
+        keep = present[extra] & np.isfinite(values[extra]) & (placed >= 0)
+        if keep.any() and not present[rows].any():
+            cols.extend(name, placed[keep], values[extra][keep])
+
+
 def read_batches(path: str, table: Table, *, loss_key: str | None = None,
                  counters: tuple[str, str] | None = None) -> Run:
     """Per-batch rows: global step = running count of batches; losses differenced per batch.
@@ -126,13 +146,15 @@ def read_batches(path: str, table: Table, *, loss_key: str | None = None,
                 differenced.append(name)
         if keep.any():
             cols.extend(name, steps[keep], vals[keep])
+    _add_epoch_rows(table, names, rows, epochs, steps, cols)
     facts = RunFacts(framework="keras" if differenced else None)
     if len(sizes) >= 2:
         facts.steps_per_epoch = float(np.median(sizes[:-1]))
     if differenced:
         facts.notes.append(f"Keras logs per-batch {', '.join(differenced)} as the running mean since the "
                            "epoch began; recovered each batch's value by differencing "
-                           "(n·m_n − (n−1)·m_(n−1)); the raw running means are kept as *_running_mean")
+                           "((n·m_n − k·m_k)/(n − k) between rows after batches k and n, k = n − 1 when every batch "
+                           "is logged); the raw running means are kept as *_running_mean")
     if plain:
         facts.notes.append(f"per-batch {', '.join(plain)} read as each batch's own value: its consecutive changes "
                            "are anticorrelated, as raw values' are and a running mean's are not")
