@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lossdoctor.diagnose import diagnose
-from lossdoctor.prescribe import num, prescribe
+from lossdoctor.prescribe import clip_threshold, num, prescribe
 from lossdoctor.readers import read
 from lossdoctor.run import Run, RunFacts, Series
 
@@ -20,7 +20,8 @@ def test_seed003_hf_log_gets_trainer_arguments_with_its_own_numbers() -> None:
     run = read(EXAMPLES / "partial_last_batch_hf")
     found = prescribe(run, "partial_last_batch")
     norms = run.series["grad_norm"].values
-    clip = float(num(2 * float(np.median(norms[np.isfinite(norms) & (norms > 0)]))))
+    finite = norms[np.isfinite(norms) & (norms > 0)]
+    clip = float(num(max(2 * float(np.median(finite)), float(np.percentile(finite, 90)))))
     assert found is not None and found.framework == "hf" and found.numbers["max_norm"] == clip
     assert found.lines()[0] == ("TrainingArguments(..., per_device_train_batch_size=128, dataloader_drop_last=True, "
                                 f"max_grad_norm={num(clip)})")
@@ -83,6 +84,18 @@ def test_clipping_threshold_in_every_framework(framework: str | None, optimizer:
     found = prescribe(run, "exploding_gradients")
     assert found.lines()[0] == expected
     assert "2× the median gradient norm 1; 2.0% of steps exceed it, the largest (30) by 15×" in found.lines()[-1]
+
+
+def test_the_clip_leaves_nine_steps_in_ten_alone() -> None:
+    """A norm that fell from 0.56 to 0.15 through training (red-team 19a r07): twice the run's median cut a third of
+    the steps; the clip is the 90th percentile then, and the basis says why."""
+    steps = np.arange(1000)
+    norms = 0.15 + 0.45 * np.exp(-steps / 300.0)
+    norms[[300, 600, 900]] = 16.0
+    run = Run({"loss": Series(steps, np.ones(1000)), "grad_norm": Series(steps, norms)}, RunFacts(framework=None))
+    threshold, why = clip_threshold(run)
+    assert threshold == float(num(np.percentile(norms, 90)))
+    assert np.mean(norms > threshold) <= 0.1 and "would cut more than a tenth of the steps" in why
 
 
 def test_the_hf_trainer_keeps_its_default_clip_when_twice_the_median_is_looser() -> None:

@@ -22,6 +22,8 @@ from .signals import robust_std, rolling_median, trend_window
 TARGET_SCATTER = 0.10
 #: Clip at this multiple of the median gradient norm: typical steps pass, spikes are cut.
 CLIP_OVER_MEDIAN = 2.0
+#: ...and never below this percentile of it: the clip is for blow-ups, and leaves at least this share of steps alone.
+CLIP_LEAVES_ALONE = 90.0
 _FRAMEWORKS = {"huggingface": "hf", "lightning": "lightning", "keras": "keras"}
 _LABELS = {"torch": "plain PyTorch", "hf": "Hugging Face Trainer", "lightning": "Lightning", "keras": "Keras"}
 
@@ -79,7 +81,10 @@ def clip_threshold(run: Run) -> tuple[float, str]:
     if len(norms) < 10:
         return 1.0, "max_norm=1.0: the common default (log the gradient norm and lossdoctor computes it)"
     median = float(np.median(norms))
-    threshold = float(num(CLIP_OVER_MEDIAN * median))
+    # Never below the 90th percentile: a norm that fell through training has most of its early steps above twice
+    # the run's median, and a clip there would cut a third of the steps, not the blow-ups (red-team 19a r07).
+    high = float(np.percentile(norms, CLIP_LEAVES_ALONE))
+    threshold = float(num(max(CLIP_OVER_MEDIAN * median, high)))
     if framework_of(run) == "hf" and threshold > HF_DEFAULT_MAX_GRAD_NORM:
         # The Trainer's logged norms are before clipping, and it clips at 1.0 unless told otherwise: never
         # prescribe a looser clip than the one that was (by default) already acting.
@@ -88,9 +93,11 @@ def clip_threshold(run: Run) -> tuple[float, str]:
             f"{num(median)} (logged before clipping): keep it (a larger max_grad_norm, or 0, lets the blow-ups"
             " through)")
     above = float(np.mean(norms > threshold))
-    return threshold, (f"max_norm={num(threshold)}: {CLIP_OVER_MEDIAN:g}× the median gradient norm "
-                       f"{num(median)}; {above:.1%} of steps exceed it, the largest ({num(float(norms.max()))}) "
-                       f"by {float(norms.max()) / threshold:.3g}×")
+    basis = (f"{CLIP_OVER_MEDIAN:g}× the median gradient norm {num(median)}" if CLIP_OVER_MEDIAN * median >= high
+             else f"the {CLIP_LEAVES_ALONE:g}th percentile of the gradient norm ({CLIP_OVER_MEDIAN:g}× its median"
+                  f" {num(median)} would cut more than a tenth of the steps, not just the blow-ups)")
+    return threshold, (f"max_norm={num(threshold)}: {basis}; {above:.1%} of steps exceed it, the largest"
+                       f" ({num(float(norms.max()))}) by {float(norms.max()) / threshold:.3g}×")
 
 
 #: Most batches per update the loss scatter alone prescribes: beyond it the run makes too few updates.
