@@ -612,6 +612,8 @@ def test_no_period_is_inferred_from_the_finite_points_of_a_mostly_nan_log() -> N
     assert (d.verdict, d.findings[0].id) == ("problem", "numerical_instability"), [f.id for f in d.findings]
     assert "epoch_sawtooth" not in {f.id for f in d.findings}
     assert any("fp16 loss scale (amp_scale) fell from 1.02e+03" in line for line in d.findings[0].evidence)
+    # a hand-written log-sum-exp is among what the fix names (red-team 19a r08: a Cox loss's log(cumsum(exp)))
+    assert any("torch.logcumsumexp" in line for line in d.findings[0].fix)
 
 
 def test_the_return_to_train_mode_at_each_epoch_start_is_no_short_last_batch() -> None:

@@ -232,6 +232,8 @@ def _clipping(cause: str) -> Callable[[Run], Prescription]:
                                  "# log idx[per_sample.argmax()] to find the bad samples")
         if cause == "numerical_instability":
             code["torch"][:0] = ["loss = F.cross_entropy(logits, target)  # from logits, never log(softmax)",
+                                 "# log(sum(exp(x))) in a loss: torch.logsumexp(x, dim) or torch.logcumsumexp(x, dim)"
+                                 ", never x.exp().sum().log()",
                                  "torch.autograd.set_detect_anomaly(True)  # while debugging: names the op"]
             code["hf"].append("TrainingArguments(..., bf16=True, logging_nan_inf_filter=False)")
         return Prescription(cause, framework_of(run), {"max_norm": threshold}, [why], code)
