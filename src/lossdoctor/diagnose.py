@@ -25,9 +25,10 @@ RECORDED = 0.9
 #: The same when the first reaches the confidence given and the second is not confirmed by a series of its own
 #: (confidence under RECORDED), or when the second is the less confident of the two: a repeated order jumps where
 #: it wraps round at each epoch start, and a model left in eval mode jumps back to its train-mode level there;
-#: either looks like a short last batch unless the recorded batch size shows one.
+#: either looks like a short last batch unless the recorded batch size shows one. A sorted order's first change of
+#: class or source is also a jump in the first steps, which reads as a first-update overshoot (lr_too_high).
 EXPLAINED_UNLESS_RECORDED: dict[str, tuple[float, set[str]]] = {
-    "unshuffled_data": (STRONG, {"partial_last_batch"}),
+    "unshuffled_data": (STRONG, {"partial_last_batch", "lr_too_high"}),
     "eval_mode_leak": (CONFIRMED, {"partial_last_batch"}),
 }
 #: When the first id fires, the second may be its consequence: it is kept, but ranked lower.
