@@ -202,6 +202,9 @@ def test_an_overshoot_on_the_very_first_update_is_lr_too_high() -> None:
     d = diagnose(read(CATALOGUE_RUNS / "lrhigh_transformer_first_update_lightning"))
     assert (d.verdict, d.findings[0].id) == ("problem", "lr_too_high"), [f.id for f in d.findings]
     assert "in the first steps the loss jumped" in " ".join(d.findings[0].evidence)
+    # the highest logged point is named beside the median of three that found the jump (red-team 20b r08: the
+    # evidence had given the median's value at a step where the log shows another)
+    assert "from 3.83 to 5.83 at step 3 (5.28 over the three points around step 2" in " ".join(d.findings[0].evidence)
 
 
 def test_a_lucky_first_batch_of_a_noisy_run_is_no_overshoot() -> None:

@@ -300,8 +300,17 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
         overshoot = _early_overshoot(sig)
         if overshoot is not None:
             start, peak, peak_step, recovered = overshoot
+            # the peak is a median of three points (so one noisy batch cannot make it); name the highest logged
+            # point beside it, where the plot shows the jump
+            at = int(np.searchsorted(sig.steps, peak_step))
+            near = slice(max(0, at - 1), min(sig.n, at + 2))
+            highest = max(range(near.start, near.stop), key=lambda i: float(sig.y[i]))
+            raw = 10 ** float(sig.y[highest]) if sig.log_space else float(sig.y[highest])
+            shown = (f"{fmt(peak)} (step {peak_step}" if raw <= peak * 1.05 else
+                     f"{fmt(raw)} at step {int(sig.steps[highest])} ({fmt(peak)} over the three points around step"
+                     f" {peak_step}")
             evidence.append(
-                f"in the first steps the loss jumped from {fmt(start)} to {fmt(peak)} (step {peak_step}, ×"
+                f"in the first steps the loss jumped from {fmt(start)} to {shown}, ×"
                 f"{fmt(peak / start)}): the first updates overshoot — no warmup, or an LR too high to start with"
                 + ("" if recovered else "; it never gets far below its starting level afterwards")
             )
