@@ -152,3 +152,16 @@ def test_adam_prescription_says_when_the_log_has_no_lr() -> None:
     with_lr = Run({"loss": Series(steps, np.exp(-steps / 50.0) + 1e-4), "lr": Series(steps, np.full(500, 0.01))},
                   RunFacts(framework=None))
     assert "a hundredth of the logged LR (0.01)" in prescribe(with_lr, "adam_near_convergence").basis[0]
+
+
+def test_an_sgd_run_keeps_momentum_and_a_log_without_norms_is_not_said_to_have_them() -> None:
+    """The fix for a too-high LR had dropped the run's SGD momentum, and the short-last-batch basis spoke of measured
+    gradient norms in a log that has none (red-team 20a r05, r01)."""
+    steps = np.arange(300)
+    loss = Series(steps, 1 + 0.1 * np.sin(steps))
+    run = Run({"loss": loss, "lr": Series(steps, np.full(300, 0.3))}, RunFacts(framework=None, optimizer="SGD"))
+    assert prescribe(run, "lr_too_high").lines()[0] == (
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # keep your own momentum")
+    bare = prescribe(Run({"loss": loss}, RunFacts(framework=None, batch_size=64, dataset_size=1000)),
+                     "partial_last_batch")
+    assert not any("gradient norms were measured" in line for line in bare.basis)

@@ -191,8 +191,10 @@ def _partial_last_batch(run: Run) -> Prescription:
         basis.append(f"the run's batches hold {int(sizes.min())} instead of {batch} samples at the end of each epoch")
     threshold, why = clip_threshold(run)
     numbers["max_norm"] = threshold
-    basis += [why, "the gradient norms were measured with the current loss scale: once the loss is normalised "
-              "once, clip at twice the new median instead"]
+    basis.append(why)
+    if len(_finite(run, GRAD_NORM)):
+        basis.append("the gradient norms were measured with the current loss scale: once the loss is normalised "
+                     "once, clip at twice the new median instead")
     code = _merge(
         {"torch": [f"loader = DataLoader(dataset, batch_size={b}, shuffle=True, drop_last=True){note}",
                    "loss = criterion(output, target)  # reduction='mean', no extra `/ batch_size`",
@@ -268,6 +270,8 @@ def _optimizer(run: Run, params: str, new: str) -> str:
     whatever optimizer the script builds (an Adam-family rate would be far too high for SGD's, and the other
     way round an SGD rate for Adam's)."""
     named = _TORCH_OPTIMIZERS.get((run.facts.optimizer or "").lower())
+    if named == "SGD":
+        return f"optimizer = torch.optim.SGD({params}, lr={new}, momentum=0.9)  # keep your own momentum"
     if named:
         return f"optimizer = torch.optim.{named}({params}, lr={new})"
     return f"for group in optimizer.param_groups: group['lr'] = {new}  # your optimizer (the log names none)"

@@ -360,7 +360,7 @@ def _from_evaluations(sig: RunSignals, folded: EpochFold, firsts: dict[int, int]
          " through the epoch")
         + ", and the level is back at the next epoch start, where the loop calls model.train()",
         "after eval(), dropout is off and BatchNorm uses running statistics: the model trains in eval mode"
-        + (" (lower loss: dropout off)" if typical < 0 else ""),
+        + (" (lower loss: dropout off, or BatchNorm on its running statistics)" if typical < 0 else ""),
     ]
     return Finding(
         id="eval_mode_leak",

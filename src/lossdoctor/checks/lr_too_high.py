@@ -312,7 +312,8 @@ def lr_too_high(sig: RunSignals) -> Finding | None:
             evidence.append(
                 f"in the first steps the loss jumped from {fmt(start)} to {shown}, ×"
                 f"{fmt(peak / start)}): the first updates overshoot — no warmup, or an LR too high to start with"
-                + ("" if recovered else "; it never gets far below its starting level afterwards")
+                + ("" if recovered else f"; afterwards no tenth of the run gets ×1.5 below that start (lowest"
+                   f" {fmt(10 ** float(np.min(sig.segments(10)[0])))})")
             )
             steps.append(peak_step)
             confidence = max(confidence, 0.55 if recovered else 0.75)
