@@ -50,6 +50,16 @@ def test_lr_decay_staircase_is_the_schedule() -> None:
     assert (d.verdict, d.findings[0].id) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
 
 
+def test_validation_best_at_a_swinging_high_lr_is_no_overfitting_and_the_decay_turns_the_loss() -> None:
+    """MultiStepLR at lr 0.04: validation swings 0.59-0.91 before the first decay and settles at 0.65-0.67 after it.
+    Against the luckiest swing it read as an 11% rise (overfitting); the best is one draw of its phase, whose
+    scatter the rise must exceed. The loss wanders up through the epoch before the decay and falls for the epochs
+    after it: a turn too slow for 20 points on each side, plain over 60."""
+    d = diagnose(read(CATALOGUE_RUNS / "schedule_lucky_best_validation_lightning"))
+    assert (d.verdict, d.findings[0].id) == ("healthy", "lr_schedule_jumps"), [f.id for f in d.findings]
+    assert "turned down" in d.findings[0].evidence[0] and "60 logged points" in d.findings[0].evidence[0]
+
+
 def test_rnn_explosion_cycle_is_exploding_gradients() -> None:
     d = diagnose(read(CATALOGUE_RUNS / "explode_sgd_cycle_text"))
     first = d.findings[0]

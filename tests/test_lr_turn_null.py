@@ -8,6 +8,7 @@ LR drops once at a random point without any effect on it.
 from __future__ import annotations
 
 import numpy as np
+from pytest import approx
 
 from lossdoctor.checks.lr_schedule_jumps import _turn, lr_schedule_jumps
 from lossdoctor.run import Run, Series
@@ -81,3 +82,42 @@ def test_idle_warm_restarts_are_rarely_credited_with_moving_the_loss() -> None:
     runs = 100
     fired = sum(lr_schedule_jumps(RunSignals(_run_with_idle_restarts(rng, k % 2))) is not None for k in range(runs))
     assert fired <= 0.2 * runs, fired
+
+
+def test_a_point_of_unknown_rate_does_not_sway_the_level_change() -> None:
+    """A warm restart (x2) logged by an HF Trainer: the loss point where the logged LR changes is at the old rate
+    (before transformers 4.51 the LR logged is the next step's) or at the new one (since), and the file does not
+    say which. Left out, the two readings agree; read as at the new rate, the old-rate point sits where the
+    restart's side weighs most and the kick reads smaller."""
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    noise = np.exp(rng.normal(size=120) * 0.1)
+    readings, kept = [], []
+    for last_old in (59, 60):  # the point at 60 at the new rate, or still at the old one
+        run = Run({"loss": Series(t, np.where(t <= last_old, 0.5, 1.0) * noise),
+                   "lr": Series(t, np.where(t < 60, 1e-4, 1e-2))})
+        run.facts.lr_change_point_ambiguous = True
+        finding = lr_schedule_jumps(RunSignals(run))
+        assert finding is not None
+        readings.append(finding.evidence[0])
+        kept.append(RunSignals(run).level_shift(60, 40, 40))
+    assert readings[0] == readings[1], readings
+    assert float(readings[0].rsplit("×", 1)[1]) == approx(2.0, abs=0.1), readings
+    (new_rate, se), (old_rate, _) = kept
+    assert old_rate < new_rate - 0.5 * se, kept
+
+
+def test_a_slow_turn_at_a_drop_is_found_over_wider_windows() -> None:
+    """The loss climbs x1.5 over the 80 points before a drop and falls as much over the 80 after, under heavy batch
+    noise: 20 points a side rarely show it, the wider windows (at their higher bar) mostly do."""
+    rng = np.random.default_rng(6)
+    found_narrow = found = 0
+    for _ in range(20):
+        t = np.arange(300)
+        bump = np.interp(t, [0, 120, 200, 280, 299], [0, 0, np.log(1.5), 0, 0])
+        loss = 0.5 * np.exp(bump + rng.normal(size=300) * 0.25)
+        sig = RunSignals(Run({"loss": Series(t, loss), "lr": Series(t, np.where(t < 200, 0.1, 0.01))}))
+        width = sig.slope_change(200, 20)
+        found_narrow += width is not None and width[1] < 0 and width[1] - width[0] <= -3 * width[2]
+        found += _turn(sig, 200, 100, 100) is not None
+    assert found_narrow <= 4 and found >= 16, (found_narrow, found)  # 0 and 19 of 20 as written

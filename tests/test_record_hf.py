@@ -11,6 +11,7 @@ transformers = pytest.importorskip("transformers")
 import lossdoctor  # noqa: E402
 from lossdoctor.integrations.hf import LossdoctorCallback  # noqa: E402
 from lossdoctor.record import read_store  # noqa: E402
+from lossdoctor.signals import RunSignals  # noqa: E402
 
 
 class _Tokens(torch.utils.data.Dataset):
@@ -74,3 +75,31 @@ def test_trainer_callback_records_every_step(tmp_path) -> None:
     run = lossdoctor.read(tmp_path / "run")
     assert run.format == "lossdoctor_store" and run.facts.steps_per_epoch == 5
     assert reference.seen and max(reference.seen) <= 1.1e-3  # HF's own hook sees clipped gradients
+
+
+def test_the_loss_point_where_trainer_state_changes_its_lr_belongs_to_neither_rate(tmp_path) -> None:
+    """Before transformers 4.51 the Trainer logged the next step's LR, since then the logged step's, and the file
+    does not say which. The Trainer of this environment logs a drop after step 8 at step 10 (the mean of steps 9-10,
+    all at the new rate); an older one logged it at step 8 (the mean of steps 7-8, all at the old rate). A warm
+    restart logged every 5 steps then put one old-rate point on the restart's side."""
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=16, num_labels=2)
+    model = transformers.BertForSequenceClassification(config)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=8, gamma=0.1)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), per_device_train_batch_size=8,
+                                          max_steps=16, logging_steps=2, save_strategy="no", report_to=[],
+                                          use_cpu=True, disable_tqdm=True)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=_Tokens(96),
+                                   optimizers=(optimizer, schedule))
+    trainer.train()
+    trainer.state.save_to_json(str(tmp_path / "trainer_state.json"))
+    logged = {e["step"]: e["learning_rate"] for e in trainer.state.log_history if "learning_rate" in e}
+    run = lossdoctor.read(tmp_path / "trainer_state.json")
+    assert run.facts.lr_change_point_ambiguous
+    sig = RunSignals(run)
+    (step, before, after), = sig.lr_jumps
+    assert logged[step] == pytest.approx(0.01) and (before, after) == pytest.approx((0.1, 0.01))
+    assert step in (8, 10)  # as an older Trainer logs it, or as this one does
+

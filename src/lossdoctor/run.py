@@ -70,6 +70,9 @@ class RunFacts:
     planned_steps: int | None = None
     #: The data loader drops its last partial batch (known from a live recording); None when unknown.
     drop_last: bool | None = None
+    #: The loss point where the logged LR changes may belong to either rate: the HF Trainer logged the next
+    #: step's LR before transformers 4.51 and the logged step's since, and its file does not say which.
+    lr_change_point_ambiguous: bool = False
     #: Plain-language remarks a reader makes about what the format hides or how it was decoded.
     notes: list[str] = field(default_factory=list)
 

@@ -340,38 +340,39 @@ class RunSignals:
                 jumps.append((int(lr.steps[main + 1]), before, after))
         return jumps
 
-    def level_shift(self, i: int, before: int, after: int) -> tuple[float, float] | None:
+    def level_shift(self, i: int, before: int, after: int, gap: int = 0) -> tuple[float, float] | None:
         """Change of the loss level at point i: local straight-line fits on each side, weighted towards i and
-        compared there (each side's spikes clipped about its own robust line).
+        compared there (each side's spikes clipped about its own robust line). The `gap` points just before i
+        belong to neither side (a point whose rate is not known).
 
         Fitting lines (not medians) keeps a falling trend from passing for a jump. Returns
         (change, standard error) in analysis units, or None when either side is too short.
         """
         lo, hi = max(0, i - before), min(self.n, i + after)
-        if i - lo < 4 or hi - i < 4:
+        if i - gap - lo < 4 or hi - i < 4:
             return None
         t = (np.arange(lo, hi) - i).astype(float)
         fits = []
-        for mask in (t < 0, t >= 0):
+        for mask in (t < -gap, t >= 0):
             fits.append(_line_at_edge(t[mask], _clipped_about_line(self.y[lo:hi][mask], self.step_noise)))
         (a0, s0), (a1, s1) = fits
         return float(a1 - a0), float(np.hypot(s0, s1))
 
-    def slope_change(self, i: int, width: int) -> tuple[float, float, float] | None:
-        """The loss's slope over `width` points before i and over `width` points from i (straight-line fits,
-        points clipped at four noise levels of each side's robust line), with the standard error of their
-        difference; per logged point.
+    def slope_change(self, i: int, width: int, gap: int = 0) -> tuple[float, float, float] | None:
+        """The loss's slope over `width` points before i (leaving out the `gap` points just before it) and over
+        `width` points from i (straight-line fits, points clipped at four noise levels of each side's robust
+        line), with the standard error of their difference; per logged point.
 
         Catches a turn: a loss that climbed or stalled at a high LR and falls once it drops, which leaves
         no step in the level where the two lines meet. None when a side has fewer than 8 points.
         """
-        lo, hi = i - width, i + width
+        lo, hi = i - gap - width, i + width
         if width < 8 or lo < 0 or hi > self.n:
             return None
-        y = self.y[lo:hi]
         t = np.arange(width, dtype=float)
         fits, pairs = [], []
-        for part in (_clipped_about_line(y[:width], self.step_noise), _clipped_about_line(y[width:], self.step_noise)):
+        sides = (self.y[lo : i - gap], self.y[i:hi])
+        for part in (_clipped_about_line(side, self.step_noise) for side in sides):
             slope, intercept = np.polyfit(t, part, 1)
             resid = part - (slope * t + intercept)
             sigma = max(robust_std(resid), 1e-12)
@@ -386,20 +387,22 @@ class RunSignals:
         rho = min(max(rho, 0.0), 0.9)
         return s0, s1, float(np.hypot(e0, e1) * np.sqrt((1 + rho) / (1 - rho)))
 
-    def course_change(self, i: int, before: int, after: int) -> tuple[float, float] | None:
+    def course_change(self, i: int, before: int, after: int, gap: int = 0) -> tuple[float, float] | None:
         """Does the loss leave its course at point i? Rank test of the detrended points after vs before.
 
         The trend is a robust slope from the points before i (medians of their two halves), so a steady
         fall does not count; the points after i, detrended by it, are compared with the points before
         by a Mann-Whitney test, which heavy-tailed batch noise does not fool. Returns (z, shift of the
         median) in analysis units (z < 0: lower than the course predicted), or None when a side has
-        fewer than 8 points. Catches a staircase step and a plateau that starts falling again.
+        fewer than 8 points. Catches a staircase step and a plateau that starts falling again. The `gap`
+        points just before i belong to neither side.
         """
         lo, hi = max(0, i - before), min(self.n, i + after)
-        k = i - lo
+        k = i - gap - lo
         if k < 8 or hi - i < 8:
             return None
-        y, t = self.y[lo:hi], (np.arange(lo, hi) - i).astype(float)
+        keep = np.r_[lo : i - gap, i:hi]
+        y, t = self.y[keep], (keep - i).astype(float)
         half = k // 2
         run_ = float(np.median(t[half:k]) - np.median(t[:half]))
         slope = float(np.median(y[half:k]) - np.median(y[:half])) / run_ if run_ else 0.0

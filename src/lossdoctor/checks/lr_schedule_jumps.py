@@ -20,6 +20,12 @@ MIN_COURSE_Z = 3.0
 TURN_WINDOW = 20
 #: Standard errors by which the loss's slope must fall at an LR drop (and fall below zero) to count.
 MIN_TURN_T = 3.0
+#: Wider windows for a turn that takes longer to show through heavy batch noise (a loss that wandered up for
+#: an epoch at a high LR and falls for the epochs after the drop). Each is tried only where both sides have
+#: room; looking at three more windows raises the bar (as a Bonferroni correction would): on noise runs with
+#: idle LR drops, the four windows at this bar fire about as often as the first alone does at MIN_TURN_T.
+WIDE_TURN_WINDOWS = (40, 60, 80)
+MIN_WIDE_TURN_T = 3.5
 #: Once one jump of the schedule clearly moves the loss, another jump in the same direction counts at this
 #: many standard errors: the schedule is established, and a jump while the loss still falls fast has wider ones.
 MIN_SE_ONCE_ESTABLISHED = 2.0
@@ -27,28 +33,28 @@ MIN_SE_ONCE_ESTABLISHED = 2.0
 MIN_POOLED = 3
 
 
-def _course_change(sig: RunSignals, i: int, left: int, right: int, up: bool) -> float | None:
+def _course_change(sig: RunSignals, i: int, left: int, right: int, up: bool, gap: int = 0) -> float | None:
     """The shift when the loss leaves its course at point i in the direction the LR change predicts.
 
     A lower LR lets the loss fall below the course it was on (a plateau that starts falling again);
     a higher LR (a warm restart) throws it above, and then also above the level just before the jump,
     since the fast early fall of a run bends upwards away from a straight course by itself.
     """
-    found = sig.course_change(i, left, right)
+    found = sig.course_change(i, left, right, gap)
     if found is None:
         return None
     z, shift = found
     visible = np.log10(1.05) if sig.log_space else 0.25 * sig.step_noise
     if up:
-        w = min(left, right, 20)
-        if z < MIN_COURSE_Z or np.median(sig.y[i : i + w]) <= np.median(sig.y[i - w : i]) + visible:
+        w = min(left - gap, right, 20)
+        if z < MIN_COURSE_Z or np.median(sig.y[i : i + w]) <= np.median(sig.y[i - gap - w : i - gap]) + visible:
             return None
     elif z > -MIN_COURSE_Z:
         return None
     return shift if abs(shift) >= visible else None
 
 
-def _turn(sig: RunSignals, i: int, left: int, right: int) -> tuple[float, float, int] | None:
+def _turn(sig: RunSignals, i: int, left: int, right: int, gap: int = 0) -> tuple[float, float, int] | None:
     """(change before, change after, points) when the loss turns down at an LR drop at point i; each change is
     the median of the second half of its window against that of the first, for the evidence.
 
@@ -56,19 +62,20 @@ def _turn(sig: RunSignals, i: int, left: int, right: int) -> tuple[float, float,
     meet there is no step, so only the slopes tell. Drops only: the fast early fall of a run flattens by
     itself, which would read as a turn up at a warm restart.
     """
-    width = min(TURN_WINDOW, left, right)
-    found = sig.slope_change(i, width)
-    if found is None:
-        return None
-    before, after, se = found
-    if after >= 0 or after - before > -MIN_TURN_T * se:
+    tries = [(min(TURN_WINDOW, left - gap, right), MIN_TURN_T)]
+    tries += [(w, MIN_WIDE_TURN_T) for w in WIDE_TURN_WINDOWS if w <= min(left - gap, right)]
+    for width, bar in tries:
+        found = sig.slope_change(i, width, gap)
+        if found is not None and found[1] < 0 and found[1] - found[0] <= -bar * found[2]:
+            break
+    else:
         return None
     half = width // 2
 
     def halves(part: np.ndarray) -> float:
         return float(np.median(part[-half:]) - np.median(part[:half]))
 
-    return halves(sig.y[i - width : i]), halves(sig.y[i : i + width]), width
+    return halves(sig.y[i - gap - width : i - gap]), halves(sig.y[i : i + width]), width
 
 
 def _pooled(jumps: list[tuple[int, float, float]], shifts: list[tuple[float, float] | None]) -> list:
@@ -107,7 +114,9 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
         return _restart_finding(sig, restarts) if restarts is not None else None
     if not jumps or sig.n < 20:
         return None
-    idx = [int(np.searchsorted(sig.steps, s)) for s, _, _ in jumps]
+    # Where the log cannot say which rate the point at a change was trained at, it belongs to neither side.
+    gap = int(sig.run.facts.lr_change_point_ambiguous)
+    idx = [min(int(np.searchsorted(sig.steps, s)) + gap, sig.n) for s, _, _ in jumps]
     bounds = [0, *idx, sig.n]
     followed, shifts = [], []
     turns: dict[int, str] = {}  # jumps found by the loss turning down: how, in words
@@ -115,17 +124,17 @@ def lr_schedule_jumps(sig: RunSignals) -> Finding | None:
         i = idx[k]
         # Each side runs up to the neighbouring jump: the loss between two jumps answers to the LR there.
         left = min(MAX_WINDOW, i - bounds[k])
-        right = min(MAX_WINDOW, bounds[k + 2] - i)
-        change = sig.level_shift(i, left, right)
+        right = min(MAX_WINDOW, bounds[k + 2] - i - (gap if k + 1 < len(jumps) else 0))
+        change = sig.level_shift(i, left, right, gap)
         shifts.append(change)
         if change is not None and abs(change[0]) > MIN_SE * change[1]:
             followed.append((step, before, after, change[0]))
             continue
-        course = _course_change(sig, i, left, right, up=after > before)
+        course = _course_change(sig, i, left, right, up=after > before, gap=gap)
         if course is not None:
             followed.append((step, before, after, course))
             continue
-        turn = _turn(sig, i, left, right) if after < before else None
+        turn = _turn(sig, i, left, right, gap) if after < before else None
         if turn is not None:
             change_before, change_after, width = turn
             turns[step] = (

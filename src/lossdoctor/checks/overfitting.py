@@ -23,6 +23,22 @@ def _train_level(sig: RunSignals, step: int, width: int) -> float:
     return float(np.median(sig.y[lo:hi]))
 
 
+def _noise_of_best_phase(sig: RunSignals, steps: np.ndarray, v: np.ndarray, best: int) -> float:
+    """The scatter of the evaluations made at the best one's learning rate, when the LR jumped between the best
+    and the last two evaluations (0.0 otherwise, or with fewer than three evaluations at that rate).
+
+    At a high LR of a step schedule validation swings from one evaluation to the next; its best is the luckiest
+    of those swings, and the calmer evaluations after the drop, compared with it, read as a rise. The best is
+    one draw of its phase, so the rise must stand out of that phase's scatter."""
+    jumps = [step for step, _, _ in sig.lr_jumps]
+    later = [step for step in jumps if steps[best] < step <= steps[-2]]
+    if not later:
+        return 0.0
+    start = max([step for step in jumps if step <= steps[best]], default=-np.inf)
+    phase = v[(steps >= start) & (steps < later[0])]
+    return robust_std(np.diff(phase)) / np.sqrt(2) if len(phase) >= 3 else 0.0
+
+
 @check("overfitting", "problem", "validation loss rises while training loss falls")
 def overfitting(sig: RunSignals) -> Finding | None:
     """Fires when the validation loss ends clearly above its best value while the training loss
@@ -48,7 +64,7 @@ def overfitting(sig: RunSignals) -> Finding | None:
     val_noise = robust_std(np.diff(v)) / np.sqrt(2) if len(v) > 3 else 0.0
     rise = tail - float(v[best])
     scale = np.log10(MIN_VAL_RISE) if relative else (MIN_VAL_RISE - 1) * max(v[0] - v[best], abs(v[best]))
-    if rise < max(scale, 3 * val_noise / np.sqrt(tail_n)):
+    if rise < max(scale, 3 * val_noise / np.sqrt(tail_n), 3 * _noise_of_best_phase(sig, val.steps, v, best)):
         return None
     best_step = int(val.steps[best])
     width = max(1, sig.n // 40)

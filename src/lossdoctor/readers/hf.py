@@ -37,7 +37,9 @@ def looks_like(doc: object) -> bool:
 def read(path: str, doc: dict, *, loss_key: str | None = None) -> Run:
     """Series from `log_history` (train and eval entries), facts from the top-level settings."""
     cols = Columns()
-    facts = RunFacts(framework="huggingface")
+    # Before transformers 4.51 the Trainer logged `learning_rate` after `lr_scheduler.step()` (the next step's
+    # rate), since then the rate of the logged step; a window mean at a change mixes both rates either way.
+    facts = RunFacts(framework="huggingface", lr_change_point_ambiguous=True)
     skipped_no_step = 0
     pairs: list[tuple[int, float]] = []
     loss_steps: list[int] = []

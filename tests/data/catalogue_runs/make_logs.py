@@ -166,6 +166,9 @@ RUNS: dict[str, tuple[str, int, int, str] | tuple[str, int, int, str, str]] = {
     # console text: a GRU under Adam at lr 0.2 whose training loss never gets far below its start and stays there,
     # while its validation loss climbs from 3.46 to 4.99
     "lrhigh_gru_validation_climbs_text": ("lrhigh_gru_adam", 0, 205, "text"),
+    # Lightning CSV: a CNN under SGD at lr 0.04 whose validation swings 0.59-0.91 before MultiStepLR's first decay
+    # and settles at 0.65-0.67 after it; its loss wanders up through the epoch before the decay and falls after
+    "schedule_lucky_best_validation_lightning": ("schedule_multistep_cnn_sgd", 1, 101, "lightning"),
 }
 
 
