@@ -543,6 +543,15 @@ def test_warm_restarts_logged_every_five_steps_are_one_jump_each() -> None:
     assert "3 of 3 LR jumps move the loss" in d.findings[0].evidence[-1]  # the cosine into 0 at the end is none
 
 
+def test_validation_kicked_up_by_a_warm_restart_just_before_the_end_is_no_overfitting() -> None:
+    """A real HF Trainer run under CosineAnnealingWarmRestarts that ends 15 steps after a restart (red-team 21b r01):
+    the last evaluation, taken at the restart's LR of 0.1, is x50 above the best, which came at 0.06. Validation is
+    compared like with like: after the best, only evaluations at an LR no higher than the best one's count."""
+    d = diagnose(read(Path(__file__).parent / "data" / "mpnet_hf_ends_after_restart"))
+    assert d.verdict == "healthy" and "overfitting" not in [f.id for f in d.findings], [f.id for f in d.findings]
+    assert d.findings[0].id == "lr_schedule_jumps"
+
+
 def test_a_chance_correlation_of_two_short_epoch_pairs_is_no_repeated_order() -> None:
     """A healthy GRU, shuffled, HF 5-step means: 6 points per 32-step epoch and 5 epochs. The later epoch pairs
     correlate 0.40 position by position, which is 1.1 standard errors over 2 pairs of 6 points: chance."""

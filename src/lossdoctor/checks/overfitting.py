@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import Finding
+from ..run import Series
 from ..signals import RunSignals, fmt, robust_std, rolling_median
 from . import check
 from ._fix import for_framework
@@ -21,6 +22,25 @@ def _train_level(sig: RunSignals, step: int, width: int) -> float:
     i = int(np.searchsorted(sig.steps, step))
     lo, hi = max(0, i - width), min(sig.n, i + width + 1)
     return float(np.median(sig.y[lo:hi]))
+
+
+#: An evaluation after the best counts only at a learning rate at most this many times the best one's (the
+#: float's rounding aside): validation is compared like with like.
+MAX_LR_OVER_BEST = 1.001
+
+
+def _at_no_higher_lr_than_the_best(sig: RunSignals, val: Series) -> Series:
+    """The evaluations up to the best, and those after it made at a learning rate no higher than the best one's: a
+    warm restart kicks validation up along with the LR, and a run that ended soon after one had read as overfitting
+    from its last evaluation (red-team 21b r01, +4989% 15 steps past a restart). Under a constant or decaying LR
+    every evaluation counts."""
+    lr = sig.lr
+    if lr is None or not len(lr):
+        return val
+    at_eval = lr.values[np.clip(np.searchsorted(lr.steps, val.steps, side="right") - 1, 0, len(lr) - 1)]
+    best = int(np.argmin(val.values))
+    keep = (np.arange(len(val)) <= best) | (at_eval <= MAX_LR_OVER_BEST * at_eval[best])
+    return val if keep.all() else Series(val.steps[keep], val.values[keep])
 
 
 def _noise_of_best_phase(sig: RunSignals, steps: np.ndarray, v: np.ndarray, best: int) -> float:
@@ -45,13 +65,15 @@ def overfitting(sig: RunSignals) -> Finding | None:
     kept falling over the same steps.
 
     The rise must exceed both 10% and three times the validation loss's own step-to-step noise; the
-    training loss must be lower at the end than where validation was best. False positives: a
+    training loss must be lower at the end than where validation was best. Validation is compared like with
+    like: after the best, only evaluations at an LR no higher than the best one's count. False positives: a
     validation set that is not representative (shifted data), and an LR restart that makes both
     losses rise (then training rises too and this check stays silent).
     """
     val = sig.val
     if val is None or len(val) < 4 or not np.all(np.isfinite(val.values)) or sig.n < 4:
         return None
+    val = _at_no_higher_lr_than_the_best(sig, val)
     # Relative rises for a positive loss; a loss that can go negative (a Poisson or Gaussian NLL) is compared in
     # its own units, against a tenth of how far it had come down (or of its size at the best).
     relative = bool(np.all(val.values > 0))
