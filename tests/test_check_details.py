@@ -552,6 +552,14 @@ def test_validation_kicked_up_by_a_warm_restart_just_before_the_end_is_no_overfi
     assert d.findings[0].id == "lr_schedule_jumps"
 
 
+def test_many_jumps_that_vanish_at_once_and_a_few_with_an_echo_are_no_exploding_gradients() -> None:
+    """A NiN CNN under Adam with 5 mislabelled images of 1000 (red-team 21a r03), a console line per step: of 58
+    sudden jumps of the loss, 20 leave an echo over the next steps (the bad batch's large gradient nudged the
+    weights) and the rest vanish at the next step. Most jumps must do lasting damage to be oversized updates."""
+    d = diagnose(read(Path(__file__).parent / "data" / "nin_mislabelled_console"))
+    assert "exploding_gradients" not in [f.id for f in d.findings], [f.id for f in d.findings]
+
+
 def test_a_chance_correlation_of_two_short_epoch_pairs_is_no_repeated_order() -> None:
     """A healthy GRU, shuffled, HF 5-step means: 6 points per 32-step epoch and 5 epochs. The later epoch pairs
     correlate 0.40 position by position, which is 1.1 standard errors over 2 pairs of 6 points: chance."""

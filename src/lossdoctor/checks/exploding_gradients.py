@@ -356,6 +356,11 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
         idx = jumps.idx[jumps.damaging]
         if len(idx) < 3:
             return None
+        # As with the gradient norm: most jumps must do lasting damage. Among many that vanish at the next step, a
+        # few with an echo are bad samples whose large gradients nudged the weights (red-team 21a r03: 5 mislabelled
+        # images under Adam, 20 of 58 jumps with an echo).
+        if len(idx) < MIN_GRAD_SHARE * len(jumps.idx):
+            return None
         if np.median(jumps.aftermath[jumps.damaging] / jumps.rise[jumps.damaging]) < MIN_AFTERMATH_SHARE:
             return None  # a faint echo of a huge spike: a bad batch carried over by momentum (outlier_batches)
         # With a tiny, skewed batch the few points before a jump can all be low draws, and ordinary points after
