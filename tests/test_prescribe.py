@@ -165,3 +165,20 @@ def test_an_sgd_run_keeps_momentum_and_a_log_without_norms_is_not_said_to_have_t
     bare = prescribe(Run({"loss": loss}, RunFacts(framework=None, batch_size=64, dataset_size=1000)),
                      "partial_last_batch")
     assert not any("gradient norms were measured" in line for line in bare.basis)
+
+
+def test_the_clip_comes_from_the_norms_before_they_ran_away_for_good() -> None:
+    """A multiplicative RNN char-LM under Adam at 6e-3 without clipping, Lightning TensorBoardLogger (red-team 21a
+    r08): a few mild blow-ups, then a fatal one after which every norm is huge. The 90th percentile over all steps
+    had prescribed max_norm=8e15 for a run that had lived at 0.1-0.3."""
+    from pathlib import Path
+
+    from lossdoctor.diagnose import diagnose
+    from lossdoctor.prescribe import clip_threshold
+    from lossdoctor.readers import read
+
+    run = read(Path(__file__).parent / "data" / "mrnn_runaway_tensorboard")
+    threshold, why = clip_threshold(run)
+    assert 0.1 < threshold < 1.0, why
+    finding = next(f for f in diagnose(run).findings if f.id == "exploding_gradients")
+    assert any(f"max_norm={threshold:g}" in line for line in finding.fix), finding.fix

@@ -74,10 +74,28 @@ def _finite(run: Run, name: str) -> np.ndarray:
 HF_DEFAULT_MAX_GRAD_NORM = 1.0
 
 
+#: A gradient norm that never again comes below this multiple of its median so far has run away for good.
+RUNAWAY_OVER_MEDIAN = 10.0
+
+
+def norms_before_runaway(norms: np.ndarray) -> np.ndarray:
+    """The norms up to where they run away for good (never again below RUNAWAY_OVER_MEDIAN times their median
+    until then), or all of them. After a fatal blow-up every norm is huge, and a percentile over them clipped
+    nothing (red-team 21a r08: max_norm=8e15 for a run that had lived at 0.2)."""
+    if len(norms) < 20:
+        return norms
+    lowest_from = np.minimum.accumulate(norms[::-1])[::-1]
+    stride = max(1, len(norms) // 20_000)  # the medians of a long log's prefixes from every stride-th norm
+    for cut in np.unique(np.linspace(10, len(norms) - 1, 200).astype(int)):
+        if lowest_from[cut] > RUNAWAY_OVER_MEDIAN * float(np.median(norms[: cut : stride])):
+            return norms[:cut]
+    return norms
+
+
 def clip_threshold(run: Run) -> tuple[float, str]:
     """(max_norm, why): twice the median logged gradient norm, or the common 1.0 without one."""
     norms = _finite(run, GRAD_NORM)
-    norms = norms[norms > 0]
+    norms = norms_before_runaway(norms[norms > 0])
     if len(norms) < 10:
         return 1.0, "max_norm=1.0: the common default (log the gradient norm and lossdoctor computes it)"
     median = float(np.median(norms))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..findings import Finding
-from ..prescribe import HF_DEFAULT_MAX_GRAD_NORM
+from ..prescribe import HF_DEFAULT_MAX_GRAD_NORM, norms_before_runaway
 from ..signals import RunSignals, fmt, rolling_median
 from . import check
 from ._fix import for_framework
@@ -477,10 +477,15 @@ def exploding_gradients(sig: RunSignals) -> Finding | None:
     clip = None
     grad = sig.grad_norm
     if grad is not None and len(grad) >= 20:
-        clip = float(np.percentile(grad.values, 90))
-        evidence.append(
-            f"90% of steps have a gradient norm below {fmt(clip)}: a clipping threshold that leaves them alone"
-        )
+        norms = grad.values[np.isfinite(grad.values) & (grad.values > 0)]
+        steady = norms_before_runaway(norms)  # after a fatal blow-up every norm is huge
+        when = "before the norm ran away for good " if len(steady) < len(norms) else ""
+        clip = float(np.percentile(steady, 90)) if len(steady) else None
+        if clip is not None:
+            evidence.append(
+                f"90% of steps {when}have a gradient norm below {fmt(clip)}: a clipping threshold that leaves them"
+                " alone"
+            )
     max_norm = fmt(clip) if clip else "1.0"
     return Finding(
         id="exploding_gradients",
