@@ -80,13 +80,15 @@ RUNAWAY_OVER_MEDIAN = 10.0
 
 def norms_before_runaway(norms: np.ndarray) -> np.ndarray:
     """The norms up to where they run away for good (never again below RUNAWAY_OVER_MEDIAN times their median
-    until then), or all of them. After a fatal blow-up every norm is huge, and a percentile over them clipped
-    nothing (red-team 21a r08: max_norm=8e15 for a run that had lived at 0.2)."""
+    until then, over at least the last twentieth of the run), or all of them. After a fatal blow-up every norm
+    is huge, and a percentile over them clipped nothing (red-team 21a r08: max_norm=8e15 for a run that had lived
+    at 0.2)."""
     if len(norms) < 20:
         return norms
     lowest_from = np.minimum.accumulate(norms[::-1])[::-1]
     stride = max(1, len(norms) // 20_000)  # the medians of a long log's prefixes from every stride-th norm
-    for cut in np.unique(np.linspace(10, len(norms) - 1, 200).astype(int)):
+    last = len(norms) - max(10, len(norms) // 20)  # a runaway lasts: a spike on the last steps is none
+    for cut in np.unique(np.linspace(10, last, 200).astype(int)) if last > 10 else []:
         if lowest_from[cut] > RUNAWAY_OVER_MEDIAN * float(np.median(norms[: cut : stride])):
             return norms[:cut]
     return norms
